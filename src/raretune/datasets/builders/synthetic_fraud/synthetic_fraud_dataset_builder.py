@@ -1,0 +1,300 @@
+"""``synthetic_fraud``: a card-transaction table with rare, learnable but overlapping fraud.
+
+Generated locally with NumPy, nothing is downloaded. The generative process is documented in
+this folder's ``README.md`` (which is also the dataset's TFDS description); the constants
+below are the single source of its numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from raretune._validation import check_number
+
+__all__ = ["Builder", "SyntheticFraudConfig", "generate_chunks", "FEATURE_NAMES", "LABEL"]
+
+LABEL = "is_fraud"
+NUMERIC_FEATURES = ("amount", "hour", "account_age_days", *(f"v{k}" for k in range(1, 11)))
+CATEGORICAL_FEATURES = ("merchant_category", "channel", "country")
+FEATURE_NAMES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+
+# Rows are generated in chunks of this size; chunk ``i`` draws from its own generator
+# ``SeedSequence(seed, spawn_key=(i,))``, so memory stays flat for any ``n_rows`` and a
+# smaller table with the same seed is a prefix of a larger one.
+CHUNK_ROWS = 100_000
+
+# merchant category: (share of transactions, median amount in dollars, fraud log-odds weight)
+MERCHANT_CATEGORIES = {
+    "grocery": (0.22, 35.0, -0.6),
+    "restaurant": (0.15, 28.0, -0.4),
+    "gas_station": (0.10, 40.0, 0.1),
+    "retail": (0.18, 60.0, 0.0),
+    "pharmacy": (0.06, 25.0, -0.5),
+    "entertainment": (0.07, 45.0, 0.2),
+    "travel": (0.05, 350.0, 0.6),
+    "electronics": (0.07, 180.0, 0.9),
+    "jewelry": (0.02, 400.0, 1.1),
+    "digital_goods": (0.05, 15.0, 1.0),
+    "money_transfer": (0.03, 200.0, 1.3),
+}
+AMOUNT_LOG_SD = 0.9  # sd of log(amount) around the category's median
+
+# channel: (share, fraud log-odds weight)
+CHANNELS = {
+    "chip": (0.38, -0.5),
+    "contactless": (0.27, -0.3),
+    "swipe": (0.07, 0.6),
+    "online": (0.28, 0.8),
+}
+
+# country: share; the cardholders are domestic ("US"), any other country is cross-border.
+COUNTRIES = {
+    "US": 0.82,
+    "CA": 0.04,
+    "GB": 0.03,
+    "DE": 0.02,
+    "FR": 0.02,
+    "MX": 0.02,
+    "BR": 0.015,
+    "IN": 0.015,
+    "CN": 0.01,
+    "NG": 0.005,
+    "RO": 0.005,
+}
+HOME_COUNTRY = "US"
+
+# Hour of day: a daytime bump (wrapped normal) mixed with uniform background activity.
+HOUR_MEAN, HOUR_SD, HOUR_UNIFORM_SHARE = 14.0, 4.0, 0.10
+# Account age: log-normal days, clipped to [0, 20 years], floored to whole days.
+ACCOUNT_AGE_MEDIAN_DAYS, ACCOUNT_AGE_LOG_SD, ACCOUNT_AGE_MAX_DAYS = 700.0, 1.1, 7300.0
+# PCA-like components: independent centred normals with decreasing standard deviations.
+COMPONENT_SD = np.array([2.4, 1.9, 1.6, 1.4, 1.2, 1.05, 0.95, 0.85, 0.75, 0.65])
+# Fraud shifts some components (in units of their sd) and widens one.
+COMPONENT_SHIFT = {2: 2.5, 4: -2.2, 7: 1.8}  # component number -> shift in sd
+COMPONENT_FRAUD_SCALE = {9: 2.0}  # component number -> sd multiplier for fraud
+
+# Latent fraud log-odds: intercept + weights below + category/channel weights above.
+RISK = {
+    "intercept": -7.31,
+    "night": 2.0,  # times a Gaussian bump around 03:00, sd 2 h (circular)
+    "night_centre": 3.0,
+    "night_sd": 2.0,
+    "new_account": 2.0,  # times exp(-age / 45 days)
+    "new_account_scale_days": 45.0,
+    "online_new_account": 0.7,  # extra for online x exp(-age / 45 days)
+    "amount": 0.9,  # times the amount's z-score within its category
+    "cross_border": 1.0,
+    "hidden_sd": 0.8,  # unobserved risk (e.g. card compromised), limits separability
+}
+# Label noise on the observed ``is_fraud``: frauds never reported, false chargebacks.
+FRAUD_UNREPORTED_RATE = 0.08
+LEGIT_CHARGEBACK_RATE = 0.0002
+
+
+@dataclasses.dataclass(eq=False)
+class SyntheticFraudConfig(tfds.core.BuilderConfig):
+    """Configuration of ``synthetic_fraud``: how many rows, from which seed.
+
+    Parameters
+    ----------
+    name : str, default=""
+        Config name; it names the folder the data is written to, so use one name per
+        ``(n_rows, seed)``. Empty: ``"n{n_rows}"`` (plus ``"_seed{seed}"`` when ``seed`` is
+        not the default).
+    n_rows : int, default=200_000
+        Number of transactions in the ``train`` split.
+    seed : int, default=0
+        Seed of the generator; the same ``(n_rows, seed)`` always gives the same rows.
+    **kwargs
+        Other :class:`tfds.core.BuilderConfig` fields (``description``, ...).
+
+    Examples
+    --------
+    >>> import tensorflow_datasets as tfds
+    >>> from raretune.datasets.builders import SyntheticFraudConfig
+    >>> config = SyntheticFraudConfig(n_rows=50_000)
+    >>> config.name
+    'n50000'
+    >>> builder = tfds.builder("synthetic_fraud", config=config)  # doctest: +SKIP
+    """
+
+    name: str = ""
+    n_rows: int = 200_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_number(self.n_rows, "n_rows", "SyntheticFraudConfig", kind=int, low=1)
+        check_number(self.seed, "seed", "SyntheticFraudConfig", kind=int, low=0)
+        if not self.name:
+            self.name = f"n{self.n_rows}" + (f"_seed{self.seed}" if self.seed != 0 else "")
+        if self.description is None:
+            self.description = f"{self.n_rows:,} transactions, seed {self.seed}."
+
+
+def _draw_chunk(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draw ``n`` transactions; see the README for the process these lines implement."""
+    cat_names = np.array(list(MERCHANT_CATEGORIES))
+    cat_share, cat_median, cat_risk = (np.array(c) for c in zip(*MERCHANT_CATEGORIES.values()))
+    chan_names = np.array(list(CHANNELS))
+    chan_share, chan_risk = (np.array(c) for c in zip(*CHANNELS.values()))
+    country_names = np.array(list(COUNTRIES))
+    country_share = np.array(list(COUNTRIES.values()))
+
+    cat = rng.choice(len(cat_names), size=n, p=cat_share)
+    chan = rng.choice(len(chan_names), size=n, p=chan_share)
+    country = rng.choice(len(country_names), size=n, p=country_share)
+
+    amount_z = rng.standard_normal(n)
+    amount = np.round(cat_median[cat] * np.exp(AMOUNT_LOG_SD * amount_z), 2)
+    amount = np.maximum(amount, 0.01)
+
+    daytime = np.mod(rng.normal(HOUR_MEAN, HOUR_SD, n), 24.0)
+    background = rng.uniform(0.0, 24.0, n)
+    hour = np.where(rng.random(n) < HOUR_UNIFORM_SHARE, background, daytime)
+
+    age = ACCOUNT_AGE_MEDIAN_DAYS * np.exp(ACCOUNT_AGE_LOG_SD * rng.standard_normal(n))
+    age = np.floor(np.minimum(age, ACCOUNT_AGE_MAX_DAYS))
+
+    # Latent fraud log-odds from observed features plus an unobserved part.
+    dist_to_night = np.abs(np.mod(hour - RISK["night_centre"] + 12.0, 24.0) - 12.0)
+    night = np.exp(-0.5 * (dist_to_night / RISK["night_sd"]) ** 2)
+    newness = np.exp(-age / RISK["new_account_scale_days"])
+    online = chan_names[chan] == "online"
+    logit = (
+        RISK["intercept"]
+        + cat_risk[cat]
+        + chan_risk[chan]
+        + RISK["night"] * night
+        + RISK["new_account"] * newness
+        + RISK["online_new_account"] * online * newness
+        + RISK["amount"] * amount_z
+        + RISK["cross_border"] * (country_names[country] != HOME_COUNTRY)
+        + RISK["hidden_sd"] * rng.standard_normal(n)
+    )
+    fraud = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+
+    components = rng.standard_normal((n, COMPONENT_SD.size))
+    for number, scale in COMPONENT_FRAUD_SCALE.items():
+        components[fraud, number - 1] *= scale
+    for number, shift in COMPONENT_SHIFT.items():
+        components[fraud, number - 1] += shift
+    components *= COMPONENT_SD
+
+    # Observed label: some frauds are never reported, some legit rows are charged back.
+    flip = rng.random(n)
+    observed = np.where(fraud, flip >= FRAUD_UNREPORTED_RATE, flip < LEGIT_CHARGEBACK_RATE)
+
+    columns = {
+        "amount": amount.astype(np.float32),
+        "hour": hour.astype(np.float32),
+        "account_age_days": age.astype(np.float32),
+    }
+    for k in range(COMPONENT_SD.size):
+        columns[f"v{k + 1}"] = components[:, k].astype(np.float32)
+    columns["merchant_category"] = cat_names[cat]
+    columns["channel"] = chan_names[chan]
+    columns["country"] = country_names[country]
+    columns[LABEL] = observed.astype(np.int64)
+    return columns
+
+
+def generate_chunks(
+    n_rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[dict[str, np.ndarray]]:
+    """Generate the ``synthetic_fraud`` table as column chunks, without TFDS.
+
+    Parameters
+    ----------
+    n_rows : int
+        Total number of rows.
+    seed : int, default=0
+        Seed; chunk ``i`` uses ``np.random.default_rng(SeedSequence(seed, spawn_key=(i,)))``.
+    chunk_rows : int, default=CHUNK_ROWS
+        Rows per chunk (the last one may be shorter). Changing it changes the rows drawn.
+
+    Yields
+    ------
+    columns : dict of str to numpy.ndarray
+        One array per feature in :data:`FEATURE_NAMES` plus ``"is_fraud"`` (int64, 0/1);
+        numeric columns are float32, categorical ones are numpy unicode arrays.
+
+    Examples
+    --------
+    >>> chunk = next(generate_chunks(1_000, seed=0))
+    >>> chunk["amount"].shape, chunk["is_fraud"].dtype
+    ((1000,), dtype('int64'))
+    """
+    check_number(n_rows, "n_rows", "generate_chunks", kind=int, low=1)
+    check_number(seed, "seed", "generate_chunks", kind=int, low=0)
+    check_number(chunk_rows, "chunk_rows", "generate_chunks", kind=int, low=1)
+    for index, start in enumerate(range(0, n_rows, chunk_rows)):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+        chunk = _draw_chunk(chunk_rows, rng)
+        stop = min(chunk_rows, n_rows - start)
+        yield {name: values[:stop] for name, values in chunk.items()}
+
+
+def _features() -> tfds.features.FeaturesDict:
+    docs = {
+        "amount": "Transaction amount in dollars (log-normal around a per-category median).",
+        "hour": "Local hour of day in [0, 24), fractional.",
+        "account_age_days": "Whole days since the account was opened.",
+        "merchant_category": f"One of {', '.join(MERCHANT_CATEGORIES)}.",
+        "channel": f"One of {', '.join(CHANNELS)}.",
+        "country": f"ISO code of the merchant's country; {HOME_COUNTRY} is domestic.",
+    }
+    spec: dict[str, tfds.features.FeatureConnector] = {}
+    for name in NUMERIC_FEATURES:
+        doc = docs.get(name, "PCA-like component (centred, decreasing variance).")
+        spec[name] = tfds.features.Scalar(np.float32, doc=doc)
+    for name in CATEGORICAL_FEATURES:
+        spec[name] = tfds.features.Text(doc=docs[name])
+    spec[LABEL] = tfds.features.Scalar(np.int64, doc="1 = fraud (positive class), 0 = legit.")
+    return tfds.features.FeaturesDict(spec)
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Synthetic card transactions with ~0.3% fraud, generated locally (no download)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [
+        SyntheticFraudConfig(
+            name="default", n_rows=200_000, seed=0, description="200,000 transactions."
+        ),
+        SyntheticFraudConfig(
+            name="small", n_rows=20_000, seed=1, description="20,000 transactions, for smoke tests."
+        ),
+        SyntheticFraudConfig(
+            name="large", n_rows=5_000_000, seed=2, description="5,000,000 transactions."
+        ),
+    ]
+    DEFAULT_CONFIG_NAME = "default"
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=_features(),
+            # as_supervised=True gives (dict of all features, is_fraud), like titanic.
+            supervised_keys=({name: name for name in FEATURE_NAMES}, LABEL),
+            # Rows are i.i.d.; keeping generation order makes reads deterministic.
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        del dl_manager  # nothing to download
+        config = self.builder_config
+        return {"train": self._generate_examples(n_rows=config.n_rows, seed=config.seed)}
+
+    def _generate_examples(self, n_rows: int, seed: int):
+        key = 0
+        for chunk in generate_chunks(n_rows, seed):
+            # tolist() once per column: TFDS encodes Python scalars faster than NumPy ones.
+            columns = {name: values.tolist() for name, values in chunk.items()}
+            names = list(columns)
+            for row in zip(*columns.values()):
+                yield key, dict(zip(names, row))
+                key += 1

@@ -1,0 +1,353 @@
+"""Exact scores for imbalanced classification, and search objectives with a direction.
+
+Scores are computed from predicted probabilities with scikit-learn (PR-AUC is average
+precision, not Keras's interpolated ``AUC(curve="PR")``). Objectives always carry their
+direction: Keras Tuner guesses "min" for F1 and recall-at-precision and cannot guess one for
+PR-AUC, so raretune never lets it guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import ConfigError
+from ._validation import check_number
+
+__all__ = [
+    "OBJECTIVES",
+    "Objective",
+    "get_objective",
+    "score_predictions",
+    "threshold_sweep",
+]
+
+#: Objective names accepted by :func:`get_objective` (``recall@precision=P`` takes a value).
+OBJECTIVES = ("pr_auc", "roc_auc", "f1", "recall@precision=P", "cost")
+
+
+def threshold_sweep(y_true, score):
+    """Confusion counts at every distinct threshold, highest first.
+
+    Parameters
+    ----------
+    y_true : array-like of {0, 1}
+    score : array-like of float
+
+    Returns
+    -------
+    thresholds, tp, fp : numpy.ndarray
+        ``tp[i]`` and ``fp[i]`` count the positives and negatives with ``score >=
+        thresholds[i]``. ``thresholds`` is strictly decreasing.
+
+    Examples
+    --------
+    >>> t, tp, fp = threshold_sweep([0, 1, 1, 0], [0.1, 0.9, 0.4, 0.4])
+    >>> t.tolist(), tp.tolist(), fp.tolist()
+    ([0.9, 0.4, 0.1], [1, 2, 2], [0, 1, 2])
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(-score, kind="mergesort")
+    score, y_true = score[order], y_true[order]
+    last_of_run = np.r_[np.flatnonzero(np.diff(score)), score.size - 1]
+    tp = np.cumsum(y_true)[last_of_run]
+    fp = (last_of_run + 1) - tp
+    return score[last_of_run], tp, fp
+
+
+def _best_f1(y_true, score) -> float:
+    _, tp, fp = threshold_sweep(y_true, score)
+    n_pos = tp[-1] if tp.size else 0
+    if n_pos == 0:
+        return 0.0
+    f1 = 2 * tp / (tp + fp + n_pos)
+    return float(f1.max())
+
+
+def _recall_at_precision(y_true, score, precision: float) -> float:
+    _, tp, fp = threshold_sweep(y_true, score)
+    n_pos = tp[-1] if tp.size else 0
+    if n_pos == 0:
+        return 0.0
+    ok = tp / np.maximum(tp + fp, 1) >= precision
+    return float((tp[ok] / n_pos).max()) if ok.any() else 0.0
+
+
+def _min_cost(y_true, score, cost_fn: float, cost_fp: float) -> float:
+    """Lowest expected cost per row over all thresholds (predicting nothing included)."""
+    _, tp, fp = threshold_sweep(y_true, score)
+    n = len(score)
+    n_pos = tp[-1] if tp.size else 0
+    costs = np.r_[cost_fn * n_pos, cost_fn * (n_pos - tp) + cost_fp * fp]
+    return float(costs.min() / max(n, 1))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A search objective: what to compute on validation data and which way is better.
+
+    Parameters
+    ----------
+    name : str
+        ``"pr_auc"``, ``"roc_auc"``, ``"f1"``, ``"recall_at_precision"`` or ``"cost"``.
+    direction : {"max", "min"}
+    precision : float, optional
+        The precision floor of ``recall_at_precision``.
+    cost_fn, cost_fp : float
+        Costs of a missed positive and of a false alarm, for ``cost``.
+
+    Notes
+    -----
+    ``f1`` is the best F1 over thresholds and ``cost`` the lowest expected cost over
+    thresholds: the decision threshold is tuned after the search, so a model must not be
+    judged at an arbitrary 0.5.
+    """
+
+    name: str
+    direction: str
+    precision: float | None = None
+    cost_fn: float = 1.0
+    cost_fp: float = 1.0
+
+    @property
+    def metric(self) -> str:
+        """Key of the objective in Keras logs and Keras Tuner: ``"val_" + name``."""
+        return f"val_{self.name}"
+
+    def keras_tuner(self):
+        """The ``keras_tuner.Objective`` with the direction stated."""
+        import keras_tuner as kt
+
+        return kt.Objective(self.metric, direction=self.direction)
+
+    def score(self, y_true, proba) -> float:
+        """Compute the objective from labels and probabilities.
+
+        Parameters
+        ----------
+        y_true : array-like of int
+            Class indices.
+        proba : array-like
+            Shape (n,) (positive-class probability) or (n, K) (class probabilities).
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+        y_true = np.asarray(y_true)
+        proba = np.asarray(proba, dtype=float)
+        if proba.ndim == 2 and proba.shape[1] == 1:
+            proba = proba[:, 0]
+        if proba.ndim == 2:  # multiclass: macro averages
+            if self.name == "pr_auc":
+                return _macro_average_precision(y_true, proba)
+            if self.name == "roc_auc":
+                return float(roc_auc_score(y_true, proba, multi_class="ovr", labels=range(proba.shape[1])))
+            if self.name == "f1":
+                return float(f1_score(y_true, proba.argmax(1), average="macro", labels=range(proba.shape[1])))
+            raise ConfigError(f"The {self.name!r} objective needs a binary task.")
+        if not np.isfinite(proba).all():
+            return math.nan
+        if self.name == "pr_auc":
+            return float(average_precision_score(y_true, proba)) if y_true.any() else 0.0
+        if self.name == "roc_auc":
+            return float(roc_auc_score(y_true, proba)) if 0 < y_true.sum() < y_true.size else 0.5
+        if self.name == "f1":
+            return _best_f1(y_true, proba)
+        if self.name == "recall_at_precision":
+            return _recall_at_precision(y_true, proba, self.precision)
+        return _min_cost(y_true, proba, self.cost_fn, self.cost_fp)
+
+    def describe(self) -> str:
+        """Short human description, e.g. ``"validation PR-AUC (higher is better)"``."""
+        label = {
+            "pr_auc": "PR-AUC",
+            "roc_auc": "ROC-AUC",
+            "f1": "best F1",
+            "recall_at_precision": f"recall at precision >= {self.precision:g}",
+            "cost": f"expected cost per row (FN={self.cost_fn:g}, FP={self.cost_fp:g})",
+        }[self.name]
+        better = "higher" if self.direction == "max" else "lower"
+        return f"validation {label} ({better} is better)"
+
+    def to_dict(self) -> dict:
+        """JSON-ready description."""
+        out = {"name": self.metric, "objective": self.name, "direction": self.direction}
+        if self.precision is not None:
+            out["precision"] = self.precision
+        if self.name == "cost":
+            out.update(cost_fn=self.cost_fn, cost_fp=self.cost_fp)
+        return out
+
+
+def get_objective(name: str = "pr_auc", *, cost_fn: float = 1.0, cost_fp: float = 1.0) -> Objective:
+    """Build an :class:`Objective` from its name.
+
+    Parameters
+    ----------
+    name : str
+        ``"pr_auc"`` (default), ``"roc_auc"``, ``"f1"``, ``"recall@precision=P"`` with P in
+        (0, 1), or ``"cost"``.
+    cost_fn, cost_fp : float
+        Costs for ``"cost"``: a missed positive and a false alarm.
+
+    Returns
+    -------
+    Objective
+
+    Examples
+    --------
+    >>> get_objective("recall@precision=0.9").metric
+    'val_recall_at_precision'
+    >>> get_objective("cost", cost_fn=100).direction
+    'min'
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"The 'objective' parameter must be a str among {OBJECTIVES}. Got {name!r} instead.")
+    match = re.fullmatch(r"recall@precision=([0-9.]+)", name.strip())
+    if match:
+        try:
+            precision = float(match.group(1))
+        except ValueError:
+            precision = math.nan
+        check_number(precision, "precision", "recall@precision", low=0, high=1, closed="neither")
+        return Objective("recall_at_precision", "max", precision=precision)
+    if name in ("pr_auc", "roc_auc", "f1"):
+        return Objective(name, "max")
+    if name == "cost":
+        check_number(cost_fn, "cost_fn", "the cost objective", low=0, closed="neither")
+        check_number(cost_fp, "cost_fp", "the cost objective", low=0, closed="neither")
+        return Objective("cost", "min", cost_fn=float(cost_fn), cost_fp=float(cost_fp))
+    raise ConfigError(
+        f"The 'objective' parameter must be a str among {{'pr_auc', 'roc_auc', 'f1', "
+        f"'recall@precision=P', 'cost'}}. Got {name!r} instead."
+    )
+
+
+def _macro_average_precision(y_true, proba) -> float:
+    from sklearn.metrics import average_precision_score
+
+    values = [
+        average_precision_score(y_true == k, proba[:, k])
+        for k in range(proba.shape[1])
+        if (y_true == k).any()
+    ]
+    return float(np.mean(values)) if values else 0.0
+
+
+def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: dict | None = None, class_names=None) -> dict:
+    """Every score raretune reports, computed exactly from probabilities.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        Class indices (binary: 1 is the positive class).
+    proba : array-like
+        Binary: shape (n,), the positive-class probability. Multiclass: shape (n, K).
+    threshold : float, default=0.5
+        Binary decision threshold (``proba >= threshold`` is positive). Ignored for
+        multiclass, where the prediction is the most probable class.
+    costs : dict, optional
+        ``{"fn": x, "fp": y}``: adds ``expected_cost`` (per row) at the threshold.
+    class_names : sequence of str, optional
+        Multiclass: names for ``per_class``.
+
+    Returns
+    -------
+    dict
+        ``pr_auc`` (average precision; macro for multiclass), ``roc_auc``, ``f1``,
+        ``precision``, ``recall``, ``mcc``, ``balanced_accuracy``, ``g_mean``,
+        ``threshold``, ``confusion_matrix`` (rows: true class), ``n``, ``positive_rate``;
+        multiclass adds ``per_class``. Scores that do not exist (one class absent) are NaN.
+
+    Examples
+    --------
+    >>> s = score_predictions([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9], threshold=0.65)
+    >>> s["precision"], s["recall"], s["confusion_matrix"]
+    (1.0, 1.0, [[2, 0], [0, 2]])
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        matthews_corrcoef,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim == 2 and proba.shape[1] == 1:
+        proba = proba[:, 0]
+    multiclass = proba.ndim == 2
+    n_classes = proba.shape[1] if multiclass else 2
+    labels = list(range(n_classes))
+    if multiclass:
+        y_pred = proba.argmax(axis=1)
+        average = "macro"
+        pr_auc = _macro_average_precision(y_true, proba)
+        present = np.unique(y_true)
+        roc = (
+            roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
+            if present.size == n_classes
+            else math.nan
+        )
+    else:
+        check_number(threshold, "threshold", "score_predictions", low=0, high=1)
+        y_pred = (proba >= threshold).astype(int)
+        average = "binary"
+        has_both = 0 < y_true.sum() < y_true.size
+        pr_auc = average_precision_score(y_true, proba) if y_true.any() else math.nan
+        roc = roc_auc_score(y_true, proba) if has_both else math.nan
+    kwargs = dict(average=average, zero_division=0.0)
+    if multiclass:
+        kwargs["labels"] = labels
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    recalls = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
+    present_rows = cm.sum(axis=1) > 0
+    out = {
+        "pr_auc": float(pr_auc),
+        "roc_auc": float(roc),
+        "f1": float(f1_score(y_true, y_pred, **kwargs)),
+        "precision": float(precision_score(y_true, y_pred, **kwargs)),
+        "recall": float(recall_score(y_true, y_pred, **kwargs)),
+        "mcc": float(matthews_corrcoef(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "g_mean": float(np.exp(np.mean(np.log(np.maximum(recalls[present_rows], 1e-300)))))
+        if present_rows.any()
+        else math.nan,
+        "threshold": None if multiclass else float(threshold),
+        "confusion_matrix": cm.tolist(),
+        "n": int(y_true.size),
+        "positive_rate": float(np.mean(y_true == 1)) if not multiclass else None,
+    }
+    if out["g_mean"] < 1e-100:
+        out["g_mean"] = 0.0
+    if costs and not multiclass:
+        fn = int(cm[1, 0])
+        fp = int(cm[0, 1])
+        out["expected_cost"] = float((costs["fn"] * fn + costs["fp"] * fp) / max(y_true.size, 1))
+    if multiclass:
+        names = list(class_names) if class_names is not None else [str(k) for k in labels]
+        per_p = precision_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
+        per_r = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
+        per_f = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
+        out["per_class"] = {
+            names[k]: {
+                "pr_auc": float(average_precision_score(y_true == k, proba[:, k])) if (y_true == k).any() else math.nan,
+                "precision": float(per_p[k]),
+                "recall": float(per_r[k]),
+                "f1": float(per_f[k]),
+                "support": int((y_true == k).sum()),
+            }
+            for k in labels
+        }
+    return out

@@ -1,0 +1,163 @@
+"""Bootstrap confidence intervals for test PR-AUC and F1.
+
+The resampling is stratified: positives and negatives are drawn with replacement separately,
+so every resample keeps the test set's class counts and both metrics are always defined. A
+resample is represented by how many times each row was drawn (a weight per row), which turns
+average precision into cumulative sums over the rows sorted once by score; 1000 resamples of
+30 000 rows take well under a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import DataError
+from .._validation import check_number
+
+__all__ = ["bootstrap_intervals"]
+
+# resamples handled at once; bounds the (chunk, n_rows) weight matrices to a few tens of MB
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def bootstrap_intervals(
+    y_true,
+    score,
+    threshold: float,
+    *,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    random_state: int | np.random.Generator | None = 0,
+) -> dict:
+    """Percentile bootstrap intervals for average precision and F1 at a threshold.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Binary labels, 1 for the positive class. Both classes must be present.
+    score : array-like of shape (n,)
+        Score or probability of the positive class; higher means more likely positive.
+    threshold : float
+        Rows with ``score >= threshold`` are predicted positive (for F1).
+    n_resamples : int, default=1000
+        Number of bootstrap resamples.
+    level : float, default=0.95
+        Coverage of the interval, in (0, 1).
+    random_state : int, numpy Generator or None, default=0
+        Seed of the resampling; the same seed gives the same intervals.
+
+    Returns
+    -------
+    intervals : dict
+        ``{"pr_auc": [low, high], "f1": [low, high], "level": level,
+        "n_resamples": n_resamples}``, the layout of ``test.intervals`` in ``metrics.json``.
+
+    Raises
+    ------
+    DataError
+        If the labels are not binary, lack a class, or do not match the scores in length.
+    ConfigError
+        If ``threshold``, ``n_resamples`` or ``level`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random(2000) < 0.05).astype(int)
+    >>> score = np.clip(0.3 * y + rng.random(2000) * 0.7, 0, 1)
+    >>> iv = bootstrap_intervals(y, score, 0.5, n_resamples=200)
+    >>> iv["pr_auc"][0] <= iv["pr_auc"][1]
+    True
+    """
+    owner = "bootstrap_intervals"
+    check_number(threshold, "threshold", owner, kind=float)
+    check_number(n_resamples, "n_resamples", owner, kind=int, low=1)
+    check_number(level, "level", owner, kind=float, low=0, high=1, closed="neither")
+    y, s = _check_binary_scores(y_true, score)
+    rng = np.random.default_rng(random_state)
+
+    order = np.argsort(-s, kind="stable")
+    s_sorted = s[order]
+    y_sorted = y[order]
+    pos_cols = np.flatnonzero(y_sorted == 1)
+    neg_cols = np.flatnonzero(y_sorted == 0)
+    n_pos, n_neg, n = pos_cols.size, neg_cols.size, s.size
+    # last row of each run of tied scores: the curve only moves between distinct scores
+    group_ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
+    predicted_pos_pos = s_sorted[pos_cols] >= threshold
+    predicted_pos_neg = s_sorted[neg_cols] >= threshold
+
+    # per distinct score: how many positives / negatives rank at or above it
+    pos_above = np.searchsorted(pos_cols, group_ends, side="right")
+    neg_above = np.searchsorted(neg_cols, group_ends, side="right")
+
+    pr_auc = np.empty(n_resamples)
+    f1 = np.empty(n_resamples)
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        w_pos = _draw_counts(rng, b, n_pos)
+        w_neg = _draw_counts(rng, b, n_neg)
+        tp = _cumulative(w_pos)[:, pos_above]
+        fp = _cumulative(w_neg)[:, neg_above]
+        pr_auc[start : start + b] = _average_precision(tp, fp, n_pos)
+
+        tp_at = w_pos @ predicted_pos_pos
+        fp_at = w_neg @ predicted_pos_neg
+        fn_at = n_pos - tp_at
+        f1[start : start + b] = 2 * tp_at / (2 * tp_at + fp_at + fn_at)
+
+    tail = (1 - level) / 2 * 100
+    qs = [tail, 100 - tail]
+    return {
+        "pr_auc": [float(v) for v in np.percentile(pr_auc, qs)],
+        "f1": [float(v) for v in np.percentile(f1, qs)],
+        "level": float(level),
+        "n_resamples": int(n_resamples),
+    }
+
+
+def _check_binary_scores(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    s = np.asarray(score, dtype=float)
+    if y.ndim != 1 or s.ndim != 1 or y.shape != s.shape:
+        raise DataError(
+            "y_true and score must be 1-D arrays of the same length. "
+            f"Got shapes {y.shape} and {s.shape}."
+        )
+    labels = set(np.unique(y).tolist())
+    if labels != {0, 1}:
+        raise DataError(
+            f"y_true must hold both classes 0 and 1 (1 is positive). Got labels {sorted(labels)}."
+        )
+    if not np.all(np.isfinite(s)):
+        raise DataError("score must be finite; it holds NaN or infinite values.")
+    return y.astype(np.int8), s
+
+
+def _draw_counts(rng: np.random.Generator, n_resamples: int, n_rows: int) -> np.ndarray:
+    """How many times each of ``n_rows`` rows is drawn in each of ``n_resamples`` resamples."""
+    draws = rng.integers(0, n_rows, size=(n_resamples, n_rows), dtype=np.int64)
+    draws += (np.arange(n_resamples) * n_rows)[:, None]
+    counts = np.bincount(draws.ravel(), minlength=n_resamples * n_rows)
+    return counts.reshape(n_resamples, n_rows).astype(float)
+
+
+def _cumulative(counts: np.ndarray) -> np.ndarray:
+    """Running sums along rows, with a leading column of zeros (nothing drawn yet)."""
+    out = np.zeros((counts.shape[0], counts.shape[1] + 1))
+    np.cumsum(counts, axis=1, out=out[:, 1:])
+    return out
+
+
+def _average_precision(tp: np.ndarray, fp: np.ndarray, n_pos: int) -> np.ndarray:
+    """Average precision per row of cumulative true/false positive counts.
+
+    Same definition as :func:`sklearn.metrics.average_precision_score`: the sum over distinct
+    thresholds of the recall increment times the precision there.
+    """
+    predicted = tp + fp
+    # where nothing is predicted positive yet the recall increment is 0, so any precision works
+    precision = np.divide(tp, predicted, out=np.ones_like(tp), where=predicted > 0)
+    recall_step = np.diff(tp, axis=1, prepend=0.0) / n_pos
+    return np.sum(recall_step * precision, axis=1)

@@ -1,0 +1,267 @@
+"""Decision threshold and probability calibration, both fitted on validation data only.
+
+Resampling and class weights move a network's outputs away from probabilities (a SMOTE-
+balanced model predicts 50 % where the truth is 0.3 %). :class:`ProbabilityCalibrator` maps
+them back; :func:`select_threshold` then picks the operating point the user asked for.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._errors import ConfigError, DataError
+from ._validation import check_number, check_option
+from .metrics import threshold_sweep
+
+__all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "select_threshold"]
+
+#: Rules accepted by :func:`select_threshold`.
+THRESHOLD_RULES = ("f1", "precision", "recall", "cost")
+
+
+def select_threshold(
+    y_true,
+    score,
+    *,
+    rule: str = "f1",
+    target: float | None = None,
+    cost_fn: float = 1.0,
+    cost_fp: float = 1.0,
+) -> float:
+    """Choose a binary decision threshold on validation scores.
+
+    A row is predicted positive when ``score >= threshold``. The threshold returned lies
+    half-way between the chosen validation score and the next lower one, so that every
+    threshold in that gap (which gives the same validation result) is treated alike.
+
+    Parameters
+    ----------
+    y_true : array-like of {0, 1}
+    score : array-like of float
+        Positive-class probabilities on validation rows.
+    rule : {"f1", "precision", "recall", "cost"}
+        ``"f1"``: the highest F1. ``"precision"``: the highest recall with precision at
+        least ``target``. ``"recall"``: the highest precision with recall at least
+        ``target``. ``"cost"``: the lowest ``cost_fn * FN + cost_fp * FP``.
+    target : float, optional
+        Precision or recall floor for those rules, in (0, 1].
+    cost_fn, cost_fp : float
+        Costs of a missed positive and of a false alarm, for ``"cost"``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    DataError
+        If ``y_true`` has no positive row.
+
+    Examples
+    --------
+    >>> round(select_threshold([0, 0, 1, 1, 0], [0.1, 0.3, 0.6, 0.8, 0.7]), 6)
+    0.45
+    >>> round(select_threshold([0, 0, 1, 1, 0], [0.1, 0.3, 0.6, 0.8, 0.7], rule="precision", target=1.0), 6)
+    0.75
+    """
+    check_option(rule, "rule", "select_threshold", THRESHOLD_RULES)
+    y_true = np.asarray(y_true).astype(int)
+    score = np.asarray(score, dtype=float)
+    if y_true.shape != score.shape or y_true.ndim != 1:
+        raise DataError(f"y_true and score must be 1-D of the same length; got {y_true.shape} and {score.shape}.")
+    if not y_true.any():
+        raise DataError("Cannot choose a threshold: the validation rows hold no positive example.")
+    if rule in ("precision", "recall"):
+        if target is None:
+            raise ConfigError(f"The {rule!r} threshold rule needs a target value in (0, 1].")
+        check_number(target, "target", "select_threshold", low=0, high=1, closed="right")
+    thresholds, tp, fp = threshold_sweep(y_true, score)
+    n_pos = tp[-1]
+    precision = tp / (tp + fp)
+    recall = tp / n_pos
+    if rule == "f1":
+        value = 2 * tp / (tp + fp + n_pos)
+        best = _argbest(value)
+    elif rule == "precision":
+        ok = precision >= target - 1e-12
+        best = _argbest(np.where(ok, recall, -1.0)) if ok.any() else _argbest(precision)
+    elif rule == "recall":
+        ok = recall >= target - 1e-12
+        best = _argbest(np.where(ok, precision, -1.0))
+    else:
+        check_number(cost_fn, "cost_fn", "select_threshold", low=0, closed="neither")
+        check_number(cost_fp, "cost_fp", "select_threshold", low=0, closed="neither")
+        cost = cost_fn * (n_pos - tp) + cost_fp * fp
+        if cost_fn * n_pos <= cost.min():  # predicting nothing positive is cheapest
+            return float(min(1.0, np.nextafter(thresholds[0], np.inf)))
+        best = _argbest(-cost)
+    upper = thresholds[best]
+    lower = thresholds[best + 1] if best + 1 < thresholds.size else 0.0
+    return float(np.clip((upper + lower) / 2.0, 0.0, 1.0))
+
+
+def _argbest(values) -> int:
+    """Index of the largest value; ties go to the highest threshold (fewest alarms)."""
+    return int(np.flatnonzero(values == values.max())[0])
+
+
+class ProbabilityCalibrator:
+    """Map a network's scores to probabilities, fitted on validation data.
+
+    Parameters
+    ----------
+    method : {"auto", "none", "prior", "platt", "isotonic"}, default="auto"
+        ``"prior"``: Bayes prior correction from the training prior the network saw (after
+        resampling or weighting) to the true one. ``"platt"``: logistic regression on the
+        logit. ``"isotonic"``: isotonic regression. ``"auto"`` picks the method with the
+        lowest 5-fold cross-validated log-loss on the validation rows, then refits it on all
+        of them. Multiclass supports ``"none"`` and ``"prior"``.
+    train_prior : float or array-like, optional
+        The class prior the network was trained under (binary: positive share), for
+        ``"prior"``. Without it, ``"prior"`` is skipped by ``"auto"``.
+    random_state : int or None, default=0
+        Seed of the cross-validation folds.
+
+    Attributes
+    ----------
+    method_ : str
+        The method in use after ``fit``.
+    log_loss_ : dict
+        Cross-validated log-loss of each method tried (``"auto"`` only).
+    """
+
+    _METHODS = ("auto", "none", "prior", "platt", "isotonic")
+
+    def __init__(self, method: str = "auto", *, train_prior=None, random_state: int | None = 0):
+        self.method = method
+        self.train_prior = train_prior
+        self.random_state = random_state
+
+    def fit(self, y_true, score) -> "ProbabilityCalibrator":
+        """Fit on validation labels and scores.
+
+        Parameters
+        ----------
+        y_true : array-like of int
+        score : array-like, shape (n,) or (n, K)
+
+        Returns
+        -------
+        self
+        """
+        check_option(self.method, "method", "ProbabilityCalibrator", self._METHODS)
+        y_true = np.asarray(y_true).astype(int)
+        score = _as_scores(score)
+        self.true_prior_ = (
+            float(y_true.mean()) if score.ndim == 1 else np.bincount(y_true, minlength=score.shape[1]) / y_true.size
+        )
+        candidates = ["none", "prior", "platt", "isotonic"] if score.ndim == 1 else ["none", "prior"]
+        if self.train_prior is None:
+            candidates.remove("prior")
+        if self.method != "auto":
+            if self.method not in candidates:
+                raise ConfigError(
+                    f"Calibration method {self.method!r} is not available here "
+                    f"(available: {', '.join(candidates)})."
+                )
+            self.method_ = self.method
+            self.log_loss_ = {}
+        else:
+            self.log_loss_ = {m: self._cv_log_loss(m, y_true, score) for m in candidates}
+            self.method_ = min(self.log_loss_, key=lambda m: (self.log_loss_[m], candidates.index(m)))
+        self._fit_method(self.method_, y_true, score)
+        return self
+
+    def _cv_log_loss(self, method, y_true, score) -> float:
+        from sklearn.model_selection import StratifiedKFold
+
+        n_splits = int(min(5, np.bincount(y_true).min()))
+        if n_splits < 2:
+            return math.inf if method in ("platt", "isotonic") else _log_loss(y_true, score)
+        folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+        losses = []
+        for fit_rows, held_rows in folds.split(score.reshape(len(score), -1), y_true):
+            part = ProbabilityCalibrator(method, train_prior=self.train_prior)
+            part.true_prior_ = (
+                float(y_true[fit_rows].mean())
+                if score.ndim == 1
+                else np.bincount(y_true[fit_rows], minlength=score.shape[1]) / len(fit_rows)
+            )
+            part._fit_method(method, y_true[fit_rows], score[fit_rows])
+            losses.append(_log_loss(y_true[held_rows], part.transform(score[held_rows])) * len(held_rows))
+        return float(np.sum(losses) / len(y_true))
+
+    def _fit_method(self, method, y_true, score):
+        self.method_ = method
+        self.params_ = {}
+        if method == "platt":
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=1e6, max_iter=1000)
+            model.fit(_logit(score).reshape(-1, 1), y_true)
+            self.params_ = {"a": float(model.coef_[0, 0]), "b": float(model.intercept_[0])}
+        elif method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score, y_true)
+            self.params_ = {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+        elif method == "prior":
+            train = np.atleast_1d(np.asarray(self.train_prior, dtype=float))
+            true = np.atleast_1d(np.asarray(self.true_prior_, dtype=float))
+            self.params_ = {"train_prior": train.tolist(), "true_prior": true.tolist()}
+
+    def transform(self, score) -> np.ndarray:
+        """Calibrated probabilities for scores of the same form as in ``fit``."""
+        score = _as_scores(score)
+        method = self.method_
+        if method == "none":
+            return score
+        if method == "platt":
+            z = self.params_["a"] * _logit(score) + self.params_["b"]
+            return 1.0 / (1.0 + np.exp(-z))
+        if method == "isotonic":
+            return np.interp(score, self.params_["x"], self.params_["y"])
+        train = np.asarray(self.params_["train_prior"])
+        true = np.asarray(self.params_["true_prior"])
+        if score.ndim == 1:
+            pos = score * (true[0] / train[0])
+            neg = (1.0 - score) * ((1.0 - true[0]) / (1.0 - train[0]))
+            return pos / np.maximum(pos + neg, 1e-300)
+        weighted = score * (true / np.maximum(train, 1e-12))
+        return weighted / np.maximum(weighted.sum(axis=1, keepdims=True), 1e-300)
+
+    def to_dict(self) -> dict:
+        """JSON-ready state (method, parameters, cross-validated log-losses)."""
+        return {"method": self.method_, "params": self.params_, "cv_log_loss": self.log_loss_}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "ProbabilityCalibrator":
+        """Rebuild a fitted calibrator from :meth:`to_dict` output."""
+        calibrator = cls(method=state["method"])
+        calibrator.method_ = state["method"]
+        calibrator.params_ = state.get("params", {})
+        calibrator.log_loss_ = state.get("cv_log_loss", {})
+        return calibrator
+
+
+def _as_scores(score) -> np.ndarray:
+    score = np.asarray(score, dtype=float)
+    if score.ndim == 2 and score.shape[1] == 1:
+        score = score[:, 0]
+    return score
+
+
+def _logit(p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+def _log_loss(y_true, proba) -> float:
+    proba = np.clip(proba, 1e-12, 1 - 1e-12)
+    if proba.ndim == 1:
+        return float(-np.mean(y_true * np.log(proba) + (1 - y_true) * np.log1p(-proba)))
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(proba[np.arange(len(y_true)), y_true])))
