@@ -1,0 +1,11 @@
+"""The run report: plots, bootstrap intervals and one self-contained HTML page.
+
+:func:`write_report` turns a run folder (see ``docs/run-folder.md``) into ``report.html``;
+:func:`bootstrap_intervals` gives the stratified bootstrap intervals stored under
+``test.intervals`` in ``metrics.json``.
+"""
+
+from ._intervals import bootstrap_intervals
+from ._write import write_report
+
+__all__ = ["bootstrap_intervals", "write_report"]

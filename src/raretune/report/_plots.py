@@ -8,14 +8,17 @@ a bare ``Figure`` to PNG uses the Agg renderer.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..metrics import threshold_sweep
+
 __all__ = [
-    "binary_counts_by_threshold",
     "calibration_figure",
     "confusion_matrix_figure",
     "history_figure",
@@ -63,10 +66,6 @@ def to_data_uri(fig: Figure) -> str:
 
 def _styled(draw):
     """Decorator: draw inside the report's rc style and return the figure as a data URI."""
-    import functools
-
-    import matplotlib as mpl
-
     @functools.wraps(draw)
     def wrapper(*args, **kwargs) -> str:
         with mpl.rc_context(_STYLE):
@@ -74,26 +73,6 @@ def _styled(draw):
             return to_data_uri(fig)
 
     return wrapper
-
-
-def binary_counts_by_threshold(y_true, score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True and false positives when predicting ``score >= t`` for every distinct score ``t``.
-
-    Returns
-    -------
-    thresholds : ndarray
-        Distinct scores, in decreasing order.
-    tp, fp : ndarray
-        Counts of true and false positives at each threshold.
-    """
-    y = np.asarray(y_true).astype(int)
-    s = np.asarray(score, dtype=float)
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
-    tp = np.cumsum(y)[ends]
-    fp = (ends + 1) - tp
-    return s[ends], tp, fp
 
 
 def _point_at(y, score, threshold):
@@ -114,7 +93,7 @@ def pr_curve_figure(y_true, score, *, threshold: float | None = None) -> Figure:
     precision, recall, _ = precision_recall_curve(y_true, score)
     prevalence = float(np.mean(y_true))
     ap = average_precision_score(y_true, score)
-    fig = _figure()
+    fig = _figure(_WIDTH, _HEIGHT + 0.6)
     ax = fig.add_subplot()
     ax.step(recall, precision, where="post", color=_COLORS["model"], lw=1.8,
             label=f"model (average precision {ap:.3f})")
@@ -126,7 +105,8 @@ def pr_curve_figure(y_true, score, *, threshold: float | None = None) -> Figure:
                 label=f"threshold {threshold:.4f}: precision {p:.3f}, recall {r:.3f}")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02),
            title="Precision-recall (test)")
-    ax.legend(loc="upper right")
+    # below the axes: inside, it would hide part of a curve whose shape is not known
+    fig.legend(loc="outside lower center", ncols=1, frameon=False)
     return fig
 
 
@@ -136,7 +116,7 @@ def roc_curve_figure(y_true, score, *, threshold: float | None = None) -> Figure
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fpr, tpr, _ = roc_curve(y_true, score)
-    fig = _figure()
+    fig = _figure(_WIDTH, _HEIGHT + 0.6)
     ax = fig.add_subplot()
     ax.plot(fpr, tpr, color=_COLORS["model"], lw=1.8,
             label=f"model (ROC-AUC {roc_auc_score(y_true, score):.3f})")
@@ -159,20 +139,20 @@ def confusion_matrix_figure(
     cm = np.asarray(matrix, dtype=float)
     k = cm.shape[0]
     row_share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    side = min(6.0, 3.2 + 0.45 * k)
-    fig = _figure(side + 1.0, side)
+    labels = [_short(name) for name in class_names]
+    rotate = k > 4 or max(len(s) for s in labels) > 10
+    fig = _figure(_WIDTH, _HEIGHT + 0.6 + (0.5 if rotate else 0))
     ax = fig.add_subplot()
     ax.grid(False)
     image = ax.imshow(row_share, cmap="Blues", vmin=0, vmax=1)
-    small = k > 6
+    small = k > 5
     for i in range(k):
         for j in range(k):
             text = f"{int(cm[i, j]):,}" if small else f"{int(cm[i, j]):,}\n{row_share[i, j]:.1%}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8 if small else 10,
                     color="white" if row_share[i, j] > 0.6 else "black")
-    labels = [_short(name) for name in class_names]
-    ax.set_xticks(range(k), labels, rotation=45 if k > 4 else 0,
-                  ha="right" if k > 4 else "center")
+    ax.set_xticks(range(k), labels, rotation=30 if rotate else 0,
+                  ha="right" if rotate else "center")
     ax.set_yticks(range(k), labels)
     ax.set(xlabel="predicted class", ylabel="actual class", title=title)
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of actual class")
@@ -188,23 +168,23 @@ def threshold_figure(
     costs: Mapping[str, float] | None = None,
 ) -> Figure:
     """Precision, recall and F1 (and expected cost) against the threshold, chosen one marked."""
-    thresholds, tp, fp = binary_counts_by_threshold(y_true, score)
+    thresholds, tp, fp = threshold_sweep(y_true, score)
     n_pos = tp[-1]
     precision = tp / (tp + fp)
     recall = tp / n_pos
     f1 = 2 * tp / (2 * tp + fp + (n_pos - tp))
-    rows = 2 if costs else 1
-    fig = _figure(_WIDTH, _HEIGHT if rows == 1 else 6.2)
-    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    panels = 2 if costs else 1
+    fig = _figure(_WIDTH * panels, _HEIGHT + 0.6)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
     ax = axes[0]
     ax.plot(thresholds, precision, color=_COLORS["precision"], lw=1.6, label="precision")
     ax.plot(thresholds, recall, color=_COLORS["recall"], lw=1.6, label="recall")
     ax.plot(thresholds, f1, color=_COLORS["f1"], lw=1.6, label="F1")
     ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2,
                label=f"chosen threshold {threshold:.4f}")
-    ax.set(ylabel="metric at threshold", ylim=(0, 1.02), xlim=(0, 1),
-           title="Precision, recall and F1 by threshold (test)")
-    ax.legend(loc="center right" if rows == 1 else "lower right")
+    ax.set(ylabel="metric at threshold", ylim=(0, 1.02), xlim=(0, 1))
+    fig.suptitle("Metrics by threshold (test)", fontsize=11)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
     if costs:
         fn_cost, fp_cost = float(costs["fn"]), float(costs["fp"])
         # at thresholds above every score nothing is flagged: all positives are missed
@@ -216,10 +196,11 @@ def threshold_figure(
         cost_ax.plot([thresholds[best]], [cost[best]], "o", color=_COLORS["cost"], ms=6,
                      label=f"lowest cost {cost[best]:,.0f} at {thresholds[best]:.4f}")
         cost_ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2)
-        cost_ax.set(ylabel="total cost on test set", title="Expected cost by threshold (test)")
+        cost_ax.set(ylabel="total cost on test set", xlim=(0, 1))
         cost_ax.set_ylim(bottom=0)
-        cost_ax.legend(loc="upper right")
-    axes[-1].set_xlabel("threshold (predict positive when score ≥ threshold)")
+        cost_ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    for ax in axes:
+        ax.set_xlabel("threshold (predict positive when score ≥ threshold)")
     return fig
 
 
@@ -235,8 +216,9 @@ def calibration_figure(
 ) -> Figure:
     """Reliability diagram of the raw and calibrated scores, with Brier scores.
 
-    Bins hold equal numbers of rows (quantiles), so that rare-event scores crowded near zero
-    still give several points. Both axes are logarithmic when positives are rarer than 5 %.
+    Bins hold equal shares of the predicted probability mass, so each expects about as many
+    positives: equal-count bins would leave most bins of a rare-event model without a single
+    positive. Both axes are logarithmic when positives are rarer than 5 %.
     """
     y = np.asarray(y_true).astype(int)
     fig = _figure()
@@ -267,18 +249,24 @@ def calibration_figure(
         ax.plot([0, 1], [0, 1], ls="--", color=_COLORS["reference"], lw=1.2,
                 label="perfectly calibrated")
     ax.set(xlabel="mean predicted probability (bin)", ylabel="observed positive rate (bin)",
-           title="Calibration (test, equal-count bins)")
+           title="Calibration (test)")
     ax.legend(loc="upper left")
     return fig
 
 
 def _reliability(y: np.ndarray, scores: np.ndarray, n_bins: int):
-    edges = np.unique(np.quantile(scores, np.linspace(0, 1, n_bins + 1)))
-    bins = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, max(len(edges) - 2, 0))
-    counts = np.bincount(bins, minlength=len(edges) - 1)
+    """Mean prediction and observed positive rate in bins of equal predicted mass."""
+    order = np.argsort(scores, kind="stable")
+    mass = np.cumsum(scores[order])
+    if mass[-1] <= 0:
+        return np.array([0.0]), np.array([y.mean()])
+    bins_sorted = np.minimum((mass / mass[-1] * n_bins).astype(int), n_bins - 1)
+    bins = np.empty_like(bins_sorted)
+    bins[order] = bins_sorted
+    counts = np.bincount(bins, minlength=n_bins)
     used = counts > 0
-    mean_pred = np.bincount(bins, weights=scores, minlength=len(counts))[used] / counts[used]
-    frac_pos = np.bincount(bins, weights=y, minlength=len(counts))[used] / counts[used]
+    mean_pred = np.bincount(bins, weights=scores, minlength=n_bins)[used] / counts[used]
+    frac_pos = np.bincount(bins, weights=y, minlength=n_bins)[used] / counts[used]
     return mean_pred, frac_pos
 
 
@@ -314,7 +302,7 @@ def multiclass_pr_figure(y_true, scores, class_names: Sequence[str]) -> Figure:
 
     y = np.asarray(y_true).astype(int)
     scores = np.asarray(scores, dtype=float)
-    fig = _figure(_WIDTH * 1.25, _HEIGHT * 1.15)
+    fig = _figure(_WIDTH, _HEIGHT + 0.4 + 0.2 * len(class_names))
     ax = fig.add_subplot()
     palette = [f"C{i}" for i in range(10)]
     for k, name in enumerate(class_names):
@@ -328,8 +316,9 @@ def multiclass_pr_figure(y_true, scores, class_names: Sequence[str]) -> Figure:
                 label=f"{_short(name)} (AP {ap:.3f}, prevalence {target.mean():.3f})")
         ax.axhline(target.mean(), color=color, ls=":", lw=1)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02),
-           title="Precision-recall per class, one vs rest (test); dotted: prevalence")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+           title="Precision-recall per class, one vs rest (test)")
+    fig.legend(loc="outside lower center", ncols=1 if len(class_names) < 5 else 2,
+               frameon=False)
     return fig
 
 
