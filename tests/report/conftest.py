@@ -7,6 +7,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from raretune.metrics import threshold_sweep
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
@@ -128,8 +129,8 @@ def build_run(
         rate = 0.004
         y_val, s_val, raw_val = _binary_scores(rng, n_val, rate)
         y_test, s_test, raw_test = _binary_scores(rng, n_test, rate)
-        thresholds = np.unique(s_val)[::-1][:400]
-        f1s = [f1_score(y_val, s_val >= t) for t in thresholds]
+        thresholds, tp, fp = threshold_sweep(y_val, s_val)
+        f1s = 2 * tp / (2 * tp + fp + (tp[-1] - tp))
         threshold = float(thresholds[int(np.argmax(f1s))])
         validation = _binary_metrics(y_val, s_val, threshold)
         test = _binary_metrics(y_test, s_test, threshold)
@@ -262,3 +263,24 @@ def make_run(tmp_path):
         return build_run(tmp_path / f"run{next(counter)}", **options)
 
     return make
+
+
+def resolve_metric(metrics: dict, path: str):
+    """The value at a ``data-metric`` path (``test.intervals.pr_auc.0``) in metrics.json."""
+    value = metrics
+    for key in path.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+def metric_text(value) -> str:
+    """How the report writes a number: 4 decimals for floats, thousands separators for ints."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4f}"
+
+
+@pytest.fixture
+def expected_metric_text():
+    """``expected(metrics, path)``: the text a ``data-metric`` element must show."""
+    return lambda metrics, path: metric_text(resolve_metric(metrics, path))

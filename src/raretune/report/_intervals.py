@@ -71,7 +71,7 @@ def bootstrap_intervals(
     """
     owner = "bootstrap_intervals"
     check_number(threshold, "threshold", owner, kind=float)
-    check_number(n_resamples, "n_resamples", owner, kind=int, low=1)
+    check_number(n_resamples, "n_resamples", owner, kind=int, low=1, closed="left")
     check_number(level, "level", owner, kind=float, low=0, high=1, closed="neither")
     y, s = _check_binary_scores(y_true, score)
     rng = np.random.default_rng(random_state)
