@@ -166,13 +166,12 @@ class Objective:
 
     def describe(self) -> str:
         """Short human description, e.g. ``"validation PR-AUC (higher is better)"``."""
-        label = {
-            "pr_auc": "PR-AUC",
-            "roc_auc": "ROC-AUC",
-            "f1": "best F1",
-            "recall_at_precision": f"recall at precision >= {self.precision:g}",
-            "cost": f"expected cost per row (FN={self.cost_fn:g}, FP={self.cost_fp:g})",
-        }[self.name]
+        if self.name == "recall_at_precision":
+            label = f"recall at precision >= {self.precision:g}"
+        elif self.name == "cost":
+            label = f"expected cost per row (FN={self.cost_fn:g}, FP={self.cost_fp:g})"
+        else:
+            label = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "best F1"}[self.name]
         better = "higher" if self.direction == "max" else "lower"
         return f"validation {label} ({better} is better)"
 

@@ -67,8 +67,8 @@ th { background:var(--soft); font-weight:600; white-space:nowrap; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr.best td { background:#eaf2fb; }
 tr.failed td { color:var(--bad); }
-td.msg { min-width:220px; max-width:360px; overflow-wrap:anywhere; font-size:13px; }
-.chips { display:flex; flex-wrap:wrap; gap:4px 6px; max-width:640px; }
+td.msg { min-width:200px; max-width:280px; overflow-wrap:anywhere; font-size:13px; }
+.chips { display:flex; flex-wrap:wrap; gap:4px 6px; min-width:360px; max-width:640px; }
 .chip { background:var(--soft); border:1px solid var(--line); border-radius:4px; padding:0 6px;
         font-size:12.5px; white-space:nowrap; }
 .status { font-weight:600; }
@@ -278,14 +278,19 @@ def _summary(rec: RunRecord) -> str:
     data = m.get("data") or {}
     if data.get("positive_rate") is not None:
         cards.append(_card("positive rate", _metric(data["positive_rate"], "data.positive_rate"),
-                           f"imbalance {_metric(data.get('imbalance_ratio'), 'data.imbalance_ratio')}"
-                           " : 1" if data.get("imbalance_ratio") is not None else ""))
+                           f"imbalance {escape(_ratio(data['imbalance_ratio']))}"
+                           if _is_number(data.get("imbalance_ratio")) else ""))
     best = m.get("best") or {}
     if best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
                            f"trial {escape(str(best.get('trial_id', '?')))}"))
     return ('<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards)
             + "</div></section>")
+
+
+def _ratio(value: float) -> str:
+    """An imbalance ratio for reading: ``233.1 : 1``."""
+    return f"{value:,.1f} : 1"
 
 
 def _round_if_whole(value: float):
@@ -314,7 +319,8 @@ def _data_section(m: Mapping) -> str:
         ("split (train / validation / test)",
          " / ".join(_metric(data.get(k), f"data.{k}") for k in ("n_train", "n_validation", "n_test"))),
         ("imbalance ratio (majority : minority)",
-         _metric(data.get("imbalance_ratio"), "data.imbalance_ratio") + " : 1"),
+         escape(_ratio(data["imbalance_ratio"])) if _is_number(data.get("imbalance_ratio"))
+         else NOT_RECORDED),
     ]
     if data.get("positive_rate") is not None:
         facts.insert(3, ("positive rate", _metric(data["positive_rate"], "data.positive_rate")))

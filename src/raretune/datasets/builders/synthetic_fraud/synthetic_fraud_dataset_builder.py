@@ -400,7 +400,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
         adapter = file_adapters.ADAPTER_FOR_FORMAT[self.info.file_format]
         template = self._get_filename_template(split_name="train")
-        chunks = generate_chunks(n_rows, config.seed)
+        chunks = generate_chunks(n_rows, config.seed, chunk_rows=CHUNK_ROWS)
         num_shards = -(-n_rows // SHARD_ROWS)
         shard_lengths, num_bytes = [], 0
         for shard_index in range(num_shards):

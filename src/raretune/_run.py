@@ -1,0 +1,774 @@
+"""The whole job: data to tuned model, threshold, test metrics, report and predictions.
+
+:func:`run` is what ``raretune run`` calls; :func:`predict` is what ``raretune predict``
+calls. Both are plain functions over :class:`RunConfig` and a run folder (see
+``docs/run-folder.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from ._errors import ConfigError, DataError, RunStateError
+from ._io import atomic_path, read_json, write_json
+from ._validation import check_number, check_option
+from .datasets import TabularData, describe_imbalance, load_data, stratified_split, table_features
+from .metrics import get_objective, score_predictions
+from .thresholds import THRESHOLD_RULES, ProbabilityCalibrator, select_threshold
+
+__all__ = ["RunConfig", "RunResult", "run", "predict", "load_run", "DEFAULT_DATA", "is_run_dir"]
+
+#: The embedded default dataset (generated locally through TFDS, never downloaded).
+DEFAULT_DATA = "tfds:synthetic_fraud"
+_FAST_DATA = "tfds:synthetic_fraud/small"
+_FAST_MAX_ROWS = 20_000
+_RUN_FILES = ("metrics.json", "config.json", "model.keras", "trials.json", "tuner")
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run (the CLI's flags map one to one onto these fields).
+
+    Parameters
+    ----------
+    data : str, DataFrame, tuple or tf.data.Dataset
+        What to train on (see :func:`raretune.datasets.load_data`). Default: the embedded
+        ``synthetic_fraud`` dataset.
+    target : str, optional
+        Label column (default: the dataset's own label, ``is_fraud`` for the default data).
+    positive : str, optional
+        Positive class (default: the rarer one).
+    test_data : optional
+        A fixed test set, loaded like ``data``; then ``data`` is split into train and
+        validation only.
+    out : path, optional
+        Run folder (default ``runs/<timestamp>``).
+    strategies : sequence of str
+        Remedies to search (``raretune.tuning.REMEDIES``).
+    tuner : {"hyperband", "bayesian", "random"}
+    objective : str
+        ``"pr_auc"``, ``"roc_auc"``, ``"f1"``, ``"recall@precision=P"`` or ``"cost"``.
+    threshold : str
+        ``"auto"`` (follows the objective: F1, the objective's precision, or minimum cost),
+        ``"f1"``, ``"precision=P"``, ``"recall=R"`` or ``"cost"``.
+    cost_fn, cost_fp : float
+        Costs of a missed positive and of a false alarm (objective and threshold "cost").
+    calibration : {"auto", "none", "prior", "platt", "isotonic"}
+    max_trials, max_epochs : int
+        Search budget.
+    validation_size, test_size : float
+        Split fractions.
+    seed : int or None
+        One seed for the split, the search and training; 0 is a real seed.
+    fast : bool
+        A tiny run (small data, 4 trials, 2 epochs) for smoke tests.
+    resume, overwrite : bool
+        Continue the run in ``out``, or replace it. Without either an existing run is
+        never touched.
+    baseline : bool
+        Also fit scikit-learn's HistGradientBoosting with class weights, for the leaderboard.
+    data_dir : path, optional
+        TFDS data folder.
+    quiet, verbose : bool
+        Less or more progress output on standard error.
+    """
+
+    data: object = DEFAULT_DATA
+    target: str | None = None
+    positive: str | None = None
+    test_data: object = None
+    out: str | os.PathLike | None = None
+    strategies: tuple = ("none", "class_weight", "random_over", "smote")
+    tuner: str = "hyperband"
+    objective: str = "pr_auc"
+    threshold: str = "auto"
+    cost_fn: float = 1.0
+    cost_fp: float = 1.0
+    calibration: str = "auto"
+    max_trials: int = 12
+    max_epochs: int = 9
+    validation_size: float = 0.15
+    test_size: float = 0.15
+    seed: int | None = 0
+    fast: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    baseline: bool = True
+    data_dir: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    command: list = field(default_factory=list)
+
+    def validated(self) -> "RunConfig":
+        """Check every option; return a copy with ``fast`` and defaults applied."""
+        from .tuning._remedies import check_strategies
+
+        config = dataclasses.replace(self)
+        config.strategies = check_strategies(config.strategies)
+        check_option(config.tuner, "tuner", "run", ("hyperband", "bayesian", "random"))
+        check_option(config.calibration, "calibration", "run", ("auto", "none", "prior", "platt", "isotonic"))
+        check_number(config.max_trials, "max_trials", "run", kind=int, low=1)
+        check_number(config.max_epochs, "max_epochs", "run", kind=int, low=1)
+        if config.seed is not None:
+            check_number(config.seed, "seed", "run", kind=int, low=0, high=2**31 - 1)
+        if config.resume and config.overwrite:
+            raise ConfigError("Pass --resume or --overwrite, not both.")
+        get_objective(config.objective, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+        _threshold_rule(config)
+        if config.fast:
+            if isinstance(config.data, str) and config.data == DEFAULT_DATA:
+                config.data = _FAST_DATA
+            config.max_trials = min(config.max_trials, 4)
+            config.max_epochs = min(config.max_epochs, 2)
+        return config
+
+    def to_dict(self) -> dict:
+        """JSON-ready options (data objects are described, not serialised)."""
+        out = dataclasses.asdict(self)
+        for key in ("data", "test_data"):
+            value = out[key]
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                out[key] = f"<{type(value).__name__}>"
+            elif value is not None:
+                out[key] = str(value)
+        out["out"] = None if self.out is None else str(self.out)
+        out["strategies"] = list(self.strategies)
+        return out
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: the run folder and its record.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The run folder.
+    metrics : dict
+        The content of ``metrics.json``.
+    """
+
+    out: Path
+    metrics: dict
+
+    @property
+    def test(self) -> dict:
+        """Test-set metrics."""
+        return self.metrics["test"]
+
+
+def _threshold_rule(config: RunConfig):
+    """(rule, target) for :func:`select_threshold` from the config."""
+    spec = config.threshold
+    if spec == "auto":
+        objective = get_objective(config.objective, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+        if objective.name == "recall_at_precision":
+            return "precision", objective.precision
+        if objective.name == "cost":
+            return "cost", None
+        return "f1", None
+    rule, _, value = str(spec).partition("=")
+    check_option(rule, "threshold", "run", THRESHOLD_RULES)
+    if rule in ("precision", "recall"):
+        try:
+            target = float(value)
+        except ValueError:
+            raise ConfigError(f"The threshold rule {rule!r} needs a value, e.g. '{rule}=0.9'; got {spec!r}.") from None
+        check_number(target, "threshold target", "run", low=0, high=1, closed="right")
+        return rule, target
+    return rule, None
+
+
+def _log(config: RunConfig, message: str, *, verbose_only: bool = False) -> None:
+    if config.quiet or (verbose_only and not config.verbose):
+        return
+    print(f"[raretune] {message}", file=sys.stderr, flush=True)
+
+
+def is_run_dir(path) -> bool:
+    """Whether ``path`` holds (part of) a raretune run."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).exists() for name in _RUN_FILES)
+
+
+def _fingerprint(data: TabularData, test: TabularData | None, config: RunConfig) -> str:
+    digest = hashlib.sha256()
+    for table in (data, test):
+        if table is None:
+            continue
+        digest.update(pd.util.hash_pandas_object(table.features, index=False).to_numpy().tobytes())
+        digest.update(np.asarray(table.y).tobytes())
+        digest.update(json.dumps([table.classes, table.numeric, table.categorical]).encode())
+    search = {
+        k: v
+        for k, v in config.to_dict().items()
+        if k in ("strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
+                 "validation_size", "test_size", "seed", "target", "positive")
+    }
+    digest.update(json.dumps(search, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _subsample(data: TabularData, n_max: int, seed) -> TabularData:
+    """At most ``n_max`` rows, every class kept in proportion (at least 3 rows each)."""
+    if data.n_rows <= n_max:
+        return data
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in range(data.n_classes):
+        rows = np.flatnonzero(data.y == k)
+        n_k = max(min(rows.size, 3), int(round(rows.size * n_max / data.n_rows)))
+        keep.append(rng.choice(rows, size=n_k, replace=False))
+    return data.take(np.sort(np.concatenate(keep)))
+
+
+def run(config: RunConfig | None = None, **options) -> RunResult:
+    """Load data, split it, search network and remedy, choose a threshold, score the test set.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        All options; keyword arguments override its fields (``run(data=df, target="y")``).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    RaretuneError
+        Bad data or options (one-line message); nothing in ``out`` is changed then.
+
+    Examples
+    --------
+    >>> import raretune                                                    # doctest: +SKIP
+    >>> result = raretune.run(data="transactions.csv", target="is_fraud")  # doctest: +SKIP
+    >>> result.test["pr_auc"]                                              # doctest: +SKIP
+    """
+    with warnings.catch_warnings():
+        for message in _NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        return _run(dataclasses.replace(config or RunConfig(), **options).validated())
+
+
+#: Library warnings that say nothing actionable to a raretune user.
+_NOISE = (
+    ".*Skipping variable loading for optimizer.*",
+    ".*`shuffle=True` was passed, but will be ignored.*",
+    ".*Your input ran out of data.*",
+)
+
+
+def _run(config: RunConfig) -> RunResult:
+    started = time.monotonic()
+    objective = get_objective(config.objective, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+    out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    config.out = out
+    if out.exists() and not out.is_dir():
+        raise RunStateError(f"--out {str(out)!r} is a file, not a folder.")
+    existing = is_run_dir(out)
+    if existing and not (config.resume or config.overwrite):
+        raise RunStateError(f"{str(out)!r} already holds a run; pass --resume to continue it or --overwrite to replace it.")
+    if config.resume and not existing:
+        raise RunStateError(f"Nothing to resume in {str(out)!r}: it holds no run.")
+
+    # -- data (validated before anything is written) ---------------------------------------
+    _log(config, f"loading {config.data if isinstance(config.data, (str, os.PathLike)) else type(config.data).__name__}")
+    data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir)
+    test_data = None
+    if config.test_data is not None:
+        test_data = load_data(config.test_data, target=data.target, reference=data, data_dir=config.data_dir)
+    if config.fast:
+        data = _subsample(data, _FAST_MAX_ROWS, config.seed)
+    diagnosis = describe_imbalance(data)
+    if data.is_binary:
+        _log(config, f"{data.n_rows:,} rows, positive class {data.classes[1]!r}: "
+                     f"{diagnosis['class_counts'][data.classes[1]]:,} rows ({diagnosis['positive_rate']:.3%}), "
+                     f"imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
+    else:
+        _log(config, f"{data.n_rows:,} rows, {data.n_classes} classes, rarest {diagnosis['minority']!r} "
+                     f"({diagnosis['positive_rate']:.3%}), imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
+    for warning in diagnosis["warnings"]:
+        _log(config, f"warning: {warning}")
+    split = stratified_split(
+        data, validation_size=config.validation_size, test_size=config.test_size,
+        test=test_data, random_state=config.seed,
+    )
+    fingerprint = _fingerprint(data, test_data, config)
+    if config.resume:
+        previous = _read_config(out)
+        if previous.get("fingerprint") != fingerprint:
+            raise RunStateError(
+                f"{str(out)!r} was run on other data or another search space; resuming it with "
+                "these would mix results. Use a new --out, or --overwrite."
+            )
+    if config.overwrite and existing:
+        _remove_run(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # -- search ---------------------------------------------------------------------------
+    from .tuning import FeatureSchema, TabularHyperModel, completed_trials, make_tuner
+    import keras
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    schema = FeatureSchema.from_data(split.train)
+    write_json(out / "config.json", {
+        "raretune_version": __version__, "config": config.to_dict(), "fingerprint": fingerprint,
+        "schema": schema.to_dict(), "classes": list(data.classes), "target": data.target,
+    })
+    hypermodel = TabularHyperModel(schema, strategies=config.strategies, objective=objective, random_state=config.seed)
+    trial_log = _TrialLog(out / "trials.json", config)
+    tuner = make_tuner(
+        config.tuner, hypermodel, objective, max_trials=config.max_trials, max_epochs=config.max_epochs,
+        directory=out, project_name="tuner", seed=config.seed, overwrite=not config.resume,
+        progress=trial_log.on_trial_end, verbose=config.verbose,
+    )
+    _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
+                 f"objective {objective.describe()}, remedies {', '.join(config.strategies)}")
+    search_started = time.monotonic()
+    tuner.search(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0)
+    search_seconds = time.monotonic() - search_started
+    trials = completed_trials(tuner.oracle)
+    trial_log.write(tuner.oracle)
+    if not trials:
+        raise RunStateError("Every trial failed; see trials.json for the reasons.")
+    reverse = objective.direction == "max"
+    best = sorted(trials, key=lambda t: t.score, reverse=reverse)[0]
+    model = tuner.load_model(best)
+    settings = _remedy_of(best)
+    _log(config, f"best trial {best.trial_id}: {settings['strategy']}, {objective.metric} = {best.score:.4f}")
+
+    # -- calibration, threshold, test -----------------------------------------------------
+    val_inputs = schema.inputs(split.validation.features)
+    test_inputs = schema.inputs(split.test.features)
+    val_raw = _predict(model, val_inputs)
+    test_raw = _predict(model, test_inputs)
+    calibrator = ProbabilityCalibrator(
+        config.calibration, train_prior=_training_prior(hypermodel, split.train, best), random_state=config.seed or 0,
+    )
+    if config.calibration == "prior" and calibrator.train_prior is None:
+        raise ConfigError("Prior correction needs the training prior, which this remedy does not define.")
+    calibrator.fit(split.validation.y, val_raw)
+    val_score = calibrator.transform(val_raw)
+    test_score = calibrator.transform(test_raw)
+    costs = {"fn": config.cost_fn, "fp": config.cost_fp}
+    threshold = None
+    rule, target = _threshold_rule(config)
+    if data.is_binary:
+        threshold = select_threshold(
+            split.validation.y, val_score, rule=rule, target=target, cost_fn=config.cost_fn, cost_fp=config.cost_fp
+        )
+    score_kwargs = dict(threshold=threshold if threshold is not None else 0.5, costs=costs if rule == "cost" or config.objective == "cost" else None, class_names=data.classes)
+    val_metrics = score_predictions(split.validation.y, val_score, **score_kwargs)
+    test_metrics = score_predictions(split.test.y, test_score, **score_kwargs)
+    brier = _brier(split.validation.y, val_raw, val_score) if data.is_binary else {}
+    if data.is_binary:
+        test_metrics["intervals"] = _intervals(split.test.y, test_score, threshold, config.seed)
+
+    leaderboard = _leaderboard(trials, objective, tuner, trial_log)
+    if config.baseline:
+        leaderboard.append(_baseline(split, objective, config))
+
+    # -- artefacts ------------------------------------------------------------------------
+    with atomic_path(out / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+    history = _history(tuner.oracle, best)
+    write_json(out / "history.json", history)
+    with atomic_path(out / "scores.npz", suffix=".npz") as tmp:
+        np.savez_compressed(
+            tmp, validation_y=split.validation.y, validation_score=val_score, validation_score_raw=val_raw,
+            test_y=split.test.y, test_score=test_score, test_score_raw=test_raw,
+        )
+    n_failed = sum(1 for t in tuner.oracle.trials.values() if t.status in ("FAILED", "INVALID"))
+    metrics = {
+        "raretune_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": list(config.command) or ["raretune.run"],
+        "versions": _versions(),
+        "seconds": time.monotonic() - started,
+        "task": {
+            "type": "binary" if data.is_binary else "multiclass",
+            "target": data.target,
+            "classes": list(data.classes),
+            "positive": data.classes[1] if data.is_binary else None,
+        },
+        "data": {
+            "source": data.source,
+            "n_rows": data.n_rows + (test_data.n_rows if test_data is not None else 0),
+            "n_train": split.train.n_rows,
+            "n_validation": split.validation.n_rows,
+            "n_test": split.test.n_rows,
+            "class_counts": diagnosis["class_counts"],
+            "split_class_counts": {
+                part: {name: int(c) for name, c in zip(data.classes, getattr(split, part).class_counts)}
+                for part in ("train", "validation", "test")
+            },
+            "positive_rate": diagnosis["positive_rate"],
+            "imbalance_ratio": diagnosis["imbalance_ratio"],
+            "columns": {"numeric": list(data.numeric), "categorical": list(data.categorical)},
+            "notes": list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else []),
+            "warnings": diagnosis["warnings"],
+        },
+        "search": {
+            "tuner": config.tuner,
+            "objective": objective.to_dict(),
+            "max_trials": config.max_trials,
+            "max_epochs": config.max_epochs,
+            "n_trials": len(tuner.oracle.trials),
+            "n_failed": n_failed,
+            "seconds": search_seconds,
+            "strategies": list(config.strategies),
+            "seed": config.seed,
+        },
+        "best": {
+            "trial_id": best.trial_id,
+            "strategy": settings["strategy"],
+            "remedy": settings,
+            "hyperparameters": {k: v for k, v in best.hyperparameters.values.items()},
+            "validation_score": best.score,
+        },
+        "threshold": None if threshold is None else {"value": threshold, "rule": rule, "target": target},
+        "calibration": {**calibrator.to_dict(), **brier},
+        "costs": costs if (rule == "cost" or config.objective == "cost") else None,
+        "validation": val_metrics,
+        "test": test_metrics,
+        "leaderboard": leaderboard,
+    }
+    write_json(out / "metrics.json", metrics)
+    _write_report(out, config)
+    _log(config, _summary(metrics))
+    return RunResult(out=out, metrics=read_json(out / "metrics.json"))
+
+
+# -- pieces of the run ------------------------------------------------------------------------
+
+
+class _TrialLog:
+    """Trial records kept beside Keras Tuner's state: wall time and failure reasons."""
+
+    def __init__(self, path: Path, config: RunConfig):
+        self.path = path
+        self.config = config
+        self.seconds = {}
+        if path.exists() and config.resume:
+            try:
+                for record in read_json(path):
+                    self.seconds[record["trial_id"]] = record.get("seconds")
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+
+    def on_trial_end(self, event: dict) -> None:
+        self.seconds[event["trial_id"]] = event["seconds"]
+        score = "failed" if event["score"] is None else f"{event['score']:.4f}"
+        best = "-" if event["best"] is None else f"{event['best']:.4f}"
+        total = event["max_trials"] or "?"
+        reason = f"  ({event['message'][0][:80]})" if event["status"] != "COMPLETED" and event["message"] else ""
+        _log(self.config, f"trial {event['done']}/{total}  {event['strategy']:<14} score {score}  "
+                          f"best {best}  {event['seconds']:.1f}s{reason}")
+
+    def records(self, oracle) -> list:
+        out = []
+        for trial_id in sorted(oracle.trials):
+            trial = oracle.trials[trial_id]
+            message = (trial.message or "").strip().splitlines()
+            out.append({
+                "trial_id": trial_id,
+                "status": str(trial.status),
+                "score": trial.score,
+                "best_step": trial.best_step,
+                "strategy": trial.hyperparameters.values.get("strategy"),
+                "hyperparameters": dict(trial.hyperparameters.values),
+                "seconds": self.seconds.get(trial_id),
+                "message": message[-1] if message else None,
+            })
+        return out
+
+    def write(self, oracle) -> None:
+        write_json(self.path, self.records(oracle))
+
+
+def _remedy_of(trial) -> dict:
+    from .tuning._remedies import remedy_settings
+
+    return remedy_settings(trial.hyperparameters)
+
+
+def _predict(model, inputs) -> np.ndarray:
+    from .tuning._hypermodel import predict_proba
+
+    return predict_proba(model, inputs)
+
+
+def _training_prior(hypermodel, train: TabularData, trial):
+    """The class prior the chosen network was trained under (after its remedy)."""
+    from .weighting import class_weights
+
+    settings = _remedy_of(trial)
+    strategy = settings["strategy"]
+    if strategy in ("focal", "bias_init"):
+        return None
+    rows = hypermodel.training_rows(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters))
+    counts = rows.class_counts.astype(float)
+    if strategy == "class_weight":
+        table = class_weights(rows.y, strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
+        counts = counts * np.array([table[k] for k in range(rows.n_classes)])
+    if strategy == "stream":
+        share = max(float(settings["stream_share"]), counts.min() / counts.sum())
+        return share if rows.is_binary else None
+    prior = counts / counts.sum()
+    return float(prior[1]) if rows.is_binary else prior.tolist()
+
+
+def _brier(y, raw, calibrated) -> dict:
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    return {
+        "brier_before": float(brier_score_loss(y, raw)),
+        "brier_after": float(brier_score_loss(y, calibrated)),
+        "log_loss_before": float(log_loss(y, np.clip(raw, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "log_loss_after": float(log_loss(y, np.clip(calibrated, 1e-7, 1 - 1e-7), labels=[0, 1])),
+    }
+
+
+def _intervals(y, score, threshold, seed):
+    try:
+        from .report import bootstrap_intervals
+    except ImportError:
+        return None
+    return bootstrap_intervals(y, score, threshold, random_state=0 if seed is None else seed)
+
+
+def _leaderboard(trials, objective, tuner, trial_log) -> list:
+    """Best validation result of each remedy tried."""
+    by_strategy = {}
+    reverse = objective.direction == "max"
+    for trial in sorted(trials, key=lambda t: t.score, reverse=reverse):
+        strategy = trial.hyperparameters.values.get("strategy")
+        if strategy in by_strategy:
+            continue
+        pr_auc = trial.metrics.get_best_value("val_pr_auc") if trial.metrics.exists("val_pr_auc") else None
+        if objective.name == "pr_auc":
+            pr_auc = trial.score
+        by_strategy[strategy] = {
+            "name": strategy,
+            "kind": "remedy",
+            "trial_id": trial.trial_id,
+            "validation_score": trial.score,
+            "validation_pr_auc": pr_auc,
+            "seconds": trial_log.seconds.get(trial.trial_id),
+        }
+    return list(by_strategy.values())
+
+
+def _baseline(split, objective, config) -> dict:
+    """scikit-learn's HistGradientBoosting with balanced class weights, scored the same way."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    started = time.monotonic()
+
+    def frame(table):
+        features = table.features.copy()
+        for name in table.categorical:
+            features[name] = pd.Categorical(features[name], categories=sorted(set(split.train.features[name])))
+        return features
+
+    model = HistGradientBoostingClassifier(
+        class_weight="balanced", categorical_features="from_dtype", random_state=config.seed,
+        max_iter=200, early_stopping=True,
+    )
+    model.fit(frame(split.train), split.train.y)
+    scores = {}
+    for part in ("validation", "test"):
+        table = getattr(split, part)
+        proba = model.predict_proba(frame(table))
+        proba = proba[:, 1] if table.is_binary else proba
+        scores[part] = (objective.score(table.y, proba), get_objective("pr_auc").score(table.y, proba))
+    return {
+        "name": "hist_gradient_boosting",
+        "kind": "baseline",
+        "validation_score": scores["validation"][0],
+        "validation_pr_auc": scores["validation"][1],
+        "test_score": scores["test"][0],
+        "test_pr_auc": scores["test"][1],
+        "seconds": time.monotonic() - started,
+    }
+
+
+def _history(oracle, trial) -> dict:
+    """Per-epoch logs of the chosen trial, following Hyperband's chain of parent trials."""
+    chain = []
+    current = trial
+    while current is not None:
+        chain.append(current)
+        parent = current.hyperparameters.values.get("tuner/trial_id")
+        current = oracle.trials.get(parent) if parent else None
+    history = {}
+    for item in reversed(chain):
+        for name, observations in item.metrics.metrics.items():
+            for obs in observations.get_history():
+                history.setdefault(name, {})[int(obs.step)] = float(np.mean(obs.value))
+    return {name: [values[s] for s in sorted(values)] for name, values in history.items()}
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for key, dist in [("tensorflow", "tensorflow-cpu"), ("keras", "keras"), ("keras_tuner", "keras-tuner"),
+                      ("scikit_learn", "scikit-learn"), ("imbalanced_learn", "imbalanced-learn"),
+                      ("tensorflow_datasets", "tensorflow-datasets")]:
+        try:
+            out[key] = version(dist)
+        except PackageNotFoundError:
+            if key == "tensorflow":
+                try:
+                    out[key] = version("tensorflow")
+                except PackageNotFoundError:
+                    pass
+    return out
+
+
+def _write_report(out: Path, config: RunConfig) -> None:
+    try:
+        from .report import write_report
+    except ImportError:
+        return
+    write_report(out)
+
+
+def _summary(metrics: dict) -> str:
+    test = metrics["test"]
+    lines = ["done: test set"]
+    keys = ["pr_auc", "roc_auc", "f1", "precision", "recall", "mcc", "balanced_accuracy", "g_mean"]
+    for key in keys:
+        value = test.get(key)
+        lines.append(f"  {key:<18} {'-' if value is None else f'{value:.4f}'}")
+    if metrics["threshold"]:
+        lines.append(f"  {'threshold':<18} {metrics['threshold']['value']:.4f} ({metrics['threshold']['rule']})")
+    if metrics["task"]["type"] == "binary":
+        lines.append(f"  {'positive rate':<18} {test['positive_rate']:.4f}")
+    lines.append(f"  best remedy: {metrics['best']['strategy']}; {metrics['seconds']:.0f} s in all")
+    return "\n".join(lines)
+
+
+def _remove_run(out: Path) -> None:
+    for name in list(_RUN_FILES) + ["report.html", "scores.npz", "history.json"]:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _read_config(out: Path) -> dict:
+    try:
+        return read_json(out / "config.json")
+    except (OSError, ValueError):
+        raise RunStateError(f"{str(out)!r} has no readable config.json; it cannot be resumed.") from None
+
+
+# -- using a finished run -------------------------------------------------------------------
+
+
+def load_run(run_dir):
+    """Load a finished run: its model, schema, calibration, threshold and classes.
+
+    Returns
+    -------
+    dict
+        ``model`` (keras.Model), ``schema`` (FeatureSchema), ``calibrator``,
+        ``threshold`` (float or None), ``classes``, ``target``, ``metrics``.
+
+    Raises
+    ------
+    RunStateError
+        If ``run_dir`` is not a finished run.
+    """
+    import keras
+
+    from .tuning import FeatureSchema
+
+    run_dir = Path(run_dir)
+    needed = [run_dir / "model.keras", run_dir / "metrics.json", run_dir / "config.json"]
+    if not run_dir.is_dir() or not all(p.exists() for p in needed):
+        raise RunStateError(f"{str(run_dir)!r} is not a finished raretune run (no model.keras/metrics.json).")
+    try:
+        metrics = read_json(run_dir / "metrics.json")
+        config = read_json(run_dir / "config.json")
+    except (OSError, ValueError) as exc:
+        raise RunStateError(f"{str(run_dir)!r} holds a damaged run record: {exc}") from None
+    model = keras.models.load_model(run_dir / "model.keras")
+    return {
+        "model": model,
+        "schema": FeatureSchema.from_dict(config["schema"]),
+        "calibrator": ProbabilityCalibrator.from_dict(metrics["calibration"]),
+        "threshold": None if metrics.get("threshold") is None else metrics["threshold"]["value"],
+        "classes": metrics["task"]["classes"],
+        "target": metrics["task"]["target"],
+        "metrics": metrics,
+    }
+
+
+def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
+    """Score new rows with a finished run.
+
+    Parameters
+    ----------
+    run_dir : path
+        A folder written by :func:`run`.
+    data : str, path, DataFrame, tuple or tf.data.Dataset
+        Rows to score; they need the run's feature columns (a label column is not needed
+        and other columns are ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Binary: ``score`` (calibrated probability of the positive class) and
+        ``prediction`` (0/1 at the run's threshold). Multiclass: ``score_<class>`` per class
+        and ``prediction`` (the class name).
+    """
+    from .datasets import read_frame
+    from .datasets._loaders import _frame_from_tfds, _frame_from_tf_dataset, _is_tf_dataset
+
+    loaded = load_run(run_dir)
+    schema = loaded["schema"]
+    if isinstance(data, (str, os.PathLike)) and str(data).startswith("tfds:"):
+        frame, _, source = _frame_from_tfds(str(data), data_dir)
+    elif isinstance(data, (str, os.PathLike)):
+        frame, source = read_frame(data), str(data)
+    elif isinstance(data, pd.DataFrame):
+        frame, source = data, "DataFrame"
+    elif _is_tf_dataset(data):
+        frame, _ = _frame_from_tf_dataset(data, loaded["target"])
+        source = "tf.data.Dataset"
+    else:
+        raise DataError(f"Cannot score a {type(data).__name__}: pass a path, 'tfds:NAME' or a DataFrame.")
+    reference = TabularData(
+        features=pd.DataFrame(columns=list(schema.columns)), y=np.zeros(0, dtype=int),
+        classes=tuple(loaded["classes"]), target=loaded["target"],
+        numeric=schema.numeric, categorical=schema.categorical,
+    )
+    features = table_features(frame, reference, source)
+    raw = _predict(loaded["model"], schema.inputs(features))
+    score = loaded["calibrator"].transform(raw)
+    if score.ndim == 1:
+        return pd.DataFrame({"score": score, "prediction": (score >= loaded["threshold"]).astype(int)})
+    out = pd.DataFrame({f"score_{name}": score[:, k] for k, name in enumerate(loaded["classes"])})
+    out["prediction"] = np.asarray(loaded["classes"], dtype=object)[score.argmax(axis=1)]
+    return out

@@ -1,0 +1,343 @@
+"""The tabular hypermodel: an MLP over raw columns, searched jointly with the remedy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import OrderedDict
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from ..datasets import TabularData
+from ..metrics import Objective, get_objective
+from ..weighting import class_weights, output_bias
+from . import _remedies
+from ._schema import FeatureSchema
+
+__all__ = ["TabularHyperModel", "ValidationScorer", "build_tabular_model", "predict_proba"]
+
+_CACHE_SIZE = 3
+
+
+def build_tabular_model(
+    schema: FeatureSchema,
+    *,
+    layers: int = 2,
+    units: int = 64,
+    dropout: float = 0.1,
+    initial_bias=None,
+    seed: int | None = None,
+    name: str = "raretune_mlp",
+):
+    """A Keras MLP that takes raw columns and does its own preprocessing.
+
+    Numeric columns pass through a ``Normalization`` layer holding the training means and
+    variances; categorical columns through ``StringLookup`` (training vocabulary, one
+    out-of-vocabulary slot) and an ``Embedding``. Only built-in Keras layers are used, so the
+    saved ``.keras`` file loads with plain ``keras.models.load_model``.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        Learnt from the training rows.
+    layers, units : int
+        Hidden layers and their width.
+    dropout : float
+        Dropout after each hidden layer.
+    initial_bias : array-like, optional
+        Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
+    seed : int, optional
+        Seed of the weight initialisers.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    keras.Model
+        Inputs: a dict ``{input_name: (batch, 1)}``. Output: the positive-class probability
+        (batch, 1) for two classes, class probabilities (batch, K) otherwise.
+    """
+    inputs, encoded = {}, []
+    numeric_inputs = []
+    for input_name, column in zip(schema.input_names, schema.columns):
+        if column in schema.numeric:
+            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="float32")
+            numeric_inputs.append(inputs[input_name])
+        else:
+            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="string")
+    if numeric_inputs:
+        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
+        encoded.append(
+            keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances), name="normalize")(stacked)
+        )
+    for input_name, column, vocabulary in zip(
+        schema.input_names[len(schema.numeric):], schema.categorical, schema.vocabularies
+    ):
+        lookup = keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, name=f"lookup_{input_name}")
+        dim = int(min(16, max(2, math.ceil(len(vocabulary) ** 0.5))))
+        embedded = keras.layers.Embedding(
+            len(vocabulary) + 1, dim, name=f"embed_{input_name}",
+            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
+        )(lookup(inputs[input_name]))
+        encoded.append(keras.layers.Flatten(name=f"flat_{input_name}")(embedded))
+    x = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
+    for i in range(layers):
+        x = keras.layers.Dense(
+            units, activation="relu", name=f"dense_{i}",
+            kernel_initializer=keras.initializers.HeUniform(seed=None if seed is None else seed + i),
+        )(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
+    outputs = keras.layers.Dense(
+        n_out,
+        activation="sigmoid" if n_out == 1 else "softmax",
+        bias_initializer=bias_init,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=None if seed is None else seed + 99),
+        name="probability",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def predict_proba(model, inputs, *, batch_size: int = 4096) -> np.ndarray:
+    """Model outputs for a dict of input arrays (string columns included), as float64.
+
+    Returns shape (n,) for a one-unit (binary) model, (n, K) otherwise.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
+    proba = np.asarray(model.predict(dataset, verbose=0), dtype="float64")
+    return proba[:, 0] if proba.shape[1] == 1 else proba
+
+
+def _loss(schema: FeatureSchema, hp, strategy: str):
+    binary = schema.n_classes == 2
+    if strategy == "focal":
+        gamma, alpha = hp.get("focal_gamma"), hp.get("focal_alpha")
+        if binary:
+            return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=alpha, gamma=gamma)
+        return keras.losses.CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma)
+    return keras.losses.BinaryCrossentropy() if binary else keras.losses.SparseCategoricalCrossentropy()
+
+
+class ValidationScorer(keras.callbacks.Callback):
+    """Keras callback that scores the validation rows exactly after every epoch.
+
+    It writes ``val_<objective>`` (and ``val_pr_auc``, ``val_loss``) into the epoch logs, so
+    Keras Tuner and early stopping read an exact score rather than Keras's approximations.
+    A loss or prediction that is not finite fails the trial with the reason
+    (``keras_tuner.errors.FailedTrialError``), which Keras Tuner does not retry.
+
+    Parameters
+    ----------
+    inputs : dict
+        Validation model inputs.
+    y : numpy.ndarray
+        Validation class indices.
+    objective : Objective
+    batch_size : int
+        Prediction batch size.
+    """
+
+    def __init__(self, inputs, y, objective: Objective, *, batch_size: int = 4096):
+        super().__init__()
+        self.inputs = inputs
+        self.y = y
+        self.objective = objective
+        self.batch_size = batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        loss = logs.get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise kt.errors.FailedTrialError(f"training loss became {loss} at epoch {epoch + 1}")
+        proba = predict_proba(self.model, self.inputs, batch_size=self.batch_size)
+        if not np.isfinite(proba).all():
+            raise kt.errors.FailedTrialError(f"predictions are not finite at epoch {epoch + 1}")
+        logs[self.objective.metric] = self.objective.score(self.y, proba)
+        if self.objective.name != "pr_auc":
+            logs["val_pr_auc"] = get_objective("pr_auc").score(self.y, proba)
+        logs["val_loss"] = _log_loss(self.y, proba)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise kt.errors.FailedTrialError(f"training loss became {loss} in batch {batch + 1}")
+
+
+def _log_loss(y, proba) -> float:
+    proba = np.clip(np.asarray(proba, dtype="float64"), 1e-7, 1 - 1e-7)
+    if proba.ndim == 1:
+        return float(-np.mean(y * np.log(proba) + (1 - y) * np.log1p(-proba)))
+    return float(-np.mean(np.log(proba[np.arange(len(y)), y])))
+
+
+class TabularHyperModel(kt.HyperModel):
+    """Keras Tuner hypermodel for tables: network and imbalance remedy searched together.
+
+    ``build(hp)`` makes the network (depth, width, dropout, learning rate; the loss and
+    output bias that the remedy asks for). ``fit(hp, model, train=..., validation=...)``
+    applies the remedy to the training rows only (resampling, class weights, streaming
+    rebalancing), tunes the batch size, and scores the validation rows exactly after every
+    epoch with :class:`ValidationScorer`.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        Learnt from the training rows.
+    strategies : sequence of str, default=DEFAULT_STRATEGIES
+        Remedies to search (see ``raretune.tuning.REMEDIES``).
+    objective : Objective, default=PR-AUC
+    random_state : int or None
+        Seed of weights, resampling and shuffling, combined with each trial's
+        hyperparameters so that a trial repeats exactly. ``None``: fresh randomness.
+
+    Examples
+    --------
+    >>> import keras_tuner as kt                                   # doctest: +SKIP
+    >>> hm = TabularHyperModel(FeatureSchema.from_data(train))     # doctest: +SKIP
+    >>> model = hm.build(kt.HyperParameters())                     # doctest: +SKIP
+    """
+
+    def __init__(self, schema: FeatureSchema, *, strategies=_remedies.DEFAULT_STRATEGIES, objective: Objective | None = None, random_state: int | None = None):
+        super().__init__(name="raretune_tabular", tunable=True)
+        self.schema = schema
+        self.strategies = tuple(strategies)
+        self.objective = objective
+        self.random_state = random_state
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def trial_seed(self, hp) -> int | None:
+        """Seed of one trial: the run seed combined with the trial's hyperparameters."""
+        if self.random_state is None:
+            return None
+        values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
+        digest = hashlib.sha256(json.dumps([self.random_state, values], sort_keys=True, default=str).encode())
+        return int.from_bytes(digest.digest()[:4], "little") % (2**31 - 1)
+
+    def _objective(self) -> Objective:
+        return self.objective if self.objective is not None else get_objective("pr_auc")
+
+    # -- Keras Tuner API ----------------------------------------------------------------
+
+    def build(self, hp):
+        """Build and compile the network for one trial."""
+        strategy = _remedies.declare_strategy(hp, self.strategies)
+        layers = hp.Int("layers", 1, 3, default=2)
+        units = hp.Choice("units", [32, 64, 128, 256], default=64)
+        dropout = hp.Choice("dropout", [0.0, 0.1, 0.3], default=0.1)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        seed = self.trial_seed(hp)
+        bias = None
+        if strategy == "bias_init":
+            counts = np.asarray(self.schema.class_counts)
+            bias = output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+        model = build_tabular_model(
+            self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            loss=_loss(self.schema, hp, strategy),
+        )
+        return model
+
+    def fit(self, hp, model, *args, train: TabularData = None, validation: TabularData = None, callbacks=None, epochs: int = 1, initial_epoch: int = 0, verbose=0, **kwargs):
+        """Apply the remedy to ``train``, train ``model``, score ``validation`` each epoch.
+
+        Returns
+        -------
+        keras.callbacks.History
+        """
+        _remedies.declare_data_knobs(hp, self.strategies)
+        batch_size = hp.Choice("batch_size", [256, 512, 1024], default=512)
+        settings = _remedies.remedy_settings(hp)
+        seed = self.trial_seed(hp)
+        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=seed)
+        scorer = ValidationScorer(self.schema.inputs(validation.features), validation.y, self._objective())
+        return model.fit(
+            dataset,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[scorer, *(callbacks or [])],
+            verbose=verbose,
+        )
+
+    # -- data ---------------------------------------------------------------------------
+
+    def training_rows(self, train: TabularData, settings: dict, *, seed: int | None) -> TabularData:
+        """The training rows after the remedy's sampler (cached per settings and seed)."""
+        if not _remedies.is_sampler(settings["strategy"]):
+            return train
+        from ..resample._tabular import resample_table
+
+        cache = self.__dict__.setdefault("_rows_cache", OrderedDict())
+        key = (id(train), json.dumps(settings, sort_keys=True), seed)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        sampler, mode = _remedies.make_sampler(
+            settings, train.y, n_classes=train.n_classes, numeric=train.numeric,
+            categorical=train.categorical, random_state=seed,
+        )
+        rows = resample_table(train, sampler, categorical_mode=mode)
+        cache[key] = rows
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+        return rows
+
+    def training_dataset(self, train: TabularData, settings: dict, *, batch_size: int, seed: int | None):
+        """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched."""
+        import tensorflow as tf
+
+        strategy = settings["strategy"]
+        rows = self.training_rows(train, settings, seed=seed)
+        y = rows.y
+        weights = np.ones(len(y), dtype="float32")
+        if strategy == "class_weight":
+            table = class_weights(y, strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
+            weights = np.array([table[int(k)] for k in y], dtype="float32")
+        labels = self._labels(y, strategy)
+        inputs = self.schema.inputs(rows.features)
+        if strategy == "stream":
+            return _stream_dataset(inputs, labels, weights, y, float(settings["stream_share"]), batch_size, seed)
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, weights))
+        dataset = dataset.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _labels(self, y, strategy):
+        if self.schema.n_classes == 2:
+            return y.astype("float32").reshape(-1, 1)
+        if strategy == "focal":  # categorical focal loss wants one-hot labels
+            return np.eye(self.schema.n_classes, dtype="float32")[y]
+        return y.astype("int32")
+
+
+def _stream_dataset(inputs, labels, weights, y, share, batch_size, seed):
+    """Streaming rebalance inside tf.data: minority rows drawn at ``share`` of the stream.
+
+    Majority rows pass once per epoch in shuffled order; minority rows repeat, reshuffled,
+    as often as needed; the epoch ends when the majority rows are used up
+    (``sample_from_datasets(..., stop_on_empty_dataset=True)``).
+    """
+    import tensorflow as tf
+
+    counts = np.bincount(y)
+    majority = int(np.argmax(counts))
+    parts = []
+    for is_majority in (True, False):
+        rows = np.flatnonzero((y == majority) == is_majority)
+        part = tf.data.Dataset.from_tensor_slices(
+            ({k: v[rows] for k, v in inputs.items()}, labels[rows], weights[rows])
+        ).shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+        parts.append(part if is_majority else part.repeat())
+    share = max(share, counts.min() / counts.sum())
+    mixed = tf.data.Dataset.sample_from_datasets(
+        parts, weights=[1.0 - share, share], seed=seed, stop_on_empty_dataset=True
+    )
+    return mixed.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,127 @@
+"""What the model needs to know about the columns, learnt from the training rows only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..datasets import TabularData
+
+__all__ = ["FeatureSchema"]
+
+_MAX_VOCABULARY = 1000
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Column statistics of the training split: imputation, normalisation, vocabularies.
+
+    Built with :meth:`from_data` on training rows only, so that nothing about validation or
+    test rows reaches the model.
+
+    Parameters
+    ----------
+    numeric, categorical : tuple of str
+        Column names.
+    medians, means, variances : tuple of float
+        Per numeric column, after imputing missing values with the median.
+    vocabularies : tuple of tuple of str
+        Per categorical column, values seen in training (most frequent first, at most 1000).
+    n_classes : int
+    class_counts : tuple of int
+        Training rows per class.
+    input_names : tuple of str
+        Keras input name of each column (numeric first), safe for Keras.
+    """
+
+    numeric: tuple
+    categorical: tuple
+    medians: tuple
+    means: tuple
+    variances: tuple
+    vocabularies: tuple
+    n_classes: int
+    class_counts: tuple
+    input_names: tuple = field(default=())
+
+    @classmethod
+    def from_data(cls, train: TabularData) -> "FeatureSchema":
+        """Learn the schema from the training split."""
+        medians, means, variances = [], [], []
+        for name in train.numeric:
+            values = train.features[name].to_numpy(dtype="float64")
+            median = float(np.nanmedian(values)) if np.isfinite(values).any() else 0.0
+            filled = np.where(np.isnan(values), median, values)
+            medians.append(median)
+            means.append(float(filled.mean()))
+            variances.append(float(max(filled.var(), 1e-12)))
+        vocabularies = []
+        for name in train.categorical:
+            counts = pd.Series(train.features[name]).value_counts(sort=True)
+            vocabularies.append(tuple(str(v) for v in counts.index[:_MAX_VOCABULARY]))
+        return cls(
+            numeric=tuple(train.numeric),
+            categorical=tuple(train.categorical),
+            medians=tuple(medians),
+            means=tuple(means),
+            variances=tuple(variances),
+            vocabularies=tuple(vocabularies),
+            n_classes=train.n_classes,
+            class_counts=tuple(int(c) for c in train.class_counts),
+            input_names=_input_names(tuple(train.numeric) + tuple(train.categorical)),
+        )
+
+    @property
+    def columns(self) -> tuple:
+        """All columns, numeric first (the order of ``input_names``)."""
+        return self.numeric + self.categorical
+
+    def impute(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Fill missing numeric values with the training medians."""
+        features = features.copy()
+        for name, median in zip(self.numeric, self.medians):
+            features[name] = features[name].astype("float64").fillna(median)
+        return features
+
+    def inputs(self, features: pd.DataFrame) -> dict:
+        """Model inputs for raw feature rows: ``{input_name: array of shape (n, 1)}``."""
+        features = self.impute(features)
+        out = {}
+        for input_name, column in zip(self.input_names, self.columns):
+            if column in self.numeric:
+                out[input_name] = features[column].to_numpy(dtype="float32").reshape(-1, 1)
+            else:
+                out[input_name] = features[column].to_numpy(dtype=object).astype(str).reshape(-1, 1)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "FeatureSchema":
+        """Inverse of :meth:`to_dict`."""
+        state = dict(state)
+        for key in ("numeric", "categorical", "medians", "means", "variances", "class_counts", "input_names"):
+            state[key] = tuple(state[key])
+        state["vocabularies"] = tuple(tuple(v) for v in state["vocabularies"])
+        return cls(**state)
+
+
+def _input_names(columns) -> tuple:
+    """Keras-safe, unique input names derived from column names."""
+    names, seen = [], set()
+    for column in columns:
+        name = re.sub(r"[^0-9A-Za-z_.-]", "_", str(column)) or "column"
+        if name[0].isdigit():
+            name = "c_" + name
+        base, i = name, 1
+        while name in seen:
+            i += 1
+            name = f"{base}_{i}"
+        seen.add(name)
+        names.append(name)
+    return tuple(names)
