@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
+import sys
 import time
 from html.parser import HTMLParser
 
@@ -164,8 +164,8 @@ def test_report_leaves_matplotlib_state_alone(make_run):
     write_report(make_run(n_test=1500))
     assert matplotlib.get_backend() == backend
     assert dict(matplotlib.rcParams) == rc
-    assert "matplotlib.pyplot" not in __import__("sys").modules or \
-        __import__("matplotlib.pyplot").pyplot.get_fignums() == []
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    assert pyplot is None or pyplot.get_fignums() == []
 
 
 # ----------------------------------------------------------------------------- multiclass
