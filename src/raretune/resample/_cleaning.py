@@ -313,11 +313,11 @@ def _smote_segments(smote, X, y) -> dict | None:
             d2 = e_sq[start : start + chunk_rows, None] - 2.0 * (E[start : start + chunk_rows] @ E.T) + e_sq
             kth = np.partition(d2, k, axis=1)[:, k]
             p, q = np.nonzero(d2 <= (kth * (1 + 1e-9) + 2 * slack)[:, None])
-            keep = p + start < q  # a segment and its reverse are the same segment
-            pairs.append(np.column_stack([p[keep] + start, q[keep]]))
-        pairs = np.concatenate(pairs)
-        if len(pairs) == 0:
-            pairs = np.zeros((1, 2), dtype=np.intp)
+            pairs.append(np.column_stack([p + start, q]))
+        pairs = np.sort(np.concatenate(pairs), axis=1)  # a segment is its own reverse
+        pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+        alone = np.setdiff1d(np.arange(len(endpoints)), pairs.ravel())
+        pairs = np.concatenate([pairs, np.column_stack([alone, alone])])  # points, too
         segments[label] = (endpoints, pairs)
     return segments
 
