@@ -713,7 +713,7 @@ def load_run(run_dir):
         config = read_json(run_dir / "config.json")
     except (OSError, ValueError) as exc:
         raise RunStateError(f"{str(run_dir)!r} holds a damaged run record: {exc}") from None
-    model = keras.models.load_model(run_dir / "model.keras")
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
     return {
         "model": model,
         "schema": FeatureSchema.from_dict(config["schema"]),

@@ -333,6 +333,7 @@ def _is_tf_dataset(obj) -> bool:
 def _columns_from_batch(features, label, target: str) -> dict:
     columns = {}
     if isinstance(features, dict):
+        features = _flatten(features)
         for key, value in features.items():
             value = np.asarray(value)
             if value.ndim > 2 or (value.ndim == 2 and value.shape[1] != 1):
@@ -359,6 +360,18 @@ def _columns_from_batch(features, label, target: str) -> dict:
     if label is not None:
         columns[target] = np.asarray(label).reshape(-1)
     return columns
+
+
+def _flatten(features: dict, prefix: str = "") -> dict:
+    """Nested feature dicts (e.g. TFDS ``{"features": {...}, "label": ...}``) made flat."""
+    flat = {}
+    for key, value in features.items():
+        if isinstance(value, dict):
+            inner = "" if key == "features" else f"{prefix}{key}/"
+            flat.update(_flatten(value, inner))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _frame_from_tf_dataset(dataset, target: str):
@@ -423,20 +436,19 @@ def _frame_from_tfds(source: str, data_dir):
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as exc:  # TFDS raises several types for unknown names
         raise DataError(f"Unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
-    if not builder.is_prepared():
-        if type(builder).__module__.startswith("raretune."):
-            builder.download_and_prepare()
-        else:
-            raise DataError(
-                f"TFDS dataset {name!r} is not in the data dir {builder.data_dir_root!r}; "
-                "raretune never downloads: prepare it there first."
-            )
-    splits = list(builder.info.splits.keys())
+    if not builder.is_prepared() and type(builder).__module__.startswith("raretune."):
+        builder.download_and_prepare()  # raretune's own builders generate data locally
+    splits = list(builder.info.splits.keys()) or ["train"]
     if split is None:
         split = "+".join(sorted(splits))
     try:
         data = builder.as_dataset(split=split, batch_size=_CONVERT_BATCH)
-    except Exception as exc:
+    except Exception:
+        if not builder.is_prepared():
+            raise DataError(
+                f"TFDS dataset {name!r} is not in the data dir {str(builder.data_dir_root)!r}; "
+                "raretune never downloads: prepare it there first."
+            ) from None
         raise DataError(f"TFDS dataset {name!r} has no split {split!r}; splits: {_list(splits)}.") from None
     target = None
     supervised = builder.info.supervised_keys

@@ -1,0 +1,36 @@
+"""Shared fixtures: small imbalanced tables made in the test, never downloaded."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def make_frame(n=3000, positive_rate=0.06, seed=0, categorical=True, label_text=True):
+    """A learnable imbalanced table: numeric signal in ``a`` and ``b``, a category with signal."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    cat = rng.choice(["web", "pos", "atm"], size=n, p=[0.5, 0.3, 0.2])
+    offset = np.log(positive_rate / (1 - positive_rate)) - 1.0
+    logit = offset + 2.0 * X[:, 0] + 1.2 * X[:, 1] + (cat == "web") * 0.8
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    if categorical:
+        frame["channel"] = cat
+    frame["label"] = np.where(y, "fraud", "ok") if label_text else y.astype(int)
+    return frame
+
+
+@pytest.fixture
+def frame():
+    return make_frame()
+
+
+@pytest.fixture
+def csv_path(tmp_path, frame):
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path

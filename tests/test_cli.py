@@ -1,0 +1,84 @@
+"""The command line: one clear line and exit status 2 for every user error."""
+
+import json
+
+import pytest
+
+from raretune.cli import main
+
+from tests.conftest import make_frame
+
+
+def _err(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    return [line for line in err if not line.startswith("[raretune]")]
+
+
+@pytest.fixture
+def data_csv(tmp_path):
+    path = tmp_path / "d.csv"
+    make_frame(n=1500, positive_rate=0.06, seed=3).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--data", "missing.csv", "--target", "label"], "File not found"),
+        (["run", "--data", "{csv}", "--target", "nope"], "Unknown target column 'nope'; columns: a, b"),
+        (["run", "--data", "{csv}", "--target", "label", "--strategies", "smote,magic"], "Unknown remedy 'magic'"),
+        (["run", "--data", "{csv}", "--target", "label", "--objective", "val_f1_score"], "'objective' parameter"),
+        (["run", "--data", "{csv}", "--target", "label", "--max-trials", "0"], "'max_trials' parameter"),
+        (["run", "--data", "{csv}", "--target", "label", "--threshold", "precision=2"], "threshold target"),
+        (["run", "--data", "{csv}", "--target", "label", "--tuner", "grid"], "invalid choice"),
+        (["run", "--data", "{csv}", "--target", "label", "--resume", "--overwrite"], "not both"),
+        (["run", "--data", "{csv}", "--target", "label", "--resume", "--out", "{tmp}/none"], "Nothing to resume"),
+        (["predict", "{tmp}", "{csv}", "--out", "{tmp}/p.csv"], "is not a finished raretune run"),
+        (["report", "{tmp}"], "not a finished raretune run"),
+        (["inspect", "{tmp}/empty.csv", "--target", "label"], "is empty"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(args, message, tmp_path, data_csv, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    args = [a.format(csv=data_csv, tmp=tmp_path) for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(main(args))
+    assert exit_info.value.code == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and lines[0].startswith("raretune: error: ") and message in lines[0], lines
+    assert "Traceback" not in lines[0]
+
+
+def test_inspect_prints_balance_and_columns(data_csv, capsys):
+    assert main(["inspect", str(data_csv), "--target", "label"]) == 0
+    out = capsys.readouterr().out
+    assert "fraud" in out and "<- positive" in out and "categorical 1: channel" in out
+
+
+def test_remedies_lists_every_remedy(capsys):
+    from raretune.tuning import REMEDIES
+
+    assert main(["remedies"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in REMEDIES)
+
+
+@pytest.mark.slow
+def test_run_predict_and_report_through_the_cli(tmp_path, data_csv, capsys):
+    out = tmp_path / "run"
+    config = tmp_path / "run.toml"
+    config.write_text(f'data = "{data_csv}"\ntarget = "label"\nmax-epochs = 1\n')
+    assert main(["run", "--config", str(config), "--max-trials", "2", "--out", str(out), "--quiet",
+                 "--strategies", "none,class_weight", "--no-baseline"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["search"]["max_epochs"] == 1 and metrics["search"]["max_trials"] == 2
+    assert main(["predict", str(out), str(data_csv), "--out", str(tmp_path / "p.csv")]) == 0
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "score,prediction" and len(lines) == 1501
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
+    # predict on data that lacks a column names it
+    make_frame(n=50).drop(columns=["b"]).to_csv(tmp_path / "short.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "short.csv"), "--out", str(tmp_path / "q.csv")]) == 2
+    assert "Column 'b' is missing" in capsys.readouterr().err

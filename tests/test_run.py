@@ -1,0 +1,117 @@
+"""End to end through the public API: outputs, save/load/predict round trip, determinism."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import raretune
+from raretune import RunStateError
+
+from tests.conftest import make_frame
+
+pytestmark = pytest.mark.slow
+
+FAST = dict(max_trials=3, max_epochs=2, baseline=False, quiet=True, seed=0)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    frame = make_frame(n=4000, positive_rate=0.05, seed=1)
+    frame.to_csv(root / "data.csv", index=False)
+    result = raretune.run(data=str(root / "data.csv"), target="label", out=root / "out",
+                          strategies=["none", "class_weight", "random_over", "smote"],
+                          **{**FAST, "baseline": True, "max_trials": 4})
+    return root, frame, result
+
+
+def test_outputs_follow_the_documented_format(finished):
+    root, frame, result = finished
+    out = result.out
+    for name in ["metrics.json", "model.keras", "scores.npz", "history.json", "trials.json", "config.json", "report.html"]:
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ["pr_auc", "roc_auc", "f1", "precision", "recall", "mcc", "balanced_accuracy", "g_mean",
+                "threshold", "confusion_matrix"]:
+        assert key in metrics["test"], key
+    assert metrics["best"]["strategy"] in ("none", "class_weight", "random_over", "smote")
+    assert metrics["data"]["positive_rate"] == pytest.approx((frame["label"] == "fraud").mean())
+    assert metrics["data"]["n_train"] + metrics["data"]["n_validation"] + metrics["data"]["n_test"] == len(frame)
+    assert metrics["search"]["objective"] == {"name": "val_pr_auc", "objective": "pr_auc", "direction": "max"}
+    assert [row["name"] for row in metrics["leaderboard"]][-1] == "hist_gradient_boosting"
+    # the test metrics are those of the saved scores at the saved threshold
+    scores = np.load(out / "scores.npz")
+    pred = scores["test_score"] >= metrics["threshold"]["value"]
+    assert int((pred & (scores["test_y"] == 1)).sum()) == metrics["test"]["confusion_matrix"][1][1]
+    # the model learnt something: far above the positive rate
+    assert metrics["test"]["pr_auc"] > 3 * metrics["data"]["positive_rate"]
+
+
+def test_model_loads_with_plain_keras_in_a_fresh_process(finished):
+    root, frame, result = finished
+    code = (
+        "import keras, numpy as np, sys\n"
+        f"m = keras.models.load_model({str(result.out / 'model.keras')!r})\n"
+        "assert 'raretune' not in sys.modules\n"
+        "x = {'a': np.array([[0.5]]), 'b': np.array([[1.0]]), 'c': np.array([[0.0]]), 'd': np.array([[0.0]]),"
+        " 'channel': np.array([['web']], dtype=object)}\n"
+        "import tensorflow as tf\n"
+        "p = m.predict(tf.data.Dataset.from_tensor_slices(x).batch(1), verbose=0)\n"
+        "print(float(p[0, 0]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 0.0 <= float(done.stdout.strip().splitlines()[-1]) <= 1.0
+
+
+def test_predict_round_trip(finished):
+    root, frame, result = finished
+    preds = raretune.predict(result.out, frame.drop(columns=["label"]).head(500))
+    assert list(preds.columns) == ["score", "prediction"] and len(preds) == 500
+    threshold = result.metrics["threshold"]["value"]
+    np.testing.assert_array_equal(preds["prediction"], (preds["score"] >= threshold).astype(int))
+    again = raretune.predict(result.out, frame.head(500))  # a label column is ignored
+    np.testing.assert_allclose(again["score"], preds["score"])
+    # scores rank the rows: fraud rows score higher on average
+    fraud = frame.head(500)["label"].to_numpy() == "fraud"
+    assert preds["score"][fraud].mean() > preds["score"][~fraud].mean()
+
+
+def test_existing_run_is_refused_and_left_intact(finished):
+    root, frame, result = finished
+    before = (result.out / "metrics.json").read_bytes()
+    with pytest.raises(RunStateError, match="already holds a run"):
+        raretune.run(data=str(root / "data.csv"), target="label", out=result.out, **FAST)
+    assert (result.out / "metrics.json").read_bytes() == before
+
+
+def test_same_seed_same_trials_and_metrics(tmp_path):
+    frame = make_frame(n=2500, positive_rate=0.06, seed=4)
+    runs = [
+        raretune.run(data=frame, target="label", out=tmp_path / name, strategies=["none", "smote"], **FAST)
+        for name in ("a", "b")
+    ]
+    trials = [json.loads((r.out / "trials.json").read_text()) for r in runs]
+    assert [t["hyperparameters"] for t in trials[0]] == [t["hyperparameters"] for t in trials[1]]
+    np.testing.assert_allclose([t["score"] for t in trials[0]], [t["score"] for t in trials[1]], rtol=1e-5)
+    for key in ["pr_auc", "f1", "threshold"]:
+        assert runs[0].test[key] == pytest.approx(runs[1].test[key], rel=1e-5)
+
+
+def test_multiclass_run(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1500
+    X = rng.normal(size=(n, 3))
+    label = np.where(X[:, 0] > 1.6, "rare", np.where(X[:, 1] > 0, "b", "a"))
+    frame = pd.DataFrame(X, columns=["x", "y", "z"]).assign(kind=label)
+    result = raretune.run(data=frame, target="kind", out=tmp_path / "mc",
+                          strategies=["none", "class_weight", "smote"], **FAST)
+    assert result.metrics["task"]["type"] == "multiclass" and result.metrics["threshold"] is None
+    assert set(result.test["per_class"]) == {"a", "b", "rare"}
+    preds = raretune.predict(result.out, frame.head(50))
+    assert list(preds.columns) == ["score_a", "score_b", "score_rare", "prediction"]
+    np.testing.assert_allclose(preds[["score_a", "score_b", "score_rare"]].sum(axis=1), 1.0, rtol=1e-5)

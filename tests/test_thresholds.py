@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from raretune import ConfigError, DataError
+from raretune.thresholds import ProbabilityCalibrator, select_threshold
+
+Y = np.array([0, 0, 0, 0, 1, 0, 1, 1])
+P = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.6, 0.7, 0.9])
+
+
+def test_f1_threshold_is_between_the_chosen_score_and_the_next():
+    # candidates: >=0.9 F1=.5, >=.7 .8, >=.6 .667, >=.4 .857 (tp3 fp1), >=.35 .75 ...
+    assert select_threshold(Y, P) == pytest.approx((0.4 + 0.35) / 2)
+
+
+def test_precision_and_recall_targets():
+    assert select_threshold(Y, P, rule="precision", target=1.0) == pytest.approx((0.7 + 0.6) / 2)
+    assert select_threshold(Y, P, rule="recall", target=1.0) == pytest.approx((0.4 + 0.35) / 2)
+    assert select_threshold(Y, P, rule="recall", target=0.3) == pytest.approx((0.9 + 0.7) / 2)
+
+
+def test_cost_threshold_minimises_expected_cost():
+    t = select_threshold(Y, P, rule="cost", cost_fn=10, cost_fp=1)
+    pred = P >= t
+    cost = 10 * ((Y == 1) & ~pred).sum() + ((Y == 0) & pred).sum()
+    assert cost == 1  # catch all three positives for one false alarm
+    # when false alarms are ruinous, predict nothing
+    assert select_threshold(Y, P, rule="cost", cost_fn=1, cost_fp=1000) > P.max()
+
+
+def test_threshold_errors():
+    with pytest.raises(DataError, match="no positive"):
+        select_threshold([0, 0], [0.1, 0.2])
+    with pytest.raises(ConfigError, match="needs a target"):
+        select_threshold(Y, P, rule="precision")
+    with pytest.raises(ConfigError, match="'rule' parameter"):
+        select_threshold(Y, P, rule="youden")
+
+
+def test_prior_correction_undoes_a_known_prior_shift():
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0.001, 0.05, size=20000)
+    y = (rng.random(20000) < true_p).astype(int)
+    # a model trained on data balanced to 50 % reports odds scaled by (0.5/0.5)/(pi/(1-pi))
+    pi = y.mean()
+    odds = true_p / (1 - true_p) * (1 - pi) / pi
+    shifted = odds / (1 + odds)
+    cal = ProbabilityCalibrator("prior", train_prior=0.5).fit(y, shifted)
+    np.testing.assert_allclose(cal.transform(shifted), true_p, rtol=1e-6)
+
+
+def test_auto_calibration_picks_a_method_that_lowers_log_loss():
+    rng = np.random.default_rng(1)
+    true_p = rng.uniform(0.0, 0.2, size=5000)
+    y = (rng.random(5000) < true_p).astype(int)
+    distorted = np.sqrt(true_p)  # over-confident, monotone
+    cal = ProbabilityCalibrator("auto", train_prior=0.5, random_state=0).fit(y, distorted)
+    assert cal.method_ in ("platt", "isotonic")
+    assert cal.log_loss_[cal.method_] < cal.log_loss_["none"]
+    state = ProbabilityCalibrator.from_dict(cal.to_dict())
+    np.testing.assert_allclose(state.transform(distorted[:50]), cal.transform(distorted[:50]))

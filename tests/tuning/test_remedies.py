@@ -1,0 +1,153 @@
+"""Each remedy on a small table: known invariants, and never a validation or test row."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from raretune.datasets import load_data, stratified_split
+from raretune.tuning import REMEDIES, FeatureSchema, TabularHyperModel
+from raretune.tuning._remedies import is_sampler, make_sampler
+
+from tests.conftest import make_frame
+
+SAMPLERS = [name for name in REMEDIES if is_sampler(name)]
+KNOBS = {
+    "random_over": {"over_ratio": 0.5},
+    "random_under": {"under_ratio": 0.5},
+    "smote": {"smote_ratio": 0.5, "smote_k": 3},
+    "borderline_smote": {"borderline_smote_ratio": 0.5, "borderline_smote_k": 3},
+    "adasyn": {"adasyn_ratio": 0.5, "adasyn_k": 3},
+    "tomek": {},
+    "enn": {"enn_k": 3},
+    "smote_tomek": {"smote_tomek_ratio": 0.5, "smote_tomek_k": 3},
+    "smote_enn": {"smote_enn_ratio": 0.5, "smote_enn_k": 3},
+}
+
+
+def _split(seed=0, n=600, categorical=True):
+    data = load_data(make_frame(n=n, positive_rate=0.08, seed=seed, categorical=categorical), target="label")
+    return stratified_split(data, random_state=seed)
+
+
+def _rows(strategy, train, seed=0):
+    hm = TabularHyperModel(FeatureSchema.from_data(train), strategies=[strategy], random_state=seed)
+    return hm.training_rows(train, {"strategy": strategy, **KNOBS.get(strategy, {})}, seed=seed)
+
+
+def _keys(table):
+    return set(map(tuple, table.features[list(table.numeric)].round(9).to_numpy()))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), strategy=st.sampled_from(SAMPLERS))
+def test_samplers_see_training_rows_only(seed, strategy):
+    split = _split(seed)
+    rows = _rows(strategy, split.train, seed)
+    train_keys, held_out = _keys(split.train), _keys(split.validation) | _keys(split.test)
+    out_keys = _keys(rows)
+    # no validation or test row is ever copied into training
+    assert not (out_keys & held_out)
+    # every synthetic row derives from training rows only: it lies inside the bounding box of
+    # the training rows of its class, and its categories were seen in training
+    synthetic = rows.features[[k not in train_keys for k in map(tuple, rows.features[list(rows.numeric)].round(9).to_numpy())]]
+    if len(synthetic):
+        positives = split.train.features[split.train.y == 1]
+        lo, hi = positives[list(rows.numeric)].min(), positives[list(rows.numeric)].max()
+        assert ((synthetic[list(rows.numeric)] >= lo - 1e-6) & (synthetic[list(rows.numeric)] <= hi + 1e-6)).all().all()
+        assert set(synthetic["channel"]) <= set(split.train.features["channel"])
+
+
+def test_random_over_reaches_the_ratio_and_keeps_every_row():
+    train = _split().train
+    rows = _rows("random_over", train)
+    counts = rows.class_counts
+    assert counts[0] == train.class_counts[0]
+    assert counts[1] == int(np.ceil(0.5 * counts[0]))
+    assert _keys(rows) == _keys(train)
+
+
+def test_random_under_keeps_all_positives_and_drops_negatives():
+    train = _split().train
+    rows = _rows("random_under", train)
+    assert rows.class_counts[1] == train.class_counts[1]
+    assert rows.class_counts[0] == train.class_counts[1] * 2
+
+
+def test_smote_nc_rows_lie_on_segments_between_positive_neighbours():
+    train = _split(categorical=False).train
+    rows = _rows("smote", train)
+    n = train.n_rows
+    assert rows.class_counts[1] == int(np.ceil(0.5 * train.class_counts[0]))
+    positives = train.features[train.y == 1].to_numpy()
+    for row in rows.features.iloc[n:n + 20].to_numpy():
+        # some pair (i, j) of training positives has row = x_i + t (x_j - x_i), 0 <= t <= 1
+        found = False
+        for i in range(len(positives)):
+            d = positives - positives[i]
+            t = (d @ (row - positives[i])) / np.maximum((d * d).sum(1), 1e-12)
+            close = np.abs(positives[i] + t[:, None] * d - row).max(1) < 1e-6
+            if (close & (t >= -1e-9) & (t <= 1 + 1e-9)).any():
+                found = True
+                break
+        assert found
+
+
+def test_smote_with_categorical_columns_uses_smote_nc():
+    train = _split().train
+    sampler, mode = make_sampler({"strategy": "smote", **KNOBS["smote"]}, train.y, n_classes=2,
+                                 numeric=train.numeric, categorical=train.categorical, random_state=0)
+    assert type(sampler).__name__ == "SMOTENC" and mode == "ordinal"
+
+
+@pytest.mark.parametrize("strategy", ["tomek", "enn"])
+def test_cleaning_only_removes_negatives(strategy):
+    train = _split().train
+    rows = _rows(strategy, train)
+    assert rows.class_counts[1] == train.class_counts[1]
+    assert rows.class_counts[0] <= train.class_counts[0]
+    assert _keys(rows) <= _keys(train)
+
+
+def test_k_neighbors_falls_back_with_a_warning_when_positives_are_few():
+    frame = make_frame(n=400, positive_rate=0.01, seed=2, categorical=False)
+    frame.loc[frame.index[:3], "label"] = "fraud"
+    data = load_data(frame, target="label")
+    y = data.y
+    y_small = np.r_[np.zeros(50, int), np.ones(3, int)]
+    with pytest.warns(UserWarning, match=r"smallest class has 3 training rows.*k_neighbors=2"):
+        sampler, _ = make_sampler({"strategy": "smote", "smote_ratio": 1.0, "smote_k": 5}, y_small, n_classes=2,
+                                  numeric=("a",), categorical=(), random_state=0)
+    assert sampler.k_neighbors == 2
+    assert len(y) > 0
+
+
+def test_class_weight_bias_init_focal_and_stream():
+    import keras_tuner as kt
+
+    split = _split()
+    schema = FeatureSchema.from_data(split.train)
+    hm = TabularHyperModel(schema, strategies=["class_weight", "bias_init", "focal", "stream"], random_state=0)
+    # class weights: the weighted positive share is what "balanced ** strength" gives
+    ds = hm.training_dataset(split.train, {"strategy": "class_weight", "cw_strength": 1.0}, batch_size=10_000, seed=0)
+    _, y, w = next(iter(ds))
+    y, w = y.numpy().ravel(), w.numpy()
+    assert w[y == 1].sum() == pytest.approx(w[y == 0].sum(), rel=1e-4)
+    # bias_init: the untrained output is the training prior
+    hp = kt.HyperParameters()
+    hp.Fixed("strategy", "bias_init")
+    model = hm.build(hp)
+    bias = model.get_layer("probability").get_weights()[1]
+    p = split.train.y.mean()
+    assert bias[0] == pytest.approx(np.log(p / (1 - p)), rel=1e-5)
+    # focal: Keras's focal cross-entropy with the searched gamma
+    hp = kt.HyperParameters()
+    hp.Fixed("strategy", "focal")
+    model = hm.build(hp)
+    assert type(model.loss).__name__ == "BinaryFocalCrossentropy" and model.loss.gamma == 2.0
+    # stream: each negative once per epoch, positives at the asked share
+    ds = hm.training_dataset(split.train, {"strategy": "stream", "stream_share": 0.25}, batch_size=64, seed=0)
+    ys = np.concatenate([b[1].numpy().ravel() for b in ds])
+    assert (ys == 0).sum() == split.train.class_counts[0]
+    assert ys.mean() == pytest.approx(0.25, abs=0.05)
