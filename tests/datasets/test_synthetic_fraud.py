@@ -145,6 +145,8 @@ def test_config_names_and_validation():
         SyntheticFraudConfig(n_rows=0)
     with pytest.raises(ConfigError, match="'seed'"):
         SyntheticFraudConfig(n_rows=10, seed=-1)
+    with pytest.raises(ConfigError, match="'n_rows' parameter of generate_chunks"):
+        sf.generate_chunks(0)  # raised at the call, not at the first next()
 
 
 @pytest.mark.parametrize(("n_rows", "seed"), [(200_000, 0), (20_000, 1), (1_000_000, 2)])

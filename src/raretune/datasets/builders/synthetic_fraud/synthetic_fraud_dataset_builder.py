@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -194,7 +194,8 @@ def _draw_chunk(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     columns = {
         "amount": amount.astype(np.float32),
-        "hour": hour.astype(np.float32),
+        # 23.99999999 rounds to 24.0 in float32: that is 0:00.
+        "hour": np.where(hour.astype(np.float32) < 24.0, hour, 0.0).astype(np.float32),
         "account_age_days": age.astype(np.float32),
     }
     for k in range(COMPONENT_SD.size):
@@ -232,11 +233,17 @@ def generate_chunks(
     >>> chunk["amount"].shape, chunk["is_fraud"].dtype
     ((1000,), dtype('int64'))
     """
+    # Checked here, not at the first next(): a bad argument fails where it is passed.
     check_number(n_rows, "n_rows", "generate_chunks", kind=int, low=1)
     check_number(seed, "seed", "generate_chunks", kind=int, low=0)
     check_number(chunk_rows, "chunk_rows", "generate_chunks", kind=int, low=1)
+    return _iter_chunks(n_rows, seed, chunk_rows)
+
+
+def _iter_chunks(n_rows: int, seed: int, chunk_rows: int) -> Iterator[dict[str, np.ndarray]]:
     for index, start in enumerate(range(0, n_rows, chunk_rows)):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+        # Always draw a full chunk, so that a shorter table is a prefix of a longer one.
         chunk = _draw_chunk(chunk_rows, rng)
         stop = min(chunk_rows, n_rows - start)
         yield {name: values[:stop] for name, values in chunk.items()}
@@ -280,7 +287,7 @@ class _FlatExampleSerializer:
         Text (``str`` values) or int64 (``int`` values) features and every value they take.
     """
 
-    def __init__(self, float_names, lookup_values: Mapping[str, list]):
+    def __init__(self, float_names: Sequence[str], lookup_values: Mapping[str, list]):
         self._float_prefixes = []
         for name in float_names:
             blob = self._entry(name, tf.train.Feature(float_list=tf.train.FloatList(value=[1.5])))
