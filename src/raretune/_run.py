@@ -328,17 +328,28 @@ def _run(config: RunConfig) -> RunResult:
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     schema = FeatureSchema.from_data(split.train)
-    write_json(out / "config.json", {
-        "raretune_version": __version__, "config": config.to_dict(), "fingerprint": fingerprint,
-        "schema": schema.to_dict(), "classes": list(data.classes), "target": data.target,
-    })
+    if not config.resume:
+        write_json(out / "config.json", {
+            "raretune_version": __version__, "config": config.to_dict(), "fingerprint": fingerprint,
+            "schema": schema.to_dict(), "classes": list(data.classes), "target": data.target,
+        })
     hypermodel = TabularHyperModel(schema, strategies=config.strategies, objective=objective, random_state=config.seed)
     trial_log = _TrialLog(out / "trials.json", config)
-    tuner = make_tuner(
-        config.tuner, hypermodel, objective, max_trials=config.max_trials, max_epochs=config.max_epochs,
-        directory=out, project_name="tuner", seed=config.seed, overwrite=not config.resume,
-        progress=trial_log.on_trial_end, verbose=config.verbose,
-    )
+    try:
+        tuner = make_tuner(
+            config.tuner, hypermodel, objective, max_trials=config.max_trials, max_epochs=config.max_epochs,
+            directory=out, project_name="tuner", seed=config.seed, overwrite=not config.resume,
+            progress=trial_log.on_trial_end, verbose=config.verbose,
+        )
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        if not config.resume:
+            raise
+        raise RunStateError(
+            f"The tuner state in {str(out / 'tuner')!r} is damaged ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); it cannot be resumed. "
+            "Use --overwrite or a new --out."
+        ) from None
+    trial_log.oracle = tuner.oracle
     _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
                  f"objective {objective.describe()}, remedies {', '.join(config.strategies)}")
     search_started = time.monotonic()
@@ -473,8 +484,12 @@ class _TrialLog:
             except (OSError, ValueError, KeyError, TypeError):
                 pass
 
+    oracle = None
+
     def on_trial_end(self, event: dict) -> None:
         self.seconds[event["trial_id"]] = event["seconds"]
+        if self.oracle is not None:
+            self.write(self.oracle)  # after every trial, so a crash keeps the records
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
         total = event["max_trials"] or "?"

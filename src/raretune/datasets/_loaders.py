@@ -441,6 +441,9 @@ def _frame_from_tfds(source: str, data_dir):
     splits = list(builder.info.splits.keys()) or ["train"]
     if split is None:
         split = "+".join(sorted(splits))
+    frame = _fast_tfrecord_frame(builder, split)
+    if frame is not None:
+        return _decode_bytes(frame), _tfds_target(builder), source
     try:
         data = builder.as_dataset(split=split, batch_size=_CONVERT_BATCH)
     except Exception:
@@ -450,12 +453,7 @@ def _frame_from_tfds(source: str, data_dir):
                 "raretune never downloads: prepare it there first."
             ) from None
         raise DataError(f"TFDS dataset {name!r} has no split {split!r}; splits: {_list(splits)}.") from None
-    target = None
-    supervised = builder.info.supervised_keys
-    if supervised and isinstance(supervised, tuple) and all(isinstance(k, str) for k in supervised):
-        target = supervised[1]
-    elif "label" in builder.info.features.keys():
-        target = "label"
+    target = _tfds_target(builder)
     chunks = []
     for batch in data.as_numpy_iterator():
         chunks.append(_columns_from_batch(batch, None, target or ""))
@@ -463,3 +461,47 @@ def _frame_from_tfds(source: str, data_dir):
         raise DataError(f"TFDS split {split!r} of {name!r} is empty.")
     frame = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
     return _decode_bytes(frame), target, source
+
+
+def _tfds_target(builder):
+    """The label named by a TFDS dataset's supervised keys, else its ``label`` feature."""
+    supervised = builder.info.supervised_keys
+    if supervised and isinstance(supervised, tuple) and len(supervised) >= 2 and isinstance(supervised[1], str):
+        return supervised[1]
+    return "label" if "label" in builder.info.features.keys() else None
+
+
+def _fast_tfrecord_frame(builder, split: str):
+    """Read a prepared table of scalar features with batched ``tf.io.parse_example``.
+
+    TFDS's ``as_dataset`` parses one example at a time (about 14 s for the 200,000-row
+    default table here); parsing whole batches of serialized records is several times
+    faster. Only for TFRecord files whose features are all scalars stored as they are
+    decoded (numbers and text), and for plain split names; otherwise ``None``.
+    """
+    import tensorflow as tf
+
+    if not builder.is_prepared() or str(getattr(builder.info, "file_format", "")).split(".")[-1].lower() != "tfrecord":
+        return None
+    serialized = builder.info.features.get_serialized_info()
+    decoded = builder.info.features.get_tensor_info()
+    if not isinstance(serialized, dict) or set(serialized) != set(decoded):
+        return None
+    spec = {}
+    for name, info in serialized.items():
+        if not hasattr(info, "shape") or tuple(info.shape) != () or tuple(decoded[name].shape) != ():
+            return None
+        if info.tf_dtype != decoded[name].tf_dtype:
+            return None
+        spec[name] = tf.io.FixedLenFeature([], info.tf_dtype)
+    files = []
+    for part in split.split("+"):
+        if part not in builder.info.splits:
+            return None
+        files.extend(str(f) for f in builder.info.splits[part].filepaths)
+    records = tf.data.TFRecordDataset(files).batch(_CONVERT_BATCH)
+    parsed = records.map(lambda batch: tf.io.parse_example(batch, spec), num_parallel_calls=tf.data.AUTOTUNE)
+    chunks = list(parsed.as_numpy_iterator())
+    if not chunks:
+        return None
+    return pd.DataFrame({name: np.concatenate([c[name] for c in chunks]) for name in spec})

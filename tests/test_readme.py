@@ -1,0 +1,36 @@
+"""The README's Python examples run, and its remedy table lists every remedy."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(_python_blocks())))
+def test_python_examples_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_python_blocks()[index], f"README block {index}", "exec"), {})
+
+
+def test_remedy_table_lists_every_remedy():
+    from raretune.tuning import REMEDIES
+
+    text = README.read_text()
+    for name in REMEDIES:
+        assert f"| `{name}` |" in text, name
+
+
+def test_quickstart_is_two_commands_and_ci_runs_the_second():
+    text = README.read_text()
+    block = re.search(r"## Quickstart\n\n```bash\n(.*?)```", text, flags=re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert commands[1] in ci
