@@ -100,7 +100,7 @@ class RunConfig:
     cost_fn: float = 1.0
     cost_fp: float = 1.0
     calibration: str = "auto"
-    max_trials: int = 12
+    max_trials: int = 20
     max_epochs: int = 9
     validation_size: float = 0.15
     test_size: float = 0.15
@@ -538,6 +538,8 @@ def _training_prior(hypermodel, train: TabularData, trial):
     strategy = settings["strategy"]
     if strategy in ("focal", "bias_init"):
         return None
+    if strategy == "balanced_bagging":
+        return 1.0 / (1.0 + float(settings["bagging_neg_ratio"])) if train.is_binary else None
     rows = hypermodel.training_rows(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters))
     counts = rows.class_counts.astype(float)
     if strategy == "class_weight":

@@ -30,6 +30,7 @@ def build_tabular_model(
     dropout: float = 0.1,
     initial_bias=None,
     seed: int | None = None,
+    n_towers: int = 1,
     name: str = "raretune_mlp",
 ):
     """A Keras MLP that takes raw columns and does its own preprocessing.
@@ -51,6 +52,10 @@ def build_tabular_model(
         Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
     seed : int, optional
         Seed of the weight initialisers.
+    n_towers : int
+        With more than one, the model averages ``n_towers`` MLPs that share the input
+        preprocessing (the balanced-bagging ensemble); tower ``t``'s layers are named
+        ``tower{t}_...``.
     name : str
         Model name.
 
@@ -83,23 +88,29 @@ def build_tabular_model(
             embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
         )(lookup(inputs[input_name]))
         encoded.append(keras.layers.Flatten(name=f"flat_{input_name}")(embedded))
-    x = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
-    for i in range(layers):
-        x = keras.layers.Dense(
-            units, activation="relu", name=f"dense_{i}",
-            kernel_initializer=keras.initializers.HeUniform(seed=None if seed is None else seed + i),
-        )(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
+    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes
     bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
-    outputs = keras.layers.Dense(
-        n_out,
-        activation="sigmoid" if n_out == 1 else "softmax",
-        bias_initializer=bias_init,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=None if seed is None else seed + 99),
-        name="probability",
-    )(x)
+    towers = []
+    for t in range(n_towers):
+        prefix = "" if n_towers == 1 else f"tower{t}_"
+        tower_seed = None if seed is None else seed + 1000 * t
+        x = features
+        for i in range(layers):
+            x = keras.layers.Dense(
+                units, activation="relu", name=f"{prefix}dense_{i}",
+                kernel_initializer=keras.initializers.HeUniform(seed=None if tower_seed is None else tower_seed + i),
+            )(x)
+            if dropout > 0:
+                x = keras.layers.Dropout(dropout, seed=tower_seed, name=f"{prefix}dropout_{i}")(x)
+        towers.append(keras.layers.Dense(
+            n_out,
+            activation="sigmoid" if n_out == 1 else "softmax",
+            bias_initializer=bias_init,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=None if tower_seed is None else tower_seed + 99),
+            name=f"{prefix}probability" if n_towers > 1 else "probability",
+        )(x))
+    outputs = towers[0] if n_towers == 1 else keras.layers.Average(name="probability")(towers)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -113,6 +124,12 @@ def predict_proba(model, inputs, *, batch_size: int = 4096) -> np.ndarray:
     dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
     proba = np.asarray(model.predict(dataset, verbose=0), dtype="float64")
     return proba[:, 0] if proba.shape[1] == 1 else proba
+
+
+def _tower_outputs(model):
+    """The output layers of an ensemble's towers, in tower order."""
+    layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
+    return sorted(layers, key=lambda layer: int(layer.name[len("tower"):].split("_")[0]))
 
 
 def _loss(schema: FeatureSchema, hp, strategy: str):
@@ -238,8 +255,10 @@ class TabularHyperModel(kt.HyperModel):
         if strategy == "bias_init":
             counts = np.asarray(self.schema.class_counts)
             bias = output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+        n_towers = hp.get("bagging_k") if strategy == "balanced_bagging" else 1
         model = build_tabular_model(
-            self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed
+            self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
+            n_towers=n_towers,
         )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -258,8 +277,13 @@ class TabularHyperModel(kt.HyperModel):
         batch_size = hp.Choice("batch_size", [256, 512, 1024], default=512)
         settings = _remedies.remedy_settings(hp)
         seed = self.trial_seed(hp)
-        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=seed)
         scorer = ValidationScorer(self.schema.inputs(validation.features), validation.y, self._objective())
+        if settings["strategy"] == "balanced_bagging":
+            return self._fit_bagging(
+                model, train, settings, batch_size=batch_size, seed=seed, callbacks=[scorer, *(callbacks or [])],
+                epochs=epochs, initial_epoch=initial_epoch,
+            )
+        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=seed)
         return model.fit(
             dataset,
             epochs=epochs,
@@ -267,6 +291,47 @@ class TabularHyperModel(kt.HyperModel):
             callbacks=[scorer, *(callbacks or [])],
             verbose=verbose,
         )
+
+    def _fit_bagging(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
+        """Train each tower of the ensemble on its own balanced bag; callbacks see the ensemble.
+
+        Every epoch, tower ``t`` is fitted for one pass over all training positives plus
+        ``bagging_neg_ratio`` times as many negatives drawn afresh (seeded by trial, tower and
+        epoch), so over the epochs the towers see different parts of the majority class. The
+        epoch's logs (mean tower loss, exact validation scores of the averaged ensemble) go to
+        the tuner's callbacks as if ``model.fit`` had run.
+        """
+        import tensorflow as tf
+
+        towers = [keras.Model(model.inputs, layer.output) for layer in _tower_outputs(model)]
+        for tower in towers:
+            tower.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)), loss=model.loss)
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
+        inputs = self.schema.inputs(train.features)
+        labels = self._labels(train.y, "balanced_bagging")
+        counts = np.bincount(train.y, minlength=train.n_classes)
+        majority = int(np.argmax(counts))
+        minority_rows = np.flatnonzero(train.y != majority)
+        majority_rows = np.flatnonzero(train.y == majority)
+        n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            losses = []
+            for t, tower in enumerate(towers):
+                rng = np.random.default_rng(None if seed is None else [seed, t, epoch])
+                rows = np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
+                rows = rng.permutation(rows)
+                bag = tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows]))
+                result = tower.fit(bag.batch(batch_size), epochs=1, verbose=0)
+                losses.append(result.history["loss"][-1])
+            logs = {"loss": float(np.mean(losses))}
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        callback_list.on_train_end()
+        return history
 
     # -- data ---------------------------------------------------------------------------
 

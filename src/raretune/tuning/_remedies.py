@@ -79,6 +79,8 @@ REMEDIES = {
                "Like smote_tomek with stronger cleaning."),
         Remedy("focal", "loss", "Focal cross-entropy (Keras), gamma and alpha tuned: focuses on hard examples.",
                "Many easy negatives drown the loss; no extra rows."),
+        Remedy("balanced_bagging", "ensemble", "K networks on shared inputs, each trained on all positives plus a fresh random draw of negatives every epoch, averaged; saved as one .keras model.",
+               "The undersampling ensemble: robust across datasets, fast on very large majorities."),
         Remedy("stream", "data", "Rebalances inside tf.data: minority rows drawn at a tuned share of every batch, majority rows streamed once per epoch.",
                "Large data that should not be copied in memory."),
     ]
@@ -106,6 +108,9 @@ def check_strategies(strategies) -> tuple:
 def declare_strategy(hp, strategies) -> str:
     """Declare the ``strategy`` choice and the loss knobs (model side); return the choice."""
     strategy = hp.Choice("strategy", list(strategies))
+    if "balanced_bagging" in strategies:
+        with hp.conditional_scope("strategy", ["balanced_bagging"]):
+            hp.Choice("bagging_k", [3, 5], default=5)
     if "focal" in strategies:
         with hp.conditional_scope("strategy", ["focal"]):
             hp.Choice("focal_gamma", [1.0, 2.0, 3.0], default=2.0)
@@ -130,6 +135,8 @@ def declare_data_knobs(hp, strategies) -> None:
                 hp.Choice("enn_k", [3, 5], default=3)
             elif name == "stream":
                 hp.Choice("stream_share", [0.1, 0.25, 0.5], default=0.25)
+            elif name == "balanced_bagging":
+                hp.Choice("bagging_neg_ratio", [1.0, 3.0], default=1.0)
 
 
 def remedy_settings(hp) -> dict:
@@ -146,6 +153,7 @@ def _belongs(knob: str, strategy: str) -> bool:
         "random_under": ("under_",),
         "focal": ("focal_",),
         "stream": ("stream_",),
+        "balanced_bagging": ("bagging_",),
         "enn": ("enn_",),
     }.get(strategy, (f"{strategy}_",))
     return knob.startswith(prefixes)

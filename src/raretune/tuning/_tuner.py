@@ -138,6 +138,43 @@ class _Random(_RaretuneTunerMixin, kt.RandomSearch):
     pass
 
 
+def _cover_every_strategy(oracle, strategies) -> None:
+    """Make the oracle's first random draws try every remedy once, in the order given.
+
+    Random draws can leave a remedy untried in a small budget (four remedies, twelve trials:
+    a 3 % chance per remedy), and then the leaderboard cannot say whether it would have
+    helped. Until each remedy has a trial, a fresh random draw keeps its other values and
+    takes the first untried remedy instead; its own knobs are drawn at random. Which remedies
+    have trials is read from the oracle's trials, so a resumed search carries on correctly.
+    """
+    from keras_tuner.src.engine import hyperparameters as hp_module
+
+    original = oracle._random_values
+
+    def random_values():
+        values = original()
+        if values is None:
+            return values
+        tried = {t.hyperparameters.values.get("strategy") for t in oracle.trials.values()}
+        untried = [s for s in strategies if s not in tried]
+        if not untried or values.get("strategy") in untried:
+            return values
+        hps = hp_module.HyperParameters()
+        for hp in oracle.hyperparameters.space:
+            hps.merge([hp])
+            if hp.name == "strategy":
+                hps.values["strategy"] = untried[0]
+            elif hps.is_active(hp):
+                if hp.name in values:
+                    hps.values[hp.name] = values[hp.name]
+                else:
+                    hps.values[hp.name] = hp.random_sample(oracle._seed_state)
+                    oracle._seed_state += 1
+        return hps.values
+
+    oracle._random_values = random_values
+
+
 def make_tuner(
     kind: str,
     hypermodel,
@@ -209,6 +246,9 @@ def make_tuner(
             oracle._random_state = np.random.RandomState(seed)
         if hasattr(oracle, "gpr"):
             oracle.gpr.random_state = seed
+    strategies = getattr(hypermodel, "strategies", None)
+    if strategies and len(strategies) > 1:
+        _cover_every_strategy(oracle, list(strategies))
     tuner.progress = progress
     tuner.verbose = verbose
     tuner.max_epochs = max_epochs
