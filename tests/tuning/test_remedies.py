@@ -151,3 +151,19 @@ def test_class_weight_bias_init_focal_and_stream():
     ys = np.concatenate([b[1].numpy().ravel() for b in ds])
     assert (ys == 0).sum() == split.train.class_counts[0]
     assert ys.mean() == pytest.approx(0.25, abs=0.05)
+
+
+def test_resampling_over_the_memory_budget_fails_the_trial_with_the_figure():
+    import keras_tuner as kt
+
+    from raretune.tuning._hypermodel import estimate_resampled_bytes
+
+    train = _split().train
+    hm = TabularHyperModel(FeatureSchema.from_data(train), strategies=["smote"], random_state=0, memory_budget=10_000)
+    with pytest.raises(kt.errors.FailedTrialError, match=r"SMOTENC would need about .* GiB .* over the"):
+        hm.training_rows(train, {"strategy": "smote", **KNOBS["smote"]}, seed=0)
+    sampler, _ = make_sampler({"strategy": "random_over", "over_ratio": 1.0}, train.y, n_classes=2,
+                              numeric=train.numeric, categorical=train.categorical, random_state=0)
+    n_out = 2 * train.class_counts[0]
+    width = len(train.numeric) + train.features["channel"].nunique()
+    assert estimate_resampled_bytes(train, sampler) == n_out * (24 * width + 64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections import OrderedDict
 
 import keras
@@ -126,6 +127,58 @@ def predict_proba(model, inputs, *, batch_size: int = 4096) -> np.ndarray:
     return proba[:, 0] if proba.shape[1] == 1 else proba
 
 
+def estimate_resampled_bytes(train: TabularData, sampler) -> int:
+    """Rough peak bytes of resampling ``train`` with ``sampler`` (see ``resample_table``).
+
+    The sampler works on an encoded float64 matrix (numeric columns plus one-hot blocks),
+    then the rows are decoded into a table and into model inputs: about three float copies
+    of the output rows plus the strings of the categorical columns.
+    """
+    counts = np.bincount(train.y, minlength=train.n_classes)
+    strategy = getattr(sampler, "sampling_strategy", None)
+    if isinstance(strategy, dict):
+        counts = counts.copy()
+        for k, n in strategy.items():
+            counts[k] = max(counts[k], n)
+    smote = getattr(sampler, "smote", None)
+    if smote is not None and isinstance(getattr(smote, "sampling_strategy", None), dict):
+        for k, n in smote.sampling_strategy.items():
+            counts[k] = max(counts[k], n)
+    n_out = int(counts.sum())
+    width = len(train.numeric) + sum(train.features[c].nunique() for c in train.categorical)
+    return int(n_out * (3 * 8 * width + 64 * len(train.categorical)))
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux: MemAvailable; else physical pages free)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_resampling_memory(train: TabularData, sampler, budget: int | None = None) -> None:
+    """Refuse, with the figure, a resampling whose result would not fit in memory.
+
+    Raises
+    ------
+    keras_tuner.errors.FailedTrialError
+        In a search this fails the trial (the search goes on with other remedies).
+    """
+    need = estimate_resampled_bytes(train, sampler)
+    budget = available_memory() // 2 if budget is None else budget
+    if need > budget:
+        raise kt.errors.FailedTrialError(
+            f"{type(sampler).__name__} would need about {need / 2**30:.1f} GiB for "
+            f"{train.n_rows:,} training rows, over the {budget / 2**30:.1f} GiB budget; "
+            "use --strategies stream, random_under or class_weight for data this large"
+        )
+
+
 def _tower_outputs(model):
     """The output layers of an ensemble's towers, in tower order."""
     layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
@@ -213,6 +266,10 @@ class TabularHyperModel(kt.HyperModel):
     random_state : int or None
         Seed of weights, resampling and shuffling, combined with each trial's
         hyperparameters so that a trial repeats exactly. ``None``: fresh randomness.
+    memory_budget : int, optional
+        Bytes a resampled training set may take; default half the memory available when
+        the trial starts. A remedy whose result would not fit fails its trial with the
+        figure (the search goes on) instead of getting the process killed.
 
     Examples
     --------
@@ -221,8 +278,9 @@ class TabularHyperModel(kt.HyperModel):
     >>> model = hm.build(kt.HyperParameters())                     # doctest: +SKIP
     """
 
-    def __init__(self, schema: FeatureSchema, *, strategies=_remedies.DEFAULT_STRATEGIES, objective: Objective | None = None, random_state: int | None = None):
+    def __init__(self, schema: FeatureSchema, *, strategies=_remedies.DEFAULT_STRATEGIES, objective: Objective | None = None, random_state: int | None = None, memory_budget: int | None = None):
         super().__init__(name="raretune_tabular", tunable=True)
+        self.memory_budget = memory_budget
         self.schema = schema
         self.strategies = tuple(strategies)
         self.objective = objective
@@ -350,6 +408,7 @@ class TabularHyperModel(kt.HyperModel):
             settings, train.y, n_classes=train.n_classes, numeric=train.numeric,
             categorical=train.categorical, random_state=seed,
         )
+        check_resampling_memory(train, sampler, self.memory_budget)
         rows = resample_table(train, sampler, categorical_mode=mode)
         cache[key] = rows
         while len(cache) > _CACHE_SIZE:
