@@ -165,7 +165,7 @@ def test_smote_segments_hold_every_new_row():
     X_res, y_res = smote.fit_resample(X, y)
     segments = _cleaning._smote_segments(smote, X, y)
     bounds = _cleaning._LeafBounds(X_res, y_res, 2, _cleaning._segments_by_code(segments, [0, 1]))
-    distance = bounds._segment_lower(np.flatnonzero(y_res == 1), 1)
+    distance = bounds._segment_lower(np.flatnonzero(y_res == 1), 1, np.inf)
     assert distance.max() == 0.0
 
 

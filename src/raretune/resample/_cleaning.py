@@ -206,28 +206,68 @@ class _LeafBounds:
             lower[start : start + len(chunk)] = np.sqrt(np.maximum(best, 0.0))
         return lower
 
-    def _segment_lower(self, rows: np.ndarray, code: int) -> np.ndarray:
-        """Lower bound of the distance from each row to the segments holding class ``code``."""
+    def _segment_lower(self, rows: np.ndarray, code: int, enough) -> np.ndarray:
+        """Lower bound of the distance from each row to the segments holding class ``code``.
+
+        Bounds at least ``enough`` (scalar or per row) may be loose: first each row gets
+        ``min over endpoints p of (|x - p| - longest segment at p)``, and only rows where
+        that is below ``enough`` get their exact distance to every segment.
+        """
         endpoints, pairs = self._segments[code]
         E = self._X[endpoints]
         e_sq = self._sqnorm[endpoints]
         p, q = pairs[:, 0], pairs[:, 1]
         gram_pq = np.einsum("ij,ij->i", E[p], E[q])
-        length2 = e_sq[p] + e_sq[q] - 2.0 * gram_pq
+        length2 = np.maximum(e_sq[p] + e_sq[q] - 2.0 * gram_pq, 0.0)
         inv_length2 = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0)
+        longest = np.zeros(len(endpoints))
+        np.maximum.at(longest, p, np.sqrt(length2))
+        np.maximum.at(longest, q, np.sqrt(length2))
+        longest = longest * (1 + 1e-9) + np.sqrt(self._scale * 4 * e_sq.max())
         bound_sq = e_sq.max()
+        enough = np.broadcast_to(np.asarray(enough, dtype=float), (len(rows),))
+
         lower = np.empty(len(rows))
-        chunk_rows = max(1, (1 << 21) // len(pairs))
+        chunk_rows = max(1, (1 << 22) // len(endpoints))
         for start in range(0, len(rows), chunk_rows):
             chunk = rows[start : start + chunk_rows]
-            x_sq = self._sqnorm[chunk][:, None]
-            G = self._X[chunk] @ E.T
-            to_p = x_sq - 2.0 * G[:, p] + e_sq[p]  # |x - a|^2
-            along = G[:, q] - G[:, p] - gram_pq + e_sq[p]  # (x - a).(b - a)
+            d2 = self._sqnorm[chunk][:, None] - 2.0 * (self._X[chunk] @ E.T) + e_sq
+            d2 -= self._scale * (self._sqnorm[chunk][:, None] + bound_sq)
+            lower[start : start + len(chunk)] = np.maximum(
+                (np.sqrt(np.maximum(d2, 0.0)) - longest).min(axis=1), 0.0
+            )
+        refine = np.flatnonzero(lower < enough)
+        if len(refine) == 0:
+            return lower
+        with threadpool_limits(1, user_api="blas"):  # the element-wise work dominates
+            self._refine_segment_lower(rows, refine, lower, E, e_sq, p, q, length2, inv_length2)
+        return lower
+
+    def _refine_segment_lower(self, rows, refine, lower, E, e_sq, p, q, length2, inv_length2):
+        bound_sq = e_sq.max()
+        starts = E[p]
+        directions = E[q] - starts
+        start_sq = e_sq[p]
+        start_dot_direction = np.einsum("ij,ij->i", starts, directions)
+        chunk_rows = max(1, (1 << 20) // len(p))
+        for begin in range(0, len(refine), chunk_rows):
+            at = refine[begin : begin + chunk_rows]
+            points = self._X[rows[at]]
+            x_sq = np.einsum("ij,ij->i", points, points)[:, None]
+            d2 = points @ starts.T  # becomes |x - a|^2
+            d2 *= -2.0
+            d2 += x_sq
+            d2 += start_sq
+            along = points @ directions.T  # becomes (x - a).(b - a)
+            along -= start_dot_direction
             t = np.clip(along * inv_length2, 0.0, 1.0)
-            d2 = to_p - t * (2.0 * along - t * length2)
-            best = d2.min(axis=1) - 4.0 * self._scale * (self._sqnorm[chunk] + bound_sq)
-            lower[start : start + len(chunk)] = np.sqrt(np.maximum(best, 0.0))
+            # |x - a - t (b - a)|^2 = |x - a|^2 - t (2 (x - a).(b - a) - t |b - a|^2)
+            along *= 2.0
+            along -= t * length2
+            along *= t
+            d2 -= along
+            best = d2.min(axis=1) - 4.0 * self._scale * (x_sq[:, 0] + bound_sq)
+            lower[at] = np.sqrt(np.maximum(best, 0.0))
         return lower
 
     def _lower_other_classes(self, rows: np.ndarray, upper: np.ndarray, code: int) -> np.ndarray:
@@ -238,13 +278,15 @@ class _LeafBounds:
                 continue
             other_rows = np.flatnonzero(self._codes == other)
             if other in self._segments:
-                bound = self._segment_lower(rows, other)
+                enough = np.sqrt(upper + 4.0 * self._slack(rows))
+                bound = self._segment_lower(rows, other, enough)
             elif code in self._segments:
                 # Our rows lie on segments: only other rows near the segments can be
                 # nearer to one of them than its k-th neighbour; the far ones are bounded
                 # by their distance to the segments.
-                to_segments = self._segment_lower(other_rows, code)
-                reach = np.quantile(np.sqrt(upper[np.isfinite(upper)]), 0.99) if np.isfinite(upper).any() else 0.0
+                finite = np.isfinite(upper)
+                reach = np.quantile(np.sqrt(upper[finite]), 0.99) if finite.any() else 0.0
+                to_segments = self._segment_lower(other_rows, code, reach * 1.01)
                 near = to_segments <= reach
                 far_bound = to_segments[~near].min() if (~near).any() else np.inf
                 bound = np.minimum(self._exact_lower(rows, other_rows[near]), far_bound)
