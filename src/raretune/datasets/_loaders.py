@@ -32,8 +32,8 @@ def load_data(
     positive=None,
     reference: TabularData | None = None,
     data_dir: str | os.PathLike | None = None,
-) -> TabularData:
-    """Load a labelled table from any supported source.
+) -> "TabularData | ImageData":
+    """Load a labelled table (or image set) from any supported source.
 
     Parameters
     ----------
@@ -65,7 +65,18 @@ def load_data(
     DataError
         One line saying what is wrong: missing or empty file, unknown target (the columns
         are listed), one class only, infinite values, unknown label in ``reference`` mode.
+
+    Notes
+    -----
+    Image sources (a TFDS dataset with an image feature, a ``tf.data.Dataset`` of
+    ``(image, label)`` pairs, ``(images, labels)`` arrays of shape (n, H, W[, C])) are
+    read by :func:`raretune.datasets.load_images` and give an
+    :class:`~raretune.datasets.ImageData` instead.
     """
+    from ._images import ImageData, is_image_source, load_images
+
+    if isinstance(reference, ImageData) or is_image_source(source, data_dir):
+        return load_images(source, target=target, positive=positive, reference=reference, data_dir=data_dir)
     if isinstance(source, (str, os.PathLike)) and str(source).startswith(_TFDS_PREFIX):
         frame, default_target, name = _frame_from_tfds(str(source), data_dir)
     elif isinstance(source, (str, os.PathLike)):

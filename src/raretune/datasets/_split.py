@@ -16,7 +16,7 @@ __all__ = ["DataSplit", "stratified_split"]
 class DataSplit(NamedTuple):
     """The three parts of a split; ``test`` may come from a fixed test set."""
 
-    train: TabularData
+    train: TabularData  # or ImageData, like the data split
     validation: TabularData
     test: TabularData
 
@@ -37,12 +37,12 @@ def stratified_split(
 
     Parameters
     ----------
-    data : TabularData
-        The table to split.
+    data : TabularData or ImageData
+        The table (or image set) to split; only ``y``, ``classes`` and ``take`` are used.
     validation_size, test_size : float
         Fractions of the rows, each in (0, 1), together below 1. ``test_size`` is ignored
         when ``test`` is given.
-    test : TabularData, optional
+    test : TabularData or ImageData, optional
         A fixed test set; then ``data`` is split into train and validation only.
     random_state : int or None
         Seed of the shuffle; ``None`` gives a different split each call.
