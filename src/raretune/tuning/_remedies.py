@@ -16,6 +16,8 @@ import numpy as np
 from .._errors import ConfigError
 
 __all__ = [
+    "DATA_KINDS",
+    "DEFAULT_IMAGE_STRATEGIES",
     "DEFAULT_STRATEGIES",
     "REMEDIES",
     "Remedy",
@@ -42,29 +44,37 @@ class Remedy:
         What it does.
     when : str
         When it tends to help.
+    kinds : tuple of str
+        The data it applies to: ``"table"``, ``"image"`` or both.
     """
 
     name: str
     acts_on: str
     summary: str
     when: str
+    kinds: tuple = ("table",)
+
+
+#: The kinds of data remedies apply to.
+DATA_KINDS = ("table", "image")
+_BOTH = ("table", "image")
 
 
 REMEDIES = {
     r.name: r
     for r in [
         Remedy("none", "nothing", "Plain training; the threshold is still tuned on validation.",
-               "Always worth a trial: with a tuned threshold it is often as good as any remedy."),
+               "Always worth a trial: with a tuned threshold it is often as good as any remedy.", kinds=_BOTH),
         Remedy("class_weight", "loss", "Weights the loss by class: balanced weights raised to a tuned strength (0.5-1).",
-               "A cheap first remedy for neural networks; no extra rows, no extra time."),
+               "A cheap first remedy for neural networks; no extra rows, no extra time.", kinds=_BOTH),
         Remedy("bias_init", "bias", "Sets the output bias to log(p/n) so training starts at the base rate.",
-               "Very rare positives: removes the early epochs spent learning the prior."),
+               "Very rare positives: removes the early epochs spent learning the prior.", kinds=_BOTH),
         Remedy("random_over", "data", "Duplicates minority rows up to a tuned ratio (imbalanced-learn RandomOverSampler).",
-               "Small data where every positive counts; can overfit duplicated rows."),
+               "Small data where every positive counts; can overfit duplicated rows.", kinds=_BOTH),
         Remedy("random_under", "data", "Drops majority rows down to a tuned ratio (RandomUnderSampler).",
-               "Large data: trains much faster; loses majority information."),
+               "Large data: trains much faster; loses majority information.", kinds=_BOTH),
         Remedy("smote", "data", "Synthesises minority rows between neighbours (SMOTE; SMOTE-NC or SMOTEN with categorical columns).",
-               "Minority classes that form compact regions in feature space."),
+               "Minority classes that form compact regions in feature space.", kinds=_BOTH),
         Remedy("borderline_smote", "data", "SMOTE only from minority rows near the class border (Borderline-SMOTE).",
                "Overlapping classes where the border matters most."),
         Remedy("adasyn", "data", "Synthesises more rows where minority rows are hardest to learn (ADASYN).",
@@ -78,22 +88,35 @@ REMEDIES = {
         Remedy("smote_enn", "data", "SMOTE, then ENN cleaning.",
                "Like smote_tomek with stronger cleaning."),
         Remedy("focal", "loss", "Focal cross-entropy (Keras), gamma and alpha tuned: focuses on hard examples.",
-               "Many easy negatives drown the loss; no extra rows."),
+               "Many easy negatives drown the loss; no extra rows.", kinds=_BOTH),
         Remedy("balanced_bagging", "ensemble", "K networks on shared inputs, each trained on all positives plus a fresh random draw of negatives every epoch, averaged; saved as one .keras model.",
                "The undersampling ensemble: robust across datasets, fast on very large majorities."),
         Remedy("stream", "data", "Rebalances inside tf.data: minority rows drawn at a tuned share of every batch, majority rows streamed once per epoch.",
                "Large data that should not be copied in memory."),
+        Remedy("augment", "data", "Images: minority images drawn, randomly flipped, rotated, zoomed and contrast-changed inside tf.data, up to a tuned ratio of the largest class; other images once per epoch.",
+               "Image data: new minority views instead of duplicates; the first image remedy to try.", kinds=("image",)),
     ]
 }
 
 #: Remedies searched when ``strategies`` is not given.
 DEFAULT_STRATEGIES = ("none", "class_weight", "random_over", "smote")
 
+#: Remedies searched on images when ``strategies`` is not given.
+DEFAULT_IMAGE_STRATEGIES = ("none", "class_weight", "random_over", "augment")
+
 _SAMPLERS = {"random_over", "random_under", "smote", "borderline_smote", "adasyn", "tomek", "enn", "smote_tomek", "smote_enn"}
 
 
-def check_strategies(strategies) -> tuple:
-    """Validate remedy names; return them as a tuple without duplicates."""
+def check_strategies(strategies, *, kind: str | None = None) -> tuple:
+    """Validate remedy names; return them as a tuple without duplicates.
+
+    Parameters
+    ----------
+    strategies : str or sequence of str
+        Remedy names (a comma-separated string is split).
+    kind : {"table", "image"}, optional
+        The data the remedies will be applied to; a remedy for the other kind is refused.
+    """
     if isinstance(strategies, str):
         strategies = [s.strip() for s in strategies.split(",") if s.strip()]
     strategies = tuple(dict.fromkeys(strategies))
@@ -102,6 +125,12 @@ def check_strategies(strategies) -> tuple:
     unknown = [s for s in strategies if s not in REMEDIES]
     if unknown:
         raise ConfigError(f"Unknown remedy {unknown[0]!r}; known: {', '.join(REMEDIES)}.")
+    if kind is not None:
+        wrong = [s for s in strategies if kind not in REMEDIES[s].kinds]
+        if wrong:
+            fits = [name for name, remedy in REMEDIES.items() if kind in remedy.kinds]
+            data = "images" if kind == "image" else "tables"
+            raise ConfigError(f"Remedy {wrong[0]!r} does not apply to {data}; for {data} use: {', '.join(fits)}.")
     return strategies
 
 
@@ -137,6 +166,10 @@ def declare_data_knobs(hp, strategies) -> None:
                 hp.Choice("stream_share", [0.1, 0.25, 0.5], default=0.25)
             elif name == "balanced_bagging":
                 hp.Choice("bagging_neg_ratio", [1.0, 3.0], default=1.0)
+            elif name == "augment":
+                hp.Choice("augment_ratio", [0.25, 0.5, 1.0], default=0.5)
+                hp.Choice("augment_strength", [0.05, 0.1, 0.2], default=0.1)
+                hp.Boolean("augment_flip", default=False)
 
 
 def remedy_settings(hp) -> dict:
