@@ -4,20 +4,27 @@ Importing this module imports Keras and Keras Tuner.
 """
 
 from ._hypermodel import TabularHyperModel, ValidationScorer, build_tabular_model
-from ._remedies import DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
+from ._image import ImageHyperModel, ImageSchema, augment_stream, build_image_model, make_augmenter
+from ._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
 from ._schema import FeatureSchema
 from ._tuner import TUNERS, completed_trials, make_tuner
 
 __all__ = [
+    "DEFAULT_IMAGE_STRATEGIES",
     "DEFAULT_STRATEGIES",
     "REMEDIES",
     "TUNERS",
     "FeatureSchema",
+    "ImageHyperModel",
+    "ImageSchema",
     "Remedy",
     "TabularHyperModel",
     "ValidationScorer",
+    "augment_stream",
+    "build_image_model",
     "build_tabular_model",
     "check_strategies",
     "completed_trials",
+    "make_augmenter",
     "make_tuner",
 ]

@@ -1,0 +1,460 @@
+"""The image hypermodel: a small CNN searched jointly with the imbalance remedy.
+
+The remedies for images (``REMEDIES[name].kinds`` holds ``"image"``) are ``none``,
+``class_weight``, ``bias_init``, ``focal``, ``random_over``, ``random_under``, ``smote``
+(on flattened pixels, with a memory warning) and ``augment``: minority images drawn,
+randomly flipped, rotated, zoomed and contrast-changed inside ``tf.data``
+(:func:`augment_stream`). Every remedy touches training images only.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from .._validation import check_number
+from ..datasets import ImageData
+from ..metrics import Objective
+from ..weighting import class_weights, output_bias
+from . import _remedies
+from ._hypermodel import TabularHyperModel, ValidationScorer, _loss, available_memory, predict_proba
+
+__all__ = [
+    "ImageHyperModel",
+    "ImageSchema",
+    "augment_stream",
+    "build_image_model",
+    "make_augmenter",
+    "stream_class_shares",
+]
+
+_CACHE_SIZE = 3
+_PREDICT_BATCH = 512
+
+
+@dataclass(frozen=True)
+class ImageSchema:
+    """What an image network needs to know about its training images.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)``.
+    classes : tuple of str
+        Class names, by class index.
+    class_counts : tuple of int
+        Training images of each class (for ``bias_init``).
+    """
+
+    image_shape: tuple
+    classes: tuple
+    class_counts: tuple
+
+    @classmethod
+    def from_data(cls, train: ImageData) -> "ImageSchema":
+        """The schema of a training image set."""
+        return cls(tuple(train.image_shape), tuple(train.classes), tuple(int(c) for c in train.class_counts))
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (stored in ``config.json``)."""
+        return {"image_shape": list(self.image_shape), "classes": list(self.classes),
+                "class_counts": list(self.class_counts)}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "ImageSchema":
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(record["image_shape"]), tuple(record["classes"]), tuple(record["class_counts"]))
+
+
+def build_image_model(
+    schema: ImageSchema,
+    *,
+    blocks: int = 2,
+    filters: int = 16,
+    dropout: float = 0.25,
+    initial_bias=None,
+    seed: int | None = None,
+    name: str = "raretune_cnn",
+):
+    """A small Keras CNN that takes uint8 images and rescales them itself.
+
+    ``Rescaling(1/255)``, then ``blocks`` blocks of a 3x3 ``Conv2D`` (``filters``,
+    doubling each block) and 2x2 max pooling (while the image is at least 4 pixels across),
+    then flatten (or global average pooling for large maps), dropout and the output layer.
+    Only built-in Keras layers are used, so ``model.keras`` loads with plain Keras.
+
+    Parameters
+    ----------
+    schema : ImageSchema
+    blocks, filters : int
+        Convolution blocks and the filters of the first one.
+    dropout : float
+        Dropout before the output layer.
+    initial_bias : array-like, optional
+        Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
+    seed : int, optional
+        Seed of the weight initialisers.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    keras.Model
+        Input ``image``: uint8 (batch, H, W, C). Output: the positive-class probability
+        (batch, 1) for two classes, class probabilities (batch, K) otherwise.
+    """
+    inputs = keras.Input(shape=tuple(schema.image_shape), dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    height, width = schema.image_shape[0], schema.image_shape[1]
+    for i in range(blocks):
+        x = keras.layers.Conv2D(
+            filters * 2**i, 3, padding="same", activation="relu", name=f"conv_{i}",
+            kernel_initializer=keras.initializers.HeUniform(seed=None if seed is None else seed + i),
+        )(x)
+        if min(height, width) >= 4:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+            height, width = height // 2, width // 2
+    if height * width * filters * 2 ** max(blocks - 1, 0) <= 4096:
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
+    outputs = keras.layers.Dense(
+        n_out,
+        activation="sigmoid" if n_out == 1 else "softmax",
+        bias_initializer=bias_init,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=None if seed is None else seed + 99),
+        name="probability",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# -- minority augmentation inside tf.data -----------------------------------------------------
+
+
+def stream_class_shares(y, ratio: float, *, n_classes: int | None = None) -> np.ndarray:
+    """Expected share of each class in one epoch of :func:`augment_stream`.
+
+    Every class with fewer than ``ratio`` times the images of the largest class is drawn
+    as if it had ``ratio * largest`` images; the others keep their counts.
+
+    Examples
+    --------
+    >>> stream_class_shares([0] * 90 + [1] * 10, 0.5).round(3).tolist()
+    [0.667, 0.333]
+    """
+    check_number(ratio, "ratio", "stream_class_shares", low=0, high=1, closed="right")
+    counts = np.bincount(np.asarray(y), minlength=n_classes or 0).astype(float)
+    goal = ratio * counts.max()
+    drawn = np.where((counts > 0) & (counts < goal), goal, counts)
+    return drawn / drawn.sum()
+
+
+def make_augmenter(strength: float = 0.1, *, flip: bool = False, seed: int | None = None):
+    """A function that randomly transforms one uint8 image inside ``tf.data``.
+
+    Keras's ``RandomFlip`` (horizontal, only with ``flip``), ``RandomRotation`` (up to
+    ``strength * 180`` degrees), ``RandomZoom`` (up to ``strength``) and
+    ``RandomContrast`` (up to ``2 * strength``); the result is rounded back to uint8
+    0-255. With a seed, a fresh augmenter repeats the same transformations.
+
+    Parameters
+    ----------
+    strength : float in (0, 0.5]
+    flip : bool
+        Mirror images left-right at random (wrong for digits and text).
+    seed : int or None
+
+    Returns
+    -------
+    callable
+        ``augment(image) -> image``, for ``Dataset.map``.
+    """
+    import tensorflow as tf
+
+    check_number(strength, "strength", "make_augmenter", low=0, high=0.5, closed="right")
+
+    def seed_of(i):
+        return None if seed is None else seed + i
+
+    layers = []
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed_of(0)))
+    layers += [
+        keras.layers.RandomRotation(strength / 2, fill_mode="nearest", seed=seed_of(1)),
+        keras.layers.RandomZoom(strength, fill_mode="nearest", seed=seed_of(2)),
+        keras.layers.RandomContrast(min(2 * strength, 1.0), seed=seed_of(3)),
+    ]
+
+    def augment(image):
+        x = tf.cast(image, "float32")
+        for layer in layers:
+            x = layer(x, training=True)
+        return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+
+    return augment
+
+
+def augment_stream(
+    images: np.ndarray,
+    y,
+    *,
+    ratio: float = 0.5,
+    strength: float = 0.1,
+    flip: bool = False,
+    seed: int | None = None,
+):
+    """One epoch of training images with augmented minority classes, as ``tf.data``.
+
+    Classes with fewer than ``ratio`` times the images of the largest class are minority
+    classes: each is repeated without end, reshuffled and randomly transformed
+    (:func:`make_augmenter`), and drawn as if it had ``ratio * largest`` images. All other
+    images pass exactly once per epoch, unchanged, in shuffled order. The mix comes from
+    ``tf.data.Dataset.sample_from_datasets(..., seed=seed)`` and ends when those images are
+    used up, so every iteration of the dataset is one epoch with fresh draws.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of shape (n, H, W, C), uint8
+        Training images only.
+    y : array-like of shape (n,)
+        Class indices.
+    ratio : float in (0, 1]
+        Minority target relative to the largest class (binary: the minority share of the
+        stream is ``ratio / (1 + ratio)``; see :func:`stream_class_shares`).
+    strength : float in (0, 0.5]
+        Size of the random transformations.
+    flip : bool
+        Also mirror minority images left-right at random.
+    seed : int or None
+        Seed of the shuffles, the mix and the transformations; ``None``: fresh randomness.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Unbatched ``(image, class_index)`` pairs, images uint8 of the input shape.
+    """
+    import tensorflow as tf
+
+    y = np.asarray(y).astype(np.int64)
+    check_number(ratio, "ratio", "augment_stream", low=0, high=1, closed="right")
+    counts = np.bincount(y)
+    goal = ratio * counts.max()
+    rare = [k for k in range(counts.size) if 0 < counts[k] < goal]
+
+    def seed_of(i):
+        return None if seed is None else seed + 7919 * i
+
+    common_rows = np.flatnonzero(~np.isin(y, rare))
+    common = tf.data.Dataset.from_tensor_slices((images[common_rows], y[common_rows]))
+    common = common.shuffle(len(common_rows), seed=seed, reshuffle_each_iteration=True)
+    if not rare:
+        return common
+    parts, weights = [common], [float(len(common_rows))]
+    for i, k in enumerate(rare, start=1):
+        rows = np.flatnonzero(y == k)
+        augment = make_augmenter(strength, flip=flip, seed=seed_of(i))
+        part = tf.data.Dataset.from_tensor_slices((images[rows], y[rows]))
+        part = part.shuffle(len(rows), seed=seed_of(i), reshuffle_each_iteration=True).repeat()
+        parts.append(part.map(lambda image, label, augment=augment: (augment(image), label)))
+        weights.append(goal)
+    weights = (np.asarray(weights) / np.sum(weights)).tolist()
+    return tf.data.Dataset.sample_from_datasets(
+        parts, weights=weights, seed=seed, stop_on_empty_dataset=True, rerandomize_each_iteration=True,
+    )
+
+
+# -- SMOTE on pixels ------------------------------------------------------------------------------
+
+
+def _smote_bytes(train: ImageData, sampler) -> int:
+    """Rough peak bytes of SMOTE on flattened pixels: float32 input and output, uint8 result."""
+    counts = train.class_counts.copy()
+    strategy = getattr(sampler, "sampling_strategy", None)
+    if isinstance(strategy, dict):
+        for k, n in strategy.items():
+            counts[k] = max(counts[k], n)
+    else:  # "auto": every class up to the largest
+        counts = np.full_like(counts, counts.max())
+    width = int(np.prod(train.image_shape))
+    return int(width * (4 * train.n_rows + 9 * counts.sum()))
+
+
+class ImageHyperModel(kt.HyperModel):
+    """Keras Tuner hypermodel for images: a small CNN and the imbalance remedy, searched together.
+
+    ``build(hp)`` makes the CNN (:func:`build_image_model`: blocks, filters, dropout,
+    learning rate; the loss and output bias the remedy asks for). ``fit(hp, model,
+    train=..., validation=...)`` applies the remedy to the training images only, tunes the
+    batch size and scores the validation images exactly after every epoch
+    (:class:`~raretune.tuning.ValidationScorer`).
+
+    Parameters
+    ----------
+    schema : ImageSchema
+        Learnt from the training images.
+    strategies : sequence of str, default=DEFAULT_IMAGE_STRATEGIES
+        Remedies to search; each must apply to images (``REMEDIES[name].kinds``).
+    objective : Objective, default=PR-AUC
+    random_state : int or None
+        Seed of weights, resampling, augmentation and shuffling, combined with each trial's
+        hyperparameters so that a trial repeats exactly. ``None``: fresh randomness.
+    memory_budget : int, optional
+        Bytes SMOTE on pixels may take; default half the memory available when the trial
+        starts. Past it the trial fails with the figure (the search goes on).
+
+    Examples
+    --------
+    >>> import keras_tuner as kt                                            # doctest: +SKIP
+    >>> hm = ImageHyperModel(ImageSchema.from_data(train), random_state=0)  # doctest: +SKIP
+    >>> model = hm.build(kt.HyperParameters())                              # doctest: +SKIP
+    """
+
+    def __init__(self, schema: ImageSchema, *, strategies=_remedies.DEFAULT_IMAGE_STRATEGIES, objective: Objective | None = None, random_state: int | None = None, memory_budget: int | None = None):
+        super().__init__(name="raretune_image", tunable=True)
+        self.schema = schema
+        self.strategies = tuple(strategies)
+        self.objective = objective
+        self.random_state = random_state
+        self.memory_budget = memory_budget
+
+    # one seed rule and one objective default for tables and images
+    trial_seed = TabularHyperModel.trial_seed
+    _objective = TabularHyperModel._objective
+
+    def build(self, hp):
+        """Build and compile the CNN for one trial."""
+        _remedies.check_strategies(self.strategies, kind="image")
+        strategy = _remedies.declare_strategy(hp, self.strategies)
+        blocks = hp.Int("conv_blocks", 1, 3, default=2)
+        filters = hp.Choice("filters", [8, 16, 32], default=16)
+        dropout = hp.Choice("dropout", [0.0, 0.25, 0.5], default=0.25)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        bias = None
+        if strategy == "bias_init":
+            counts = np.asarray(self.schema.class_counts)
+            bias = output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+        model = build_image_model(
+            self.schema, blocks=blocks, filters=filters, dropout=dropout, initial_bias=bias,
+            seed=self.trial_seed(hp),
+        )
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=_loss(self.schema, hp, strategy))
+        return model
+
+    def fit(self, hp, model, *args, train: ImageData = None, validation: ImageData = None, callbacks=None, epochs: int = 1, initial_epoch: int = 0, verbose=0, **kwargs):
+        """Apply the remedy to ``train``, train ``model``, score ``validation`` each epoch.
+
+        Returns
+        -------
+        keras.callbacks.History
+        """
+        _remedies.declare_data_knobs(hp, self.strategies)
+        batch_size = hp.Choice("batch_size", [32, 64, 128], default=64)
+        settings = _remedies.remedy_settings(hp)
+        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=self.trial_seed(hp))
+        scorer = ValidationScorer(validation.images, validation.y, self._objective(), batch_size=_PREDICT_BATCH)
+        return model.fit(
+            dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=[scorer, *(callbacks or [])], verbose=verbose,
+        )
+
+    # -- data -------------------------------------------------------------------------------
+
+    def training_rows(self, train: ImageData, settings: dict, *, seed: int | None) -> ImageData:
+        """The training images after the remedy's sampler (cached per settings and seed).
+
+        ``random_over``/``random_under`` pick whole images (imbalanced-learn on image
+        indices); ``smote`` interpolates flattened pixels (float32), rounded back to uint8,
+        and warns with its memory estimate. Other remedies return ``train`` itself.
+        """
+        strategy = settings["strategy"]
+        if strategy not in ("random_over", "random_under", "smote"):
+            return train
+        cache = self.__dict__.setdefault("_rows_cache", OrderedDict())
+        key = (id(train), json.dumps(settings, sort_keys=True), seed)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        sampler, _ = _remedies.make_sampler(
+            settings, train.y, n_classes=train.n_classes, numeric=(), categorical=(), random_state=seed,
+        )
+        if strategy == "smote":
+            need = _smote_bytes(train, sampler)
+            shape = "x".join(map(str, train.image_shape))
+            budget = available_memory() // 2 if self.memory_budget is None else self.memory_budget
+            if need > budget:
+                raise kt.errors.FailedTrialError(
+                    f"smote on {train.n_rows:,} images of {shape} would need about {need / 2**30:.1f} GiB, "
+                    f"over the {budget / 2**30:.1f} GiB budget; use augment or random_over for images"
+                )
+            warnings.warn(
+                f"smote on images interpolates flattened pixels: about {need / 2**20:,.1f} MiB for "
+                f"{train.n_rows:,} training images of {shape}; augment is lighter and keeps images realistic.",
+                UserWarning,
+                stacklevel=2,
+            )
+            flat = train.images.reshape(train.n_rows, -1).astype("float32")
+            pixels, y = sampler.fit_resample(flat, train.y)
+            images = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape((-1, *train.image_shape))
+        else:
+            index, y = sampler.fit_resample(np.arange(train.n_rows).reshape(-1, 1), train.y)
+            images = train.images[np.asarray(index)[:, 0]]
+        rows = train.with_rows(images, np.asarray(y, dtype=np.int64))
+        cache[key] = rows
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+        return rows
+
+    def training_dataset(self, train: ImageData, settings: dict, *, batch_size: int, seed: int | None):
+        """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched.
+
+        Elements are ``(image, label, sample_weight)``.
+        """
+        import tensorflow as tf
+
+        strategy = settings["strategy"]
+        if strategy == "augment":
+            stream = augment_stream(
+                train.images, train.y, ratio=float(settings["augment_ratio"]),
+                strength=float(settings["augment_strength"]), flip=bool(settings["augment_flip"]), seed=seed,
+            )
+            binary = self.schema.n_classes == 2
+
+            def label(image, k):
+                target = tf.reshape(tf.cast(k, "float32"), (1,)) if binary else tf.cast(k, "int32")
+                return image, target, tf.constant(1.0)
+
+            return stream.map(label).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        rows = self.training_rows(train, settings, seed=seed)
+        weights = np.ones(rows.n_rows, dtype="float32")
+        if strategy == "class_weight":
+            table = class_weights(rows.y, strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
+            weights = np.array([table[int(k)] for k in rows.y], dtype="float32")
+        dataset = tf.data.Dataset.from_tensor_slices((rows.images, self._labels(rows.y, strategy), weights))
+        dataset = dataset.shuffle(rows.n_rows, seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _labels(self, y, strategy):
+        if self.schema.n_classes == 2:
+            return y.astype("float32").reshape(-1, 1)
+        if strategy == "focal":  # categorical focal loss wants one-hot labels
+            return np.eye(self.schema.n_classes, dtype="float32")[y]
+        return y.astype("int32")
+
+
+def predict_images(model, images: np.ndarray) -> np.ndarray:
+    """Model outputs for uint8 images, as float64: (n,) binary, (n, K) multiclass."""
+    return predict_proba(model, images, batch_size=_PREDICT_BATCH)
