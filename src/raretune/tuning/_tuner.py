@@ -25,7 +25,7 @@ from .._io import write_text
 from .._validation import check_number, check_option
 from ..metrics import Objective
 
-__all__ = ["TUNERS", "make_tuner", "completed_trials"]
+__all__ = ["TUNERS", "make_tuner", "completed_trials", "trial_event"]
 
 _original_save_json = _kt_utils.save_json
 
@@ -78,32 +78,57 @@ class _RaretuneTunerMixin:
         finally:
             kt_config.DEBUG = saved
 
+    lease = None  # WorkerLease on a worker of a distributed search (see _distributed)
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs):
+        if self.lease is not None:
+            # first of Keras Tuner's callbacks, so a lost trial stops before its checkpoint
+            fit_kwargs["callbacks"] = [self.lease.guard(), *(fit_kwargs.get("callbacks") or [])]
+        return super().run_trial(trial, *fit_args, **fit_kwargs)
+
     def on_trial_begin(self, trial):
         self._trial_started = time.monotonic()
+        if self.lease is not None:
+            self.lease.start(trial.trial_id)
         super().on_trial_begin(trial)
 
     def on_trial_end(self, trial):
+        lost = False
+        if self.lease is not None:  # heartbeats end before the trial does, so none says "lost"
+            self.lease.stop()
+            lost = self.lease.lost.is_set()
         super().on_trial_end(trial)
         seconds = time.monotonic() - getattr(self, "_trial_started", time.monotonic())
-        record = self.oracle.get_trial(trial.trial_id)
-        # keep the trial's wall time with its state, for the report and resumes
         if self.progress is not None:
-            trials = completed_trials(self.oracle)
-            best = _best_score(trials, self.oracle.objective.direction)
-            self.progress(
-                {
-                    "event": "trial_end",
-                    "trial_id": trial.trial_id,
-                    "status": str(record.status),
-                    "score": record.score,
-                    "best": best,
-                    "done": len([t for t in self.oracle.trials.values() if t.status in _ENDED]),
-                    "max_trials": self.oracle.max_trials,
-                    "seconds": seconds,
-                    "strategy": record.hyperparameters.values.get("strategy"),
-                    "message": (record.message or "").strip().splitlines()[-1:] if record.message else [],
-                }
-            )
+            self.progress(trial_event(self.oracle, trial.trial_id, seconds=seconds, tuner_id=self.tuner_id,
+                                      record=trial if lost else None))
+
+
+def trial_event(oracle, trial_id: str, *, seconds: float, tuner_id: str | None = None, record=None) -> dict:
+    """The progress event of a finished trial (what ``make_tuner``'s ``progress`` receives).
+
+    ``oracle`` may be Keras Tuner's gRPC client on a worker; then ``done`` and ``best`` are
+    ``None`` (the worker does not see the other trials). ``record``: the trial as this
+    process knows it, instead of the oracle's.
+    """
+    record = oracle.get_trial(trial_id) if record is None else record
+    done = best = None
+    if hasattr(oracle, "trials"):
+        best = _best_score(completed_trials(oracle), oracle.objective.direction)
+        done = len([t for t in oracle.trials.values() if t.status in _ENDED])
+    return {
+        "event": "trial_end",
+        "trial_id": trial_id,
+        "tuner_id": tuner_id,
+        "status": str(record.status),
+        "score": record.score,
+        "best": best,
+        "done": done,
+        "max_trials": oracle.max_trials,
+        "seconds": seconds,
+        "strategy": record.hyperparameters.values.get("strategy"),
+        "message": (record.message or "").strip().splitlines()[-1:] if record.message else [],
+    }
 
 
 _ENDED = ("COMPLETED", "FAILED", "INVALID")
@@ -188,6 +213,7 @@ def make_tuner(
     overwrite: bool = False,
     progress=None,
     verbose: bool = False,
+    distribution_strategy=None,
 ):
     """Build a Keras Tuner tuner for ``hypermodel`` with an explicit objective direction.
 
@@ -211,10 +237,16 @@ def make_tuner(
         Called with a dict after each trial.
     verbose : bool
         Print the traceback of failed trials.
+    distribution_strategy : tf.distribute.Strategy, optional
+        Train each trial under it, e.g. ``tf.distribute.MirroredStrategy()`` for all the
+        GPUs of this machine.
 
     Returns
     -------
     keras_tuner.Tuner
+        In a distributed search (Keras Tuner's environment set, see
+        :mod:`raretune.tuning._distributed`) a worker's ``oracle`` is Keras Tuner's gRPC
+        client; seeding and remedy coverage then happen on the chief's oracle.
     """
     check_option(kind, "tuner", "make_tuner", TUNERS)
     check_number(max_trials, "max_trials", "make_tuner", kind=int, low=1)
@@ -229,6 +261,7 @@ def make_tuner(
         max_retries_per_trial=0,
         # a NaN trial fails alone; the search goes on (raretune reports failures)
         max_consecutive_failed_trials=max_trials + 1,
+        distribution_strategy=distribution_strategy,
     )
     if kind == "hyperband":
         tuner = _Hyperband(max_epochs=max_epochs, factor=3, hyperband_iterations=1000, **common)
@@ -238,7 +271,8 @@ def make_tuner(
         tuner = _Random(max_trials=max_trials, **common)
     oracle = tuner.oracle
     oracle.max_trials = max_trials
-    if seed is not None and not oracle.trials:
+    is_worker = not hasattr(oracle, "trials")  # Keras Tuner's gRPC client to the chief's oracle
+    if seed is not None and not is_worker and not oracle.trials:
         # Oracle.__init__ does `seed or random.randint(...)`, turning 0 into a random seed
         oracle.seed = seed
         oracle._seed_state = seed
@@ -247,7 +281,7 @@ def make_tuner(
         if hasattr(oracle, "gpr"):
             oracle.gpr.random_state = seed
     strategies = getattr(hypermodel, "strategies", None)
-    if strategies and len(strategies) > 1:
+    if strategies and len(strategies) > 1 and not is_worker:
         _cover_every_strategy(oracle, list(strategies))
     tuner.progress = progress
     tuner.verbose = verbose
