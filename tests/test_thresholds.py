@@ -24,8 +24,9 @@ def test_cost_threshold_minimises_expected_cost():
     pred = P >= t
     cost = 10 * ((Y == 1) & ~pred).sum() + ((Y == 0) & pred).sum()
     assert cost == 1  # catch all three positives for one false alarm
-    # when false alarms are ruinous, predict nothing
-    assert select_threshold(Y, P, rule="cost", cost_fn=1, cost_fp=1000) > P.max()
+    # when the top-scored row is a negative and false alarms are ruinous, predict nothing
+    y2, p2 = np.array([0, 1, 0, 1]), np.array([0.9, 0.5, 0.4, 0.3])
+    assert select_threshold(y2, p2, rule="cost", cost_fn=1, cost_fp=1000) > p2.max()
 
 
 def test_threshold_errors():
