@@ -19,6 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from . import __version__
 from ._errors import ConfigError, DataError, RunStateError
 from ._io import atomic_path, read_json, write_json
 from ._validation import check_number, check_option
-from .datasets import TabularData, describe_imbalance, load_data, stratified_split, table_features
+from .datasets import ImageData, TabularData, describe_imbalance, load_data, stratified_split, table_features
 from .metrics import get_objective, score_predictions
 from .thresholds import THRESHOLD_RULES, ProbabilityCalibrator, select_threshold
 
@@ -58,8 +59,9 @@ class RunConfig:
         validation only.
     out : path, optional
         Run folder (default ``runs/<timestamp>``).
-    strategies : sequence of str
-        Remedies to search (``raretune.tuning.REMEDIES``).
+    strategies : sequence of str, optional
+        Remedies to search (``raretune.tuning.REMEDIES``). Default: ``DEFAULT_STRATEGIES``
+        for tables, ``DEFAULT_IMAGE_STRATEGIES`` for images.
     tuner : {"hyperband", "bayesian", "random"}
     objective : str
         ``"pr_auc"``, ``"roc_auc"``, ``"f1"``, ``"recall@precision=P"`` or ``"cost"``.
@@ -82,8 +84,24 @@ class RunConfig:
         never touched.
     baseline : bool
         Also fit scikit-learn's HistGradientBoosting with class weights, for the leaderboard.
+    stream_above : int
+        Training sets with more rows than this never get a resampled copy in memory: the
+        sampling remedies are replaced by streaming rebalancing inside ``tf.data``
+        (``stream``), and the run says so.
     data_dir : path, optional
         TFDS data folder.
+    chief : str, optional
+        ``HOST:PORT``: serve the search to workers there (a distributed search; see
+        :mod:`raretune.tuning._distributed`). Chief and workers share ``out``.
+    worker : str, optional
+        ``HOST:PORT`` of the chief: run trials for it. Needs ``worker_id``. Without ``chief``
+        and ``worker``, Keras Tuner's ``KERASTUNER_*`` environment variables decide.
+    worker_id : str, optional
+        This worker's name, unique among the workers.
+    lease_seconds : float
+        A distributed trial whose worker is silent this long goes back to the pool.
+    mirrored : bool
+        Train each trial on all of this machine's GPUs (``tf.distribute.MirroredStrategy``).
     quiet, verbose : bool
         Less or more progress output on standard error.
     """
@@ -93,7 +111,7 @@ class RunConfig:
     positive: str | None = None
     test_data: object = None
     out: str | os.PathLike | None = None
-    strategies: tuple = ("none", "class_weight", "random_over", "smote")
+    strategies: tuple | None = None
     tuner: str = "hyperband"
     objective: str = "pr_auc"
     threshold: str = "auto"
@@ -109,7 +127,13 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     baseline: bool = True
+    stream_above: int = 1_000_000
     data_dir: str | None = None
+    chief: str | None = None
+    worker: str | None = None
+    worker_id: str | None = None
+    lease_seconds: float = 120.0
+    mirrored: bool = False
     quiet: bool = False
     verbose: bool = False
     command: list = field(default_factory=list)
@@ -119,7 +143,8 @@ class RunConfig:
         from .tuning._remedies import check_strategies
 
         config = dataclasses.replace(self)
-        config.strategies = check_strategies(config.strategies)
+        if config.strategies is not None:
+            config.strategies = check_strategies(config.strategies)
         check_option(config.tuner, "tuner", "run", ("hyperband", "bayesian", "random"))
         check_option(config.calibration, "calibration", "run", ("auto", "none", "prior", "platt", "isotonic"))
         check_number(config.max_trials, "max_trials", "run", kind=int, low=1)
@@ -128,6 +153,13 @@ class RunConfig:
             check_number(config.seed, "seed", "run", kind=int, low=0, high=2**31 - 1)
         if config.resume and config.overwrite:
             raise ConfigError("Pass --resume or --overwrite, not both.")
+        from .tuning._distributed import check_distributed_options
+
+        check_distributed_options(config.chief, config.worker, config.worker_id, config.lease_seconds)
+        if (config.chief is not None or config.worker is not None) and config.out is None:
+            raise ConfigError("A distributed search needs --out: the run folder that chief and workers share.")
+        if config.worker is not None and config.overwrite:
+            raise ConfigError("A worker never replaces the run folder; pass --overwrite to the chief.")
         get_objective(config.objective, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
         _threshold_rule(config)
         if config.fast:
@@ -147,7 +179,7 @@ class RunConfig:
             elif value is not None:
                 out[key] = str(value)
         out["out"] = None if self.out is None else str(self.out)
-        out["strategies"] = list(self.strategies)
+        out["strategies"] = None if self.strategies is None else list(self.strategies)
         return out
 
 
@@ -206,10 +238,31 @@ def is_run_dir(path) -> bool:
     return path.is_dir() and any((path / name).exists() for name in _RUN_FILES)
 
 
+def _streaming_strategies(config: RunConfig, n_train: int) -> tuple:
+    """The remedies to search; above ``stream_above`` rows, samplers become ``stream``."""
+    from .tuning._remedies import is_sampler
+
+    if n_train <= config.stream_above:
+        return tuple(config.strategies)
+    swapped = [s for s in config.strategies if is_sampler(s)]
+    if not swapped:
+        return tuple(config.strategies)
+    kept = [s for s in config.strategies if not is_sampler(s)]
+    strategies = tuple(dict.fromkeys(kept + ["stream"]))
+    _log(config, f"{n_train:,} training rows (over {config.stream_above:,}): {', '.join(swapped)} "
+                 "replaced by streaming rebalancing (stream) to keep one copy of the data in memory")
+    return strategies
+
+
 def _fingerprint(data: TabularData, test: TabularData | None, config: RunConfig) -> str:
     digest = hashlib.sha256()
     for table in (data, test):
         if table is None:
+            continue
+        if isinstance(table, ImageData):
+            digest.update(np.ascontiguousarray(table.images).tobytes())
+            digest.update(np.asarray(table.y).tobytes())
+            digest.update(json.dumps([table.classes, table.image_shape]).encode())
             continue
         digest.update(pd.util.hash_pandas_object(table.features, index=False).to_numpy().tobytes())
         digest.update(np.asarray(table.y).tobytes())
@@ -277,14 +330,21 @@ _NOISE = (
 def _run(config: RunConfig) -> RunResult:
     started = time.monotonic()
     objective = get_objective(config.objective, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+    from .tuning._distributed import resolve_role
+
+    # chief, worker (from --chief/--worker or Keras Tuner's KERASTUNER_* variables) or None
+    role = resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
+    is_worker = role is not None and role.kind == "worker"
+    if role is not None and config.out is None:
+        raise ConfigError("A distributed search needs --out: the run folder that chief and workers share.")
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     config.out = out
     if out.exists() and not out.is_dir():
         raise RunStateError(f"--out {str(out)!r} is a file, not a folder.")
     existing = is_run_dir(out)
-    if existing and not (config.resume or config.overwrite):
+    if existing and not (config.resume or config.overwrite or is_worker):
         raise RunStateError(f"{str(out)!r} already holds a run; pass --resume to continue it or --overwrite to replace it.")
-    if config.resume and not existing:
+    if config.resume and not existing and not is_worker:
         raise RunStateError(f"Nothing to resume in {str(out)!r}: it holds no run.")
 
     # -- data (validated before anything is written) ---------------------------------------
@@ -293,6 +353,7 @@ def _run(config: RunConfig) -> RunResult:
     test_data = None
     if config.test_data is not None:
         test_data = load_data(config.test_data, target=data.target, reference=data, data_dir=config.data_dir)
+    config.strategies = _strategies_for(config, data)
     if config.fast:
         data = _subsample(data, _FAST_MAX_ROWS, config.seed)
     diagnosis = describe_imbalance(data)
@@ -310,7 +371,7 @@ def _run(config: RunConfig) -> RunResult:
         test=test_data, random_state=config.seed,
     )
     fingerprint = _fingerprint(data, test_data, config)
-    if config.resume:
+    if config.resume and not is_worker:  # a worker checks the chief's fingerprint in join_search
         previous = _read_config(out)
         if previous.get("fingerprint") != fingerprint:
             raise RunStateError(
@@ -320,6 +381,11 @@ def _run(config: RunConfig) -> RunResult:
     if config.overwrite and existing:
         _remove_run(out)
     out.mkdir(parents=True, exist_ok=True)
+    prepared = _Prepared(out, started, objective, data, test_data, diagnosis, split, fingerprint, role)
+    if isinstance(data, ImageData):
+        from ._run_images import run_images
+
+        return run_images(config, prepared)
 
     # -- search ---------------------------------------------------------------------------
     from .tuning import FeatureSchema, TabularHyperModel, completed_trials, make_tuner
@@ -328,12 +394,53 @@ def _run(config: RunConfig) -> RunResult:
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     schema = FeatureSchema.from_data(split.train)
-    if not config.resume:
+    if not config.resume and not is_worker:
         write_json(out / "config.json", {
             "raretune_version": __version__, "config": config.to_dict(), "fingerprint": fingerprint,
             "schema": schema.to_dict(), "classes": list(data.classes), "target": data.target,
         })
-    hypermodel = TabularHyperModel(schema, strategies=config.strategies, objective=objective, random_state=config.seed)
+    strategies = _streaming_strategies(config, split.train.n_rows)
+    hypermodel = TabularHyperModel(schema, strategies=strategies, objective=objective, random_state=config.seed)
+    return _search_and_finish(
+        config, prepared, hypermodel,
+        predict_part=lambda model, part: _predict(model, schema.inputs(part.features)),
+        columns={"numeric": list(data.numeric), "categorical": list(data.categorical)},
+    )
+
+
+class _Prepared(NamedTuple):
+    """A run's data, split and folder, ready for the search (shared by tables and images)."""
+
+    out: Path
+    started: float
+    objective: object
+    data: object
+    test_data: object
+    diagnosis: dict
+    split: object
+    fingerprint: str
+    role: object = None  # distributed role (chief or worker), None for a local search
+
+
+def _strategies_for(config: RunConfig, data) -> tuple:
+    """The remedies to search: as configured, or the default for the data kind; checked against it."""
+    from .tuning._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, check_strategies
+
+    kind = "image" if isinstance(data, ImageData) else "table"
+    default = DEFAULT_IMAGE_STRATEGIES if kind == "image" else DEFAULT_STRATEGIES
+    return check_strategies(default if config.strategies is None else config.strategies, kind=kind)
+
+
+def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, predict_part, columns: dict) -> RunResult:
+    """Search, calibrate, choose the threshold, score the test set once and write the run.
+
+    Shared by tables and images: ``predict_part(model, part)`` gives the network's raw
+    scores for a split part, ``columns`` describes the inputs for ``metrics.json``.
+    """
+    from .tuning import completed_trials, make_tuner
+
+    out, started, objective, data, test_data, diagnosis, split, fingerprint, role = prepared
+    is_worker = role is not None and role.kind == "worker"
     trial_log = _TrialLog(out / "trials.json", config)
     try:
         tuner = make_tuner(
@@ -366,10 +473,8 @@ def _run(config: RunConfig) -> RunResult:
     _log(config, f"best trial {best.trial_id}: {settings['strategy']}, {objective.metric} = {best.score:.4f}")
 
     # -- calibration, threshold, test -----------------------------------------------------
-    val_inputs = schema.inputs(split.validation.features)
-    test_inputs = schema.inputs(split.test.features)
-    val_raw = _predict(model, val_inputs)
-    test_raw = _predict(model, test_inputs)
+    val_raw = predict_part(model, split.validation)
+    test_raw = predict_part(model, split.test)
     calibrator = ProbabilityCalibrator(
         config.calibration, train_prior=_training_prior(hypermodel, split.train, best), random_state=config.seed or 0,
     )
@@ -432,7 +537,7 @@ def _run(config: RunConfig) -> RunResult:
             },
             "positive_rate": diagnosis["positive_rate"],
             "imbalance_ratio": diagnosis["imbalance_ratio"],
-            "columns": {"numeric": list(data.numeric), "categorical": list(data.categorical)},
+            "columns": columns,
             "notes": list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else []),
             "warnings": diagnosis["warnings"],
         },
@@ -444,7 +549,7 @@ def _run(config: RunConfig) -> RunResult:
             "n_trials": len(tuner.oracle.trials),
             "n_failed": n_failed,
             "seconds": search_seconds,
-            "strategies": list(config.strategies),
+            "strategies": list(strategies),
             "seed": config.seed,
         },
         "best": {
@@ -540,6 +645,11 @@ def _training_prior(hypermodel, train: TabularData, trial):
         return None
     if strategy == "balanced_bagging":
         return 1.0 / (1.0 + float(settings["bagging_neg_ratio"])) if train.is_binary else None
+    if strategy == "augment":  # images: the class shares of the rebalanced stream
+        from .tuning._image import stream_class_shares
+
+        shares = stream_class_shares(train.y, float(settings["augment_ratio"]), n_classes=train.n_classes)
+        return float(shares[1]) if train.is_binary else shares.tolist()
     rows = hypermodel.training_rows(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters))
     counts = rows.class_counts.astype(float)
     if strategy == "class_weight":
@@ -600,6 +710,8 @@ def _baseline(split, objective, config) -> dict:
     started = time.monotonic()
 
     def frame(table):
+        if isinstance(table, ImageData):  # pixels as features
+            return table.images.reshape(table.n_rows, -1)
         features = table.features.copy()
         for name in table.categorical:
             features[name] = pd.Categorical(features[name], categories=sorted(set(split.train.features[name])))
