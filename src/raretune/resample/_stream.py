@@ -22,7 +22,7 @@ __all__ = ["rebalance"]
 
 _METHODS = ("smote", "random", "undersample")
 _SCAN_BATCH = 8192  # rows per step of the counting pass over an unbatched source
-_SYNTHETIC_CHUNK = 1024  # synthetic rows made per vectorised step for an unbatched output
+_BLOCK = 256  # an unbatched stream is worked on in blocks of this many rows
 
 
 def rebalance(
@@ -67,12 +67,12 @@ def rebalance(
     tf.data.Dataset
         Same element form as ``dataset`` (unbatched, or batched with batches that grow by
         the synthetic rows they receive). For ``"smote"`` and ``"random"`` every input row
-        appears exactly once per pass. Batched: synthetic rows are spread over the batches
-        in proportion to their negatives, so the positive share holds batch by batch, and
-        each output batch is shuffled. Unbatched: originals and synthetic rows are mixed
-        with :meth:`tf.data.Dataset.sample_from_datasets`, so the share holds in
-        expectation (binomial noise). ``"undersample"`` keeps each negative with the same
-        probability (the share holds in expectation).
+        appears exactly once per pass, and exactly ``round(ratio * n_negative) - n_positive``
+        synthetic rows are added, spread over the batches in proportion to their negatives
+        (so the positive share holds batch by batch); each output batch is shuffled. An
+        unbatched stream is handled the same way in blocks of 256 rows, then unbatched.
+        ``"undersample"`` keeps each negative with probability ``n_positive / (ratio *
+        n_negative)`` (the share holds in expectation) and the order of the rows.
 
     Raises
     ------
@@ -89,8 +89,9 @@ def rebalance(
     -----
     Memory holds the positive rows and their neighbour table (``n_pos * (n_features +
     k_neighbors)`` numbers), never the negatives. The synthetic rows depend only on the
-    seed and the position of the batch (or of the synthetic chunk) in the stream, so
-    every epoch sees the same ones.
+    seed and the position of the batch in the stream, so every epoch sees the same ones
+    (rebuild the dataset with another seed for fresh ones). The input is read twice: once
+    to count and keep the positives (at call time), then once per iteration.
 
     Examples
     --------
@@ -135,7 +136,9 @@ def rebalance(
                 f"(ratio {n_positive / n_negative:.4g}), at least ratio={ratio}; undersampling "
                 "would drop nothing. Ask for a larger ratio."
             )
-        return _undersample(dataset, batched, keep_share, seed)
+        if batched:
+            return _undersample(dataset, keep_share, seed)
+        return _undersample(dataset.batch(_BLOCK), keep_share, seed).unbatch()
 
     n_synthetic = int(round(wanted_positives)) - n_positive
     if n_synthetic <= 0:
@@ -162,7 +165,9 @@ def rebalance(
     )
     if batched:
         return _oversample_batched(dataset, make_synthetic, n_synthetic, n_negative, seed)
-    return _oversample_unbatched(dataset, make_synthetic, n_synthetic, n_negative + n_positive, seed)
+    # Per-element work in tf.data costs more than the vectorised work on small blocks.
+    blocks = _oversample_batched(dataset.batch(_BLOCK), make_synthetic, n_synthetic, n_negative, seed)
+    return blocks.unbatch()
 
 
 def _check_element_spec(dataset) -> tuple[bool, object]:
@@ -284,56 +289,16 @@ def _oversample_batched(dataset, make_synthetic, n_synthetic: int, n_negative: i
     )
 
 
-def _oversample_unbatched(dataset, make_synthetic, n_synthetic: int, n_rows: int, seed: int):
-    """Mix the rows with an endless stream of synthetic rows, made a chunk at a time."""
-    import tensorflow as tf
-
-    label_dtype = dataset.element_spec[1].dtype
-
-    def chunk(index):
-        rows = make_synthetic(
-            tf.constant(_SYNTHETIC_CHUNK, tf.int64),
-            tf.stack([tf.constant(seed, tf.int64), 4 * index + 1]),
-        )
-        return rows, tf.ones([_SYNTHETIC_CHUNK], dtype=label_dtype)
-
-    synthetic = (
-        tf.data.Dataset.range(2**62)
-        .map(chunk, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .unbatch()
-    )
-    share = n_synthetic / (n_rows + n_synthetic)
-    return tf.data.Dataset.sample_from_datasets(
-        [dataset, synthetic],
-        weights=[1.0 - share, share],
-        seed=seed,
-        stop_on_empty_dataset=True,
-    )
-
-
-def _undersample(dataset, batched: bool, keep_share: float, seed: int):
+def _undersample(batches, keep_share: float, seed: int):
     """Keep every positive and each negative with probability ``keep_share``."""
     import tensorflow as tf
 
-    def keep_mask(index, label):
+    def thin(index, element):
+        features, label = element
         draw = tf.random.stateless_uniform(
             tf.shape(label), seed=tf.stack([tf.constant(seed, tf.int64), index]), dtype=tf.float64
         )
-        return (label == 1) | (draw < keep_share)
+        keep = (label == 1) | (draw < keep_share)
+        return tf.boolean_mask(features, keep), tf.boolean_mask(label, keep)
 
-    if batched:
-
-        def thin(index, element):
-            features, label = element
-            mask = keep_mask(index, label)
-            return tf.boolean_mask(features, mask), tf.boolean_mask(label, mask)
-
-        return dataset.enumerate().map(
-            thin, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    return (
-        dataset.enumerate()
-        .filter(lambda index, element: keep_mask(index, element[1]))
-        .map(lambda index, element: element)
-    )
+    return batches.enumerate().map(thin, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
