@@ -115,3 +115,11 @@ def test_multiclass_run(tmp_path):
     preds = raretune.predict(result.out, frame.head(50))
     assert list(preds.columns) == ["score_a", "score_b", "score_rare", "prediction"]
     np.testing.assert_allclose(preds[["score_a", "score_b", "score_rare"]].sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_large_training_sets_stream_instead_of_resampling(tmp_path, capsys):
+    frame = make_frame(n=2000, positive_rate=0.05, seed=9)
+    result = raretune.run(data=frame, target="label", out=tmp_path / "s", strategies=["none", "smote", "random_over"],
+                          stream_above=1000, **{**FAST, "quiet": False})
+    assert result.metrics["search"]["strategies"] == ["none", "stream"]
+    assert "replaced by streaming rebalancing" in capsys.readouterr().err

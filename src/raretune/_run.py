@@ -441,26 +441,47 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
 
     out, started, objective, data, test_data, diagnosis, split, fingerprint, role = prepared
     is_worker = role is not None and role.kind == "worker"
+    from .tuning import _distributed
+
+    def say(message):
+        _log(config, message)
+
+    role = _distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
+    is_worker = role is not None and role.kind == "worker"
     trial_log = _TrialLog(out / "trials.json", config)
-    try:
-        tuner = make_tuner(
-            config.tuner, hypermodel, objective, max_trials=config.max_trials, max_epochs=config.max_epochs,
-            directory=out, project_name="tuner", seed=config.seed, overwrite=not config.resume,
-            progress=trial_log.on_trial_end, verbose=config.verbose,
-        )
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        if not config.resume:
-            raise
-        raise RunStateError(
-            f"The tuner state in {str(out / 'tuner')!r} is damaged ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); it cannot be resumed. "
-            "Use --overwrite or a new --out."
-        ) from None
-    trial_log.oracle = tuner.oracle
-    _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
-                 f"objective {objective.describe()}, remedies {', '.join(config.strategies)}")
-    search_started = time.monotonic()
-    tuner.search(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0)
+    if is_worker:  # the chief's config.json must carry this worker's fingerprint
+        _distributed.join_search(role, out, fingerprint, log=say)
+    with _distributed.kt_environment(role):
+        try:
+            tuner = make_tuner(
+                config.tuner, hypermodel, objective, max_trials=config.max_trials, max_epochs=config.max_epochs,
+                directory=out, project_name="tuner", seed=config.seed, overwrite=not (config.resume or is_worker),
+                progress=trial_log.on_trial_end, verbose=config.verbose,
+                distribution_strategy=_distributed.mirrored_strategy() if config.mirrored else None,
+            )
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            if not config.resume:
+                raise
+            raise RunStateError(
+                f"The tuner state in {str(out / 'tuner')!r} is damaged ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); it cannot be resumed. "
+                "Use --overwrite or a new --out."
+            ) from None
+        if not is_worker:  # a worker's oracle is the chief's, over gRPC; the chief keeps trials.json
+            trial_log.oracle = tuner.oracle
+        _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
+                     f"objective {objective.describe()}, remedies {', '.join(config.strategies)}")
+        search_started = time.monotonic()
+        search = dict(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0)
+        if role is None:
+            tuner.search(**search)
+        elif role.kind == "chief":
+            _distributed.serve_search(tuner, role, lease_seconds=config.lease_seconds,
+                                      on_trial_end=trial_log.on_trial_end, log=say)
+        else:
+            ran = _distributed.run_worker(tuner, lease_seconds=config.lease_seconds, log=say, **search)
+            say(f"{role.tuner_id}: the chief says the search is over; {len(ran)} trial(s) started here")
+            return RunResult(out=out, metrics={"role": "worker", "tuner_id": role.tuner_id, "trials": ran})
     search_seconds = time.monotonic() - search_started
     trials = completed_trials(tuner.oracle)
     trial_log.write(tuner.oracle)
@@ -582,10 +603,12 @@ class _TrialLog:
         self.path = path
         self.config = config
         self.seconds = {}
+        self.tuner_ids = {}  # which tuner ran each trial ("tuner0" on one machine, the worker's name)
         if path.exists() and config.resume:
             try:
                 for record in read_json(path):
                     self.seconds[record["trial_id"]] = record.get("seconds")
+                    self.tuner_ids[record["trial_id"]] = record.get("tuner_id")
             except (OSError, ValueError, KeyError, TypeError):
                 pass
 
@@ -593,13 +616,16 @@ class _TrialLog:
 
     def on_trial_end(self, event: dict) -> None:
         self.seconds[event["trial_id"]] = event["seconds"]
+        self.tuner_ids[event["trial_id"]] = event.get("tuner_id")
         if self.oracle is not None:
             self.write(self.oracle)  # after every trial, so a crash keeps the records
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
         total = event["max_trials"] or "?"
         reason = f"  ({event['message'][0][:80]})" if event["status"] != "COMPLETED" and event["message"] else ""
-        _log(self.config, f"trial {event['done']}/{total}  {event['strategy']:<14} score {score}  "
+        # a worker sees neither the other trials nor the best score: it names its trial instead
+        which = f"trial {event['done']}/{total}" if event["done"] is not None else f"trial {event['trial_id']} ({event['tuner_id']})"
+        _log(self.config, f"{which}  {event['strategy']:<14} score {score}  "
                           f"best {best}  {event['seconds']:.1f}s{reason}")
 
     def records(self, oracle) -> list:
@@ -615,6 +641,7 @@ class _TrialLog:
                 "strategy": trial.hyperparameters.values.get("strategy"),
                 "hyperparameters": dict(trial.hyperparameters.values),
                 "seconds": self.seconds.get(trial_id),
+                "tuner_id": self.tuner_ids.get(trial_id),
                 "message": message[-1] if message else None,
             })
         return out
