@@ -53,6 +53,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--config", help="TOML file with any of these options (command-line flags win)")
     out.add_argument("--quiet", action="store_true")
     out.add_argument("--verbose", action="store_true")
+    dist = p.add_argument_group("many machines (chief and workers share --out)")
+    dist.add_argument("--chief", metavar="HOST:PORT", help="serve the search to workers; listen on HOST:PORT")
+    dist.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT")
+    dist.add_argument("--worker-id", metavar="NAME", help="this worker's name (unique; with --worker)")
+    dist.add_argument("--lease-seconds", type=float, default=None,
+                      help="a trial whose worker is silent this long goes back to the pool (default 120)")
+    dist.add_argument("--mirrored", action="store_true",
+                      help="train each trial on all of this machine's GPUs (tf.distribute.MirroredStrategy)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +99,8 @@ _RUN_FIELDS = {
     "cost_fp": "cost_fp", "max_trials": "max_trials", "max_epochs": "max_epochs", "seed": "seed",
     "threshold": "threshold", "calibration": "calibration", "out": "out", "resume": "resume",
     "overwrite": "overwrite", "fast": "fast", "quiet": "quiet", "verbose": "verbose",
+    "chief": "chief", "worker": "worker", "worker_id": "worker_id", "lease_seconds": "lease_seconds",
+    "mirrored": "mirrored",
 }
 
 
@@ -134,6 +144,11 @@ def _cmd_run(args, argv) -> int:
 
     config = _run_config(args, argv)
     result = run(config)
+    if result.metrics.get("role") == "worker":
+        if not config.quiet:
+            print(f"worker {result.metrics['tuner_id']}: {len(result.metrics['trials'])} trial(s); "
+                  f"the chief writes the results to {result.out}")
+        return 0
     if not config.quiet:
         print(f"run folder: {result.out}")
         print(f"report:     {result.out / 'report.html'}")
