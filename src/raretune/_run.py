@@ -470,7 +470,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
         if not is_worker:  # a worker's oracle is the chief's, over gRPC; the chief keeps trials.json
             trial_log.oracle = tuner.oracle
         _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
-                     f"objective {objective.describe()}, remedies {', '.join(config.strategies)}")
+                     f"objective {objective.describe()}, remedies {', '.join(hypermodel.strategies)}")
         search_started = time.monotonic()
         search = dict(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0)
         if role is None:
@@ -570,7 +570,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             "n_trials": len(tuner.oracle.trials),
             "n_failed": n_failed,
             "seconds": search_seconds,
-            "strategies": list(strategies),
+            "strategies": list(hypermodel.strategies),
             "seed": config.seed,
         },
         "best": {
@@ -848,7 +848,8 @@ def load_run(run_dir):
     Returns
     -------
     dict
-        ``model`` (keras.Model), ``schema`` (FeatureSchema), ``calibrator``,
+        ``model`` (keras.Model), ``schema`` (FeatureSchema; None for images), ``image``
+        (the image schema as a dict; None for tables), ``calibrator``,
         ``threshold`` (float or None), ``classes``, ``target``, ``metrics``.
 
     Raises
@@ -872,7 +873,8 @@ def load_run(run_dir):
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
     return {
         "model": model,
-        "schema": FeatureSchema.from_dict(config["schema"]),
+        "schema": None if config.get("schema") is None else FeatureSchema.from_dict(config["schema"]),
+        "image": config.get("image"),
         "calibrator": ProbabilityCalibrator.from_dict(metrics["calibration"]),
         "threshold": None if metrics.get("threshold") is None else metrics["threshold"]["value"],
         "classes": metrics["task"]["classes"],
@@ -890,7 +892,8 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
         A folder written by :func:`run`.
     data : str, path, DataFrame, tuple or tf.data.Dataset
         Rows to score; they need the run's feature columns (a label column is not needed
-        and other columns are ignored).
+        and other columns are ignored). For an image run: ``"tfds:NAME"``, a dataset of
+        images or ``(image, label)`` pairs, or an image array of the run's image shape.
 
     Returns
     -------
@@ -903,6 +906,10 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
     from .datasets._loaders import _frame_from_tfds, _frame_from_tf_dataset, _is_tf_dataset
 
     loaded = load_run(run_dir)
+    if loaded["image"] is not None:
+        from ._run_images import predict_images_run
+
+        return predict_images_run(loaded, data, data_dir=data_dir)
     schema = loaded["schema"]
     if isinstance(data, (str, os.PathLike)) and str(data).startswith("tfds:"):
         frame, _, source = _frame_from_tfds(str(data), data_dir)
@@ -921,7 +928,11 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
         numeric=schema.numeric, categorical=schema.categorical,
     )
     features = table_features(frame, reference, source)
-    raw = _predict(loaded["model"], schema.inputs(features))
+    return _score_frame(loaded, _predict(loaded["model"], schema.inputs(features)))
+
+
+def _score_frame(loaded: dict, raw) -> pd.DataFrame:
+    """Calibrated scores and predictions of a finished run (tables and images)."""
     score = loaded["calibrator"].transform(raw)
     if score.ndim == 1:
         return pd.DataFrame({"score": score, "prediction": (score >= loaded["threshold"]).astype(int)})
