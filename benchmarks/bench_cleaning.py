@@ -6,6 +6,7 @@ the kept rows are identical.
 
     python benchmarks/bench_cleaning.py            # 60k x 30 cleaning, 200k x 30 combined
     python benchmarks/bench_cleaning.py --quick    # 20k x 30 and 40k x 30
+    python benchmarks/bench_cleaning.py --only combined --combined-rows 100000
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def measure(sampler, implementation, data, n_rows, repeats):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (minutes, not ten)")
+    parser.add_argument("--rows", type=int, help="rows for TomekLinks and ENN (default 60000)")
+    parser.add_argument("--combined-rows", type=int, help="rows for SMOTETomek, SMOTEENN (200000)")
+    parser.add_argument("--only", choices=["cleaning", "combined"], help="run one half of the table")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -97,6 +101,8 @@ def main() -> None:
         worker(sampler, implementation, data, int(n_rows))
         return
     cleaning_rows, combined_rows = (20_000, 40_000) if args.quick else (60_000, 200_000)
+    cleaning_rows = args.rows or cleaning_rows
+    combined_rows = args.combined_rows or combined_rows
     cases = [
         ("TomekLinks", "fraud_like", cleaning_rows, 3, 3),
         ("EditedNearestNeighbours", "fraud_like", cleaning_rows, 3, 3),
@@ -112,6 +118,10 @@ def main() -> None:
     print(f"1% positives, 30 features; median of repeats (raretune/imblearn shown in n=...)")
     print(header)
     print("-" * len(header))
+    if args.only == "cleaning":
+        cases = cases[:4]
+    elif args.only == "combined":
+        cases = cases[4:]
     for sampler, data, n_rows, ours_repeats, theirs_repeats in cases:
         theirs = measure(sampler, "imblearn", data, n_rows, theirs_repeats)
         ours = measure(sampler, "raretune", data, n_rows, ours_repeats)
