@@ -348,6 +348,7 @@ class TabularHyperModel(kt.HyperModel):
             initial_epoch=initial_epoch,
             callbacks=[scorer, *(callbacks or [])],
             verbose=verbose,
+            shuffle=False,  # the dataset is already shuffled, seeded, every epoch
         )
 
     def _fit_bagging(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
@@ -382,7 +383,7 @@ class TabularHyperModel(kt.HyperModel):
                 rows = np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
                 rows = rng.permutation(rows)
                 bag = tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows]))
-                result = tower.fit(bag.batch(batch_size), epochs=1, verbose=0)
+                result = tower.fit(bag.batch(batch_size), epochs=1, verbose=0, shuffle=False)
                 losses.append(result.history["loss"][-1])
             logs = {"loss": float(np.mean(losses))}
             callback_list.on_epoch_end(epoch, logs)

@@ -249,6 +249,15 @@ def make_tuner(
         client; seeding and remedy coverage then happen on the chief's oracle.
     """
     check_option(kind, "tuner", "make_tuner", TUNERS)
+    if hasattr(hypermodel, "objective"):
+        # the hypermodel's validation scorer must log the metric the oracle reads
+        if hypermodel.objective is None:
+            hypermodel.objective = objective
+        elif hypermodel.objective != objective:
+            raise ConfigError(
+                f"The hypermodel scores {hypermodel.objective.metric} but the tuner optimises "
+                f"{objective.metric}; give both the same objective."
+            )
     check_number(max_trials, "max_trials", "make_tuner", kind=int, low=1)
     check_number(max_epochs, "max_epochs", "make_tuner", kind=int, low=1)
     common = dict(

@@ -1,0 +1,43 @@
+"""Every remedy runs end to end through `raretune run --strategies NAME --fast`."""
+
+import json
+
+import pytest
+
+from raretune.cli import main
+from raretune.tuning import REMEDIES
+
+from tests.conftest import make_frame
+
+pytestmark = pytest.mark.slow
+
+TABLE_REMEDIES = [name for name, remedy in REMEDIES.items() if "table" in remedy.kinds]
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("remedies") / "d.csv"
+    make_frame(n=1200, positive_rate=0.08, seed=12).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("name", TABLE_REMEDIES)
+def test_remedy_end_to_end(name, data_csv, tmp_path):
+    out = tmp_path / name
+    code = main(["run", "--data", str(data_csv), "--target", "label", "--strategies", name, "--fast",
+                 "--max-trials", "2", "--max-epochs", "1", "--no-baseline", "--quiet", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best"]["strategy"] == name
+    assert metrics["search"]["n_trials"] == 2 and metrics["search"]["n_failed"] == 0
+    assert (out / "model.keras").exists() and (out / "report.html").exists()
+
+
+def test_default_fast_run_on_the_embedded_data(tmp_path):
+    out = tmp_path / "fast"
+    assert main(["run", "--fast", "--quiet", "--data-dir", str(tmp_path / "tfds"), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["source"] == "tfds:synthetic_fraud/small"
+    assert metrics["task"]["target"] == "is_fraud"
+    assert metrics["search"]["max_trials"] == 4 and metrics["search"]["max_epochs"] == 2
+    assert metrics["test"]["pr_auc"] > 3 * metrics["data"]["positive_rate"]
