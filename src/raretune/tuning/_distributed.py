@@ -267,12 +267,17 @@ class LeasedOracle:
         ended = set(oracle.end_order)
         # Keras Tuner saved the last finished trial as still ongoing (see the module notes);
         # its reload queued it for a retry. A finished trial never runs again.
-        oracle._retry_queue = [t for t in dict.fromkeys(oracle._retry_queue) if t not in ended]
+        queue = [t for t in dict.fromkeys(oracle._retry_queue) if t not in ended]
+        repaired = queue != oracle._retry_queue
+        oracle._retry_queue = queue
         for tuner_id, trial in list(oracle.ongoing_trials.items()):
             if trial.trial_id in ended:
                 del oracle.ongoing_trials[tuner_id]
+                repaired = True
             else:
                 self._hand_out(trial.trial_id, tuner_id, now)
+        if repaired:
+            oracle.save()
 
     # -- what the servicer calls ------------------------------------------------------------
 
@@ -458,6 +463,35 @@ class LeasedOracle:
             self.log(message)
 
 
+def _parent_to_proto(self):
+    """Keras Tuner 1.4.8's ``conditions.Parent.to_proto`` without its stray ``print``.
+
+    The original prints the condition's first value to standard output every time a trial
+    crosses the wire, i.e. a line such as ``class_weight`` per call in chief and workers.
+    """
+    from keras_tuner.src import protos
+
+    proto = protos.get_proto()
+    first = self.values[0]
+    if isinstance(first, str):
+        kind = "string_value"
+    elif isinstance(first, bool):
+        kind = "boolean_value"
+    elif isinstance(first, int):
+        kind = "int_value"
+    else:
+        kind = "float_value"
+    values = [proto.Value(**{kind: value}) for value in self.values]
+    return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
+
+
+def _quiet_keras_tuner() -> None:
+    """Apply :func:`_parent_to_proto` (done by :func:`serve_search` and :func:`run_worker`)."""
+    from keras_tuner.src.engine import conditions
+
+    conditions.Parent.to_proto = _parent_to_proto
+
+
 def _metadata_value(context, key):
     for item in context.invocation_metadata():
         if item.key == key:
@@ -561,10 +595,11 @@ def serve_search(tuner, role: Role, *, lease_seconds: float = DEFAULT_LEASE_SECO
     from concurrent import futures
     from keras_tuner.src import protos
 
+    _quiet_keras_tuner()
     oracle = tuner.oracle
     oracle.verbose = 0
-    tuner.save()
     leased = LeasedOracle(oracle, lease_seconds=lease_seconds, on_trial_end=on_trial_end, log=log)
+    tuner.save()
     if leased.finished():
         if log is not None:
             log("the search in this run folder is complete; no trial runs again")
@@ -787,6 +822,7 @@ def run_worker(tuner, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
     """
     if not hasattr(tuner.oracle, "stub"):
         raise RunStateError("This tuner was not built as a worker (Keras Tuner's environment was not set).")
+    _quiet_keras_tuner()
     lease = WorkerLease(tuner.oracle, lease_seconds=lease_seconds, log=log)
     tuner.lease = lease
     try:
