@@ -123,3 +123,12 @@ def test_large_training_sets_stream_instead_of_resampling(tmp_path, capsys):
                           stream_above=1000, **{**FAST, "quiet": False})
     assert result.metrics["search"]["strategies"] == ["none", "stream"]
     assert "replaced by streaming rebalancing" in capsys.readouterr().err
+
+
+def test_tensorboard_logs_of_every_trial(finished):
+    root, frame, result = finished
+    trials = json.loads((result.out / "trials.json").read_text())
+    for trial in trials:
+        events = list((result.out / "tensorboard" / str(int(trial["trial_id"]))).rglob("events.out.tfevents.*"))
+        events += list((result.out / "tensorboard" / trial["trial_id"]).rglob("events.out.tfevents.*"))
+        assert events, trial["trial_id"]

@@ -472,7 +472,8 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
         _log(config, f"search: {config.tuner}, up to {config.max_trials} trials of up to {config.max_epochs} epochs, "
                      f"objective {objective.describe()}, remedies {', '.join(hypermodel.strategies)}")
         search_started = time.monotonic()
-        search = dict(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0)
+        search = dict(train=split.train, validation=split.validation, epochs=config.max_epochs, verbose=0,
+                      callbacks=_search_callbacks(config, out))
         if role is None:
             tuner.search(**search)
         elif role.kind == "chief":
@@ -594,6 +595,31 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
 
 
 # -- pieces of the run ------------------------------------------------------------------------
+
+
+def _search_callbacks(config: RunConfig, out: Path) -> list:
+    """TensorBoard logs of every trial (Keras Tuner's hparams view) when TensorBoard is installed."""
+    import importlib.util
+
+    import keras
+
+    callbacks = []
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False))
+    else:
+        _log(config, "TensorBoard is not installed: no search logs (pip install 'raretune[tensorboard]')",
+             verbose_only=True)
+    if config.verbose:
+
+        class EpochLine(keras.callbacks.Callback):
+            """--verbose: one line per epoch with the loss and the exact validation scores."""
+
+            def on_epoch_end(self, epoch, logs=None):
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if isinstance(v, float))
+                print(f"[raretune]     epoch {epoch + 1}: {shown}", file=sys.stderr, flush=True)
+
+        callbacks.append(EpochLine())
+    return callbacks
 
 
 class _TrialLog:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main", "build_parser"]
@@ -229,6 +230,8 @@ def main(argv=None) -> int:
 
     if args.command in ("run", "predict", "inspect"):
         _quiet_libraries(getattr(args, "verbose", False))
+        if not getattr(args, "verbose", False):
+            warnings.showwarning = _show_warning
     try:
         if args.command == "run":
             return _cmd_run(args, argv)
@@ -245,6 +248,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("raretune: interrupted; finished trials are kept (continue with --resume)", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one ``[raretune] warning:`` line, without the library's source line."""
+    print(f"[raretune] warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
 
 
 def _quiet_libraries(verbose: bool) -> None:
