@@ -519,7 +519,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     if data.is_binary:
         test_metrics["intervals"] = _intervals(split.test.y, test_score, threshold, config.seed)
 
-    leaderboard = _leaderboard(trials, objective, tuner, trial_log)
+    leaderboard = _leaderboard(trials, objective, tuner, trial_log, test=split.test, predict_part=predict_part)
     if config.baseline:
         leaderboard.append(_baseline(split, objective, config))
 
@@ -734,10 +734,15 @@ def _intervals(y, score, threshold, seed):
     return bootstrap_intervals(y, score, threshold, random_state=0 if seed is None else seed)
 
 
-def _leaderboard(trials, objective, tuner, trial_log) -> list:
-    """Best validation result of each remedy tried."""
+def _leaderboard(trials, objective, tuner, trial_log, *, test=None, predict_part=None) -> list:
+    """Best validation result of each remedy tried, with its trials' count and time.
+
+    The test PR-AUC of each remedy's best network is shown for information only: the
+    choice between them was made on validation data (``validation_score``).
+    """
     by_strategy = {}
     reverse = objective.direction == "max"
+    pr_auc_of = get_objective("pr_auc")
     for trial in sorted(trials, key=lambda t: t.score, reverse=reverse):
         strategy = trial.hyperparameters.values.get("strategy")
         if strategy in by_strategy:
@@ -745,14 +750,20 @@ def _leaderboard(trials, objective, tuner, trial_log) -> list:
         pr_auc = trial.metrics.get_best_value("val_pr_auc") if trial.metrics.exists("val_pr_auc") else None
         if objective.name == "pr_auc":
             pr_auc = trial.score
-        by_strategy[strategy] = {
+        same = [t for t in trials if t.hyperparameters.values.get("strategy") == strategy]
+        seconds = [trial_log.seconds.get(t.trial_id) for t in same]
+        row = {
             "name": strategy,
             "kind": "remedy",
             "trial_id": trial.trial_id,
             "validation_score": trial.score,
             "validation_pr_auc": pr_auc,
-            "seconds": trial_log.seconds.get(trial.trial_id),
+            "trials": len(same),
+            "seconds": float(sum(x for x in seconds if x is not None)),
         }
+        if test is not None and predict_part is not None:
+            row["test_pr_auc"] = pr_auc_of.score(test.y, predict_part(tuner.load_model(trial), test))
+        by_strategy[strategy] = row
     return list(by_strategy.values())
 
 
