@@ -36,10 +36,17 @@ def data_csv(tmp_path):
         (["predict", "{tmp}", "{csv}", "--out", "{tmp}/p.csv"], "is not a finished raretune run"),
         (["report", "{tmp}"], "not a finished raretune run"),
         (["inspect", "{tmp}/empty.csv", "--target", "label"], "is empty"),
+        (["run", "--data", "{tmp}/header.csv", "--target", "label"], "header but no rows"),
+        (["run", "--data", "{tmp}/oneclass.csv", "--target", "label"], "one class only ('ok')"),
+        (["run", "--data", "{tmp}/inf.csv", "--target", "label"], "Column 'a' holds 1 infinite values"),
+        (["run", "--data", "{csv}", "--target", "label", "--positive", "maybe"], "'maybe' is not a label"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(args, message, tmp_path, data_csv, capsys):
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b,label\n")
+    (tmp_path / "oneclass.csv").write_text("a,label\n1,ok\n2,ok\n")
+    (tmp_path / "inf.csv").write_text("a,label\n1,ok\ninf,fraud\n3,ok\n")
     args = [a.format(csv=data_csv, tmp=tmp_path) for a in args]
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(main(args))
@@ -82,3 +89,16 @@ def test_run_predict_and_report_through_the_cli(tmp_path, data_csv, capsys):
     capsys.readouterr()
     assert main(["predict", str(out), str(tmp_path / "short.csv"), "--out", str(tmp_path / "q.csv")]) == 2
     assert "Column 'b' is missing" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, capsys):
+    frame = make_frame(n=600, positive_rate=0.01, seed=13)
+    frame["label"] = "ok"
+    frame.loc[frame.index[:12], "label"] = "fraud"  # 8 training positives: k=10 is too many
+    frame.to_csv(tmp_path / "few.csv", index=False)
+    code = main(["run", "--data", str(tmp_path / "few.csv"), "--target", "label", "--strategies", "smote",
+                 "--max-trials", "4", "--max-epochs", "1", "--tuner", "random", "--no-baseline", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "[raretune] warning: smote: the smallest class has 8 training rows" in err

@@ -92,6 +92,11 @@ def test_sigkill_then_resume_keeps_finished_trials_and_completes_the_budget(tmp_
     proc.wait()
     before = _trial_scores(out)
     assert 2 <= len(before) < 6, before
+    interrupted = {}
+    for path in (out / "tuner").glob("trial_*/trial.json"):
+        state = json.loads(path.read_text())
+        if state["status"] == "RUNNING":
+            interrupted[state["trial_id"]] = state["hyperparameters"]["values"]
     # a second run without --resume refuses and leaves the state alone
     refused = subprocess.run(args, capture_output=True, text=True)
     assert refused.returncode == 2 and "already holds a run" in refused.stderr
@@ -102,6 +107,8 @@ def test_sigkill_then_resume_keeps_finished_trials_and_completes_the_budget(tmp_
     assert len(after) == 6
     for trial_id, (score, values) in before.items():
         assert after[trial_id] == (score, values)  # finished trials kept, score unchanged
+    for trial_id, values in interrupted.items():
+        assert after[trial_id][1] == values  # the interrupted trial ran again, same hyperparameters
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["search"]["n_trials"] == 6
     # resuming with other data is refused
