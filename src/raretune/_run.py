@@ -439,15 +439,14 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     """
     from .tuning import completed_trials, make_tuner
 
+    from .tuning import _distributed
+
     out, started, objective, data, test_data, diagnosis, split, fingerprint, role = prepared
     is_worker = role is not None and role.kind == "worker"
-    from .tuning import _distributed
 
     def say(message):
         _log(config, message)
 
-    role = _distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
-    is_worker = role is not None and role.kind == "worker"
     trial_log = _TrialLog(out / "trials.json", config)
     if is_worker:  # the chief's config.json must carry this worker's fingerprint
         _distributed.join_search(role, out, fingerprint, log=say)
