@@ -184,8 +184,11 @@ def _cmd_inspect(args) -> int:
         mark = "  <- positive" if data.is_binary and name == data.classes[1] else ""
         print(f"  {name:<{width}}  {count:>10,}  {count / d['n_rows']:8.3%}{mark}")
     print(f"imbalance   {d['imbalance_ratio']:.1f}:1")
-    print(f"numeric     {len(data.numeric)}: {', '.join(data.numeric)}")
-    print(f"categorical {len(data.categorical)}: {', '.join(data.categorical)}")
+    if hasattr(data, "images"):
+        print(f"images      {'x'.join(map(str, data.image_shape))} uint8")
+    else:
+        print(f"numeric     {len(data.numeric)}: {', '.join(data.numeric)}")
+        print(f"categorical {len(data.categorical)}: {', '.join(data.categorical)}")
     for note in data.notes:
         print(f"note        {note}")
     for warning in d["warnings"]:
