@@ -65,6 +65,12 @@ def test_synthetic_digits_load_as_images(digits_dir):
     assert train.images.shape[1:] == (16, 16, 1)
 
 
+def test_inspect_describes_an_image_set(digits_dir, capsys):
+    assert main(["inspect", "tfds:synthetic_digits", "--data-dir", str(digits_dir), "--positive", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "images      16x16x1 uint8" in out and "50    2.989%  <- positive" in out
+
+
 def test_tfds_mock_data_on_a_real_image_dataset(tmp_path):
     with tfds.testing.mock_data(num_examples=24):
         data = load_data("tfds:mnist", data_dir=tmp_path)
