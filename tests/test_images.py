@@ -89,6 +89,8 @@ def test_tf_data_pairs_batched_or_not_and_arrays():
         assert isinstance(data, ImageData)
         np.testing.assert_array_equal(data.images, images)
         assert data.y.tolist() == y.tolist() and data.classes == ("0", "1")
+    again = load_data(data, positive="1")  # an ImageData loads as itself (or one class against the rest)
+    assert again.classes == ("0", "1") and again.y.tolist() == y.tolist()
     scaled = load_images((images.astype("float32") / 255.0, y))
     np.testing.assert_array_equal(scaled.images, images)
     assert "scaled" in scaled.notes[0]

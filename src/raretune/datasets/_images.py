@@ -109,7 +109,7 @@ def load_images(
 
     Parameters
     ----------
-    source : str, tf.data.Dataset or tuple of arrays
+    source : str, tf.data.Dataset, tuple of arrays or ImageData
         ``"tfds:NAME[/CONFIG][:SPLIT]"``: a TFDS dataset with an ``Image`` feature and a
         class label (raretune's own builders, such as ``synthetic_digits``, are generated
         locally on first use; other datasets must already be in ``data_dir``). Without
@@ -167,6 +167,8 @@ def is_image_source(source, data_dir=None) -> bool:
     pair of such an array. Anything it cannot tell about is left to the table loader,
     which then gives its own error.
     """
+    if isinstance(source, ImageData):
+        return True
     if isinstance(source, (str, os.PathLike)):
         if not str(source).startswith(_TFDS_PREFIX):
             return False
@@ -197,6 +199,8 @@ def read_images(source, *, target: str | None = None, data_dir=None):
     label_name : str
     source_name : str
     """
+    if isinstance(source, ImageData):
+        return source.images, source.y, source.classes, source.target, source.source or "ImageData"
     if isinstance(source, (str, os.PathLike)) and str(source).startswith(_TFDS_PREFIX):
         return _read_tfds(str(source), target, data_dir)
     if isinstance(source, tuple) and len(source) == 2:
