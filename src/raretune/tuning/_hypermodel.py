@@ -431,9 +431,7 @@ class TabularHyperModel(kt.HyperModel):
         inputs = self.schema.inputs(rows.features)
         if strategy == "stream":
             return _stream_dataset(inputs, labels, weights, y, float(settings["stream_share"]), batch_size, seed)
-        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, weights))
-        dataset = dataset.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return _shuffled_batches((inputs, labels, weights), len(y), batch_size, seed).prefetch(tf.data.AUTOTUNE)
 
     def _labels(self, y, strategy):
         if self.schema.n_classes == 2:
@@ -443,26 +441,58 @@ class TabularHyperModel(kt.HyperModel):
         return y.astype("int32")
 
 
-def _stream_dataset(inputs, labels, weights, y, share, batch_size, seed):
-    """Streaming rebalance inside tf.data: minority rows drawn at ``share`` of the stream.
+#: Up to this many rows, every epoch reshuffles rows; above, rows are permuted once per
+#: trial and the batch order is reshuffled every epoch (no per-row work inside tf.data).
+_ROW_SHUFFLE_MAX = 250_000
 
-    Majority rows pass once per epoch in shuffled order; minority rows repeat, reshuffled,
-    as often as needed; the epoch ends when the majority rows are used up
-    (``sample_from_datasets(..., stop_on_empty_dataset=True)``).
+
+def _shuffled_batches(arrays, n: int, batch_size: int, seed):
+    """Batches of ``arrays`` (a nest of row-aligned arrays) in a new random order every epoch."""
+    import tensorflow as tf
+
+    if n <= _ROW_SHUFFLE_MAX:
+        dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size)
+    order = np.random.default_rng(seed).permutation(n)
+    tensors = tf.nest.map_structure(lambda a: tf.constant(a[order]), arrays)
+    n_batches = -(-n // batch_size)
+
+    def take(i):
+        start = i * batch_size
+        return tf.nest.map_structure(lambda t: t[start : tf.minimum(start + batch_size, n)], tensors)
+
+    # whole batches are sliced out of the tensors: no per-row work inside tf.data
+    order_of_batches = tf.data.Dataset.range(n_batches).shuffle(n_batches, seed=seed, reshuffle_each_iteration=True)
+    return order_of_batches.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _stream_dataset(inputs, labels, weights, y, share, batch_size, seed):
+    """Streaming rebalance inside tf.data: every batch holds minority rows at ``share``.
+
+    Majority rows pass once per epoch in shuffled batches and are never copied; the minority
+    rows (rare by definition) stay in memory and each batch draws its share of them at
+    random, vectorised (``tf.gather`` on stateless random indices from a seeded
+    ``Dataset.random`` stream that changes every epoch).
     """
     import tensorflow as tf
 
     counts = np.bincount(y)
     majority = int(np.argmax(counts))
-    parts = []
-    for is_majority in (True, False):
-        rows = np.flatnonzero((y == majority) == is_majority)
-        part = tf.data.Dataset.from_tensor_slices(
-            ({k: v[rows] for k, v in inputs.items()}, labels[rows], weights[rows])
-        ).shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
-        parts.append(part if is_majority else part.repeat())
+    is_majority = y == majority
+    arrays = (inputs, labels, weights)
+    major = tf.nest.map_structure(lambda a: a[is_majority], arrays)
+    minor = tf.nest.map_structure(lambda a: tf.constant(a[~is_majority]), arrays)
+    n_minor = int((~is_majority).sum())
     share = max(share, counts.min() / counts.sum())
-    mixed = tf.data.Dataset.sample_from_datasets(
-        parts, weights=[1.0 - share, share], seed=seed, stop_on_empty_dataset=True
+    k = int(min(batch_size - 1, max(1, round(batch_size * share))))
+    batches = _shuffled_batches(major, int(is_majority.sum()), batch_size - k, seed)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def add_minority(batch, draw):
+        index = tf.random.stateless_uniform([k], seed=tf.stack([draw, tf.constant(0, tf.int64)]),
+                                            maxval=n_minor, dtype=tf.int64)
+        return tf.nest.map_structure(lambda b, m: tf.concat([b, tf.gather(m, index)], axis=0), batch, minor)
+
+    return tf.data.Dataset.zip((batches, draws)).map(add_minority, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
     )
-    return mixed.batch(batch_size).prefetch(tf.data.AUTOTUNE)
