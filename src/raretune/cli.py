@@ -231,26 +231,38 @@ def main(argv=None) -> int:
 
     from ._errors import RaretuneError
 
+    verbose = getattr(args, "verbose", False)
     if args.command in ("run", "predict", "inspect"):
-        _quiet_libraries(getattr(args, "verbose", False))
-        if not getattr(args, "verbose", False):
-            warnings.showwarning = _show_warning
+        _quiet_libraries(verbose)
     try:
-        if args.command == "run":
-            return _cmd_run(args, argv)
-        if args.command == "predict":
-            return _cmd_predict(args)
-        if args.command == "inspect":
-            return _cmd_inspect(args)
-        if args.command == "report":
-            return _cmd_report(args)
-        return _cmd_remedies()
+        with warnings.catch_warnings():
+            if not verbose:
+                # raretune's own warnings (a remedy's fallback, ...) as one line; library
+                # deprecation notices are not for the person running the command
+                warnings.showwarning = _show_warning
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")
+            return _dispatch(args, argv)
     except (RaretuneError, InvalidParameterError) as exc:
         print(f"raretune: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raretune: interrupted; finished trials are kept (continue with --resume)", file=sys.stderr)
         return 130
+
+
+def _dispatch(args, argv) -> int:
+    if args.command == "run":
+        return _cmd_run(args, argv)
+    if args.command == "predict":
+        return _cmd_predict(args)
+    if args.command == "inspect":
+        return _cmd_inspect(args)
+    if args.command == "report":
+        return _cmd_report(args)
+    return _cmd_remedies()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -303,6 +303,7 @@ class TabularHyperModel(kt.HyperModel):
 
     def build(self, hp):
         """Build and compile the network for one trial."""
+        _remedies.check_strategies(self.strategies, kind="table")
         strategy = _remedies.declare_strategy(hp, self.strategies)
         layers = hp.Int("layers", 1, 3, default=2)
         units = hp.Choice("units", [32, 64, 128, 256], default=64)
