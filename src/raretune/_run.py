@@ -388,7 +388,7 @@ def _run(config: RunConfig) -> RunResult:
         return run_images(config, prepared)
 
     # -- search ---------------------------------------------------------------------------
-    from .tuning import FeatureSchema, TabularHyperModel, completed_trials, make_tuner
+    from .tuning import FeatureSchema, TabularHyperModel
     import keras
 
     if config.seed is not None:

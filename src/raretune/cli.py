@@ -242,8 +242,6 @@ def main(argv=None) -> int:
                 warnings.showwarning = _show_warning
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", FutureWarning)
-            if getattr(args, "quiet", False):
-                warnings.simplefilter("ignore")
             return _dispatch(args, argv)
     except (RaretuneError, InvalidParameterError) as exc:
         print(f"raretune: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .._errors import ConfigError, DataError
 from ._table import TabularData
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._images import ImageData
 
 __all__ = ["load_data", "read_frame", "MISSING_CATEGORY"]
 

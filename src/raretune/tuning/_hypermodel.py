@@ -179,6 +179,23 @@ def check_resampling_memory(train: TabularData, sampler, budget: int | None = No
         )
 
 
+def cached_rows(hypermodel, train, settings: dict, seed, compute):
+    """``compute()``'s resampled rows, kept for the last few (data, settings, seed) keys.
+
+    Hyperband continues a trial in a later round with the same settings and seed; the cache
+    spares it a second resampling. Shared by the tabular and image hypermodels.
+    """
+    cache = hypermodel.__dict__.setdefault("_rows_cache", OrderedDict())
+    key = (id(train), json.dumps(settings, sort_keys=True), seed)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    rows = cache[key] = compute()
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return rows
+
+
 def _tower_outputs(model):
     """The output layers of an ensemble's towers, in tower order."""
     layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
@@ -401,21 +418,15 @@ class TabularHyperModel(kt.HyperModel):
             return train
         from ..resample._tabular import resample_table
 
-        cache = self.__dict__.setdefault("_rows_cache", OrderedDict())
-        key = (id(train), json.dumps(settings, sort_keys=True), seed)
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-        sampler, mode = _remedies.make_sampler(
-            settings, train.y, n_classes=train.n_classes, numeric=train.numeric,
-            categorical=train.categorical, random_state=seed,
-        )
-        check_resampling_memory(train, sampler, self.memory_budget)
-        rows = resample_table(train, sampler, categorical_mode=mode)
-        cache[key] = rows
-        while len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-        return rows
+        def resample():
+            sampler, mode = _remedies.make_sampler(
+                settings, train.y, n_classes=train.n_classes, numeric=train.numeric,
+                categorical=train.categorical, random_state=seed,
+            )
+            check_resampling_memory(train, sampler, self.memory_budget)
+            return resample_table(train, sampler, categorical_mode=mode)
+
+        return cached_rows(self, train, settings, seed, resample)
 
     def training_dataset(self, train: TabularData, settings: dict, *, batch_size: int, seed: int | None):
         """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched."""

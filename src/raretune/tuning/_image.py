@@ -9,9 +9,7 @@ randomly flipped, rotated, zoomed and contrast-changed inside ``tf.data``
 
 from __future__ import annotations
 
-import json
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import keras
@@ -23,7 +21,7 @@ from ..datasets import ImageData
 from ..metrics import Objective
 from ..weighting import class_weights, output_bias
 from . import _remedies
-from ._hypermodel import TabularHyperModel, ValidationScorer, _loss, available_memory, predict_proba
+from ._hypermodel import TabularHyperModel, ValidationScorer, _loss, available_memory, cached_rows, predict_proba
 
 __all__ = [
     "ImageHyperModel",
@@ -34,7 +32,6 @@ __all__ = [
     "stream_class_shares",
 ]
 
-_CACHE_SIZE = 3
 _PREDICT_BATCH = 512
 
 
@@ -383,11 +380,10 @@ class ImageHyperModel(kt.HyperModel):
         strategy = settings["strategy"]
         if strategy not in ("random_over", "random_under", "smote"):
             return train
-        cache = self.__dict__.setdefault("_rows_cache", OrderedDict())
-        key = (id(train), json.dumps(settings, sort_keys=True), seed)
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
+        return cached_rows(self, train, settings, seed, lambda: self._resample(train, settings, seed))
+
+    def _resample(self, train: ImageData, settings: dict, seed) -> ImageData:
+        strategy = settings["strategy"]
         sampler, _ = _remedies.make_sampler(
             settings, train.y, n_classes=train.n_classes, numeric=(), categorical=(), random_state=seed,
         )
@@ -412,11 +408,7 @@ class ImageHyperModel(kt.HyperModel):
         else:
             index, y = sampler.fit_resample(np.arange(train.n_rows).reshape(-1, 1), train.y)
             images = train.images[np.asarray(index)[:, 0]]
-        rows = train.with_rows(images, np.asarray(y, dtype=np.int64))
-        cache[key] = rows
-        while len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-        return rows
+        return train.with_rows(images, np.asarray(y, dtype=np.int64))
 
     def training_dataset(self, train: ImageData, settings: dict, *, batch_size: int, seed: int | None):
         """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched.
