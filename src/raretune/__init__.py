@@ -37,6 +37,10 @@ _LAZY = {
     "load_run": "raretune._run",
     # resampling
     "rebalance": "raretune.resample",
+    "TomekLinks": "raretune.resample",
+    "EditedNearestNeighbours": "raretune.resample",
+    "SMOTETomek": "raretune.resample",
+    "SMOTEENN": "raretune.resample",
 }
 
 __all__ = sorted(
