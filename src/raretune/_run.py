@@ -860,7 +860,7 @@ def _summary(metrics: dict) -> str:
 
 
 def _remove_run(out: Path) -> None:
-    for name in list(_RUN_FILES) + ["report.html", "scores.npz", "history.json"]:
+    for name in list(_RUN_FILES) + ["report.html", "scores.npz", "history.json", "tensorboard"]:
         path = out / name
         if path.is_dir():
             shutil.rmtree(path)
