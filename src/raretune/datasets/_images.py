@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .._errors import DataError
+from ._table import LabelledRows
 
 __all__ = ["ImageData", "is_image_source", "load_images", "read_images"]
 
@@ -23,7 +24,7 @@ _READ_BATCH = 1024
 
 
 @dataclass(frozen=True)
-class ImageData:
+class ImageData(LabelledRows):
     """A labelled image set: uint8 pixels, integer labels and what they mean.
 
     Splitting (:func:`raretune.datasets.stratified_split`), subsampling and the imbalance
@@ -61,26 +62,6 @@ class ImageData:
     target: str = "label"
     source: str = ""
     notes: tuple = field(default_factory=tuple)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of images."""
-        return int(self.y.shape[0])
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    @property
-    def is_binary(self) -> bool:
-        """Whether the task has exactly two classes."""
-        return self.n_classes == 2
-
-    @property
-    def class_counts(self) -> np.ndarray:
-        """Images of each class index, shape (n_classes,)."""
-        return np.bincount(self.y, minlength=self.n_classes)
 
     @property
     def image_shape(self) -> tuple:

@@ -7,11 +7,38 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-__all__ = ["TabularData"]
+__all__ = ["LabelledRows", "TabularData"]
+
+
+class LabelledRows:
+    """What every labelled container (tables, images) says about its labels.
+
+    Subclasses have ``y`` (class index per row) and ``classes`` (class names).
+    """
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return int(self.y.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    @property
+    def is_binary(self) -> bool:
+        """Whether the task has exactly two classes."""
+        return self.n_classes == 2
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Rows of each class index, shape (n_classes,)."""
+        return np.bincount(self.y, minlength=self.n_classes)
 
 
 @dataclass(frozen=True)
-class TabularData:
+class TabularData(LabelledRows):
     """A labelled table: raw feature columns, integer labels and what they mean.
 
     Parameters
@@ -50,26 +77,6 @@ class TabularData:
     categorical: tuple = ()
     source: str = ""
     notes: tuple = field(default_factory=tuple)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows."""
-        return int(self.y.shape[0])
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    @property
-    def is_binary(self) -> bool:
-        """Whether the task has exactly two classes."""
-        return self.n_classes == 2
-
-    @property
-    def class_counts(self) -> np.ndarray:
-        """Rows of each class index, shape (n_classes,)."""
-        return np.bincount(self.y, minlength=self.n_classes)
 
     @property
     def columns(self) -> tuple:
