@@ -167,3 +167,21 @@ def test_resampling_over_the_memory_budget_fails_the_trial_with_the_figure():
     n_out = 2 * train.class_counts[0]
     width = len(train.numeric) + train.features["channel"].nunique()
     assert estimate_resampled_bytes(train, sampler) == n_out * (24 * width + 64)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), strategy=st.sampled_from(["none", "class_weight", "bias_init", "focal", "stream"]))
+def test_remedies_without_a_sampler_train_on_training_rows_only(seed, strategy):
+    split = _split(seed)
+    hm = TabularHyperModel(FeatureSchema.from_data(split.train), strategies=[strategy], random_state=seed)
+    knobs = {"class_weight": {"cw_strength": 0.5}, "stream": {"stream_share": 0.25}}.get(strategy, {})
+    dataset = hm.training_dataset(split.train, {"strategy": strategy, **knobs}, batch_size=128, seed=seed)
+    fed = set()
+    for inputs, _, _ in dataset:
+        block = np.hstack([inputs[name].numpy() for name in split.train.numeric])
+        fed |= set(map(tuple, block.astype("float64").round(5)))
+    train = set(map(tuple, split.train.features[list(split.train.numeric)].to_numpy().astype("float32").astype("float64").round(5)))
+    held_out = set()
+    for part in (split.validation, split.test):
+        held_out |= set(map(tuple, part.features[list(part.numeric)].to_numpy().astype("float32").astype("float64").round(5)))
+    assert fed <= train and not (fed & held_out)
