@@ -196,6 +196,14 @@ def cached_rows(hypermodel, train, settings: dict, seed, compute):
     return rows
 
 
+def initial_bias(class_counts, strategy: str):
+    """The output bias a remedy asks for: the log prior for ``bias_init``, else ``None``."""
+    if strategy != "bias_init":
+        return None
+    counts = np.asarray(class_counts)
+    return output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+
+
 def _tower_outputs(model):
     """The output layers of an ensemble's towers, in tower order."""
     layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
@@ -327,10 +335,7 @@ class TabularHyperModel(kt.HyperModel):
         dropout = hp.Choice("dropout", [0.0, 0.1, 0.3], default=0.1)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         seed = self.trial_seed(hp)
-        bias = None
-        if strategy == "bias_init":
-            counts = np.asarray(self.schema.class_counts)
-            bias = output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+        bias = initial_bias(self.schema.class_counts, strategy)
         n_towers = hp.get("bagging_k") if strategy == "balanced_bagging" else 1
         model = build_tabular_model(
             self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,

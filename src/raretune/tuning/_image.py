@@ -19,9 +19,17 @@ import numpy as np
 from .._validation import check_number
 from ..datasets import ImageData
 from ..metrics import Objective
-from ..weighting import class_weights, output_bias
+from ..weighting import class_weights
 from . import _remedies
-from ._hypermodel import TabularHyperModel, ValidationScorer, _loss, available_memory, cached_rows, predict_proba
+from ._hypermodel import (
+    TabularHyperModel,
+    ValidationScorer,
+    _loss,
+    available_memory,
+    cached_rows,
+    initial_bias,
+    predict_proba,
+)
 
 __all__ = [
     "ImageHyperModel",
@@ -341,10 +349,7 @@ class ImageHyperModel(kt.HyperModel):
         filters = hp.Choice("filters", [8, 16, 32], default=16)
         dropout = hp.Choice("dropout", [0.0, 0.25, 0.5], default=0.25)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
-        bias = None
-        if strategy == "bias_init":
-            counts = np.asarray(self.schema.class_counts)
-            bias = output_bias(np.repeat(np.arange(len(counts)), counts), n_classes=len(counts))
+        bias = initial_bias(self.schema.class_counts, strategy)
         model = build_image_model(
             self.schema, blocks=blocks, filters=filters, dropout=dropout, initial_bias=bias,
             seed=self.trial_seed(hp),
