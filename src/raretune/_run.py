@@ -71,8 +71,11 @@ class RunConfig:
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm (objective and threshold "cost").
     calibration : {"auto", "none", "prior", "platt", "isotonic"}
-    max_trials, max_epochs : int
-        Search budget.
+    max_trials, max_epochs : int, optional
+        Search budget. By default it follows the size of the training split: 20 trials of
+        up to 9 epochs from 20,000 training rows up (Hyperband then runs one 9-model
+        bracket and starts the next), 40 trials of up to 27 epochs below (one full
+        27-model Hyperband bracket: small data trains fast, and needs more epochs).
     validation_size, test_size : float
         Split fractions.
     seed : int or None
@@ -118,8 +121,8 @@ class RunConfig:
     cost_fn: float = 1.0
     cost_fp: float = 1.0
     calibration: str = "auto"
-    max_trials: int = 20
-    max_epochs: int = 9
+    max_trials: int | None = None
+    max_epochs: int | None = None
     validation_size: float = 0.15
     test_size: float = 0.15
     seed: int | None = 0
@@ -147,8 +150,10 @@ class RunConfig:
             config.strategies = check_strategies(config.strategies)
         check_option(config.tuner, "tuner", "run", ("hyperband", "bayesian", "random"))
         check_option(config.calibration, "calibration", "run", ("auto", "none", "prior", "platt", "isotonic"))
-        check_number(config.max_trials, "max_trials", "run", kind=int, low=1)
-        check_number(config.max_epochs, "max_epochs", "run", kind=int, low=1)
+        if config.max_trials is not None:
+            check_number(config.max_trials, "max_trials", "run", kind=int, low=1)
+        if config.max_epochs is not None:
+            check_number(config.max_epochs, "max_epochs", "run", kind=int, low=1)
         if config.seed is not None:
             check_number(config.seed, "seed", "run", kind=int, low=0, high=2**31 - 1)
         if config.resume and config.overwrite:
@@ -165,8 +170,8 @@ class RunConfig:
         if config.fast:
             if isinstance(config.data, str) and config.data == DEFAULT_DATA:
                 config.data = _FAST_DATA
-            config.max_trials = min(config.max_trials, 4)
-            config.max_epochs = min(config.max_epochs, 2)
+            config.max_trials = 4 if config.max_trials is None else min(config.max_trials, 4)
+            config.max_epochs = 2 if config.max_epochs is None else min(config.max_epochs, 2)
         return config
 
     def to_dict(self) -> dict:
@@ -236,6 +241,19 @@ def is_run_dir(path) -> bool:
     """Whether ``path`` holds (part of) a raretune run."""
     path = Path(path)
     return path.is_dir() and any((path / name).exists() for name in _RUN_FILES)
+
+
+#: Below this many training rows the default budget is 40 trials of up to 27 epochs.
+SMALL_DATA_ROWS = 20_000
+
+
+def _resolve_budget(config: RunConfig, n_train: int) -> None:
+    """Fill in the default search budget from the training split's size (see RunConfig)."""
+    small = n_train < SMALL_DATA_ROWS
+    if config.max_trials is None:
+        config.max_trials = 40 if small else 20
+    if config.max_epochs is None:
+        config.max_epochs = 27 if small else 9
 
 
 def _streaming_strategies(config: RunConfig, n_train: int) -> tuple:
@@ -370,6 +388,7 @@ def _run(config: RunConfig) -> RunResult:
         data, validation_size=config.validation_size, test_size=config.test_size,
         test=test_data, random_state=config.seed,
     )
+    _resolve_budget(config, split.train.n_rows)
     fingerprint = _fingerprint(data, test_data, config)
     if config.resume and not is_worker:  # a worker checks the chief's fingerprint in join_search
         previous = _read_config(out)

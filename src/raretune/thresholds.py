@@ -17,6 +17,9 @@ from .metrics import threshold_sweep
 
 __all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "select_threshold"]
 
+#: ``"auto"`` calibration considers isotonic regression only with this many positives.
+_ISOTONIC_MIN_POSITIVES = 50
+
 #: Rules accepted by :func:`select_threshold`.
 THRESHOLD_RULES = ("f1", "precision", "recall", "cost")
 
@@ -118,7 +121,7 @@ class ProbabilityCalibrator:
         resampling or weighting) to the true one. ``"platt"``: logistic regression on the
         logit. ``"isotonic"``: isotonic regression. ``"auto"`` picks the method with the
         lowest 5-fold cross-validated log-loss on the validation rows, then refits it on all
-        of them. Multiclass supports ``"none"`` and ``"prior"``.
+        of them; it tries isotonic regression only with at least 50 validation positives. Multiclass supports ``"none"`` and ``"prior"``.
     train_prior : float or array-like, optional
         The class prior the network was trained under (binary: positive share), for
         ``"prior"``. Without it, ``"prior"`` is skipped by ``"auto"``.
@@ -159,6 +162,9 @@ class ProbabilityCalibrator:
             float(y_true.mean()) if score.ndim == 1 else np.bincount(y_true, minlength=score.shape[1]) / y_true.size
         )
         candidates = ["none", "prior", "platt", "isotonic"] if score.ndim == 1 else ["none", "prior"]
+        if score.ndim == 1 and self.method == "auto" and min(y_true.sum(), len(y_true) - y_true.sum()) < _ISOTONIC_MIN_POSITIVES:
+            # a step function fitted on a handful of positives ties many scores and costs ranking
+            candidates.remove("isotonic")
         if self.train_prior is None:
             candidates.remove("prior")
         if self.method != "auto":

@@ -196,6 +196,22 @@ def cached_rows(hypermodel, train, settings: dict, seed, compute):
     return rows
 
 
+def batch_size_choices(n_rows: int, *, candidates=(32, 64, 128, 256, 512, 1024), min_steps: int = 16, keep: int = 3) -> list:
+    """The batch sizes to search: the ``keep`` largest that still give ``min_steps`` steps an epoch.
+
+    A fixed 256-1024 leaves a 200-row training set one gradient step per epoch; a fixed 32
+    makes a 140,000-row epoch slow. The choice depends only on the training split's size, so
+    it is the same in every trial of a run.
+
+    Examples
+    --------
+    >>> batch_size_choices(140_000), batch_size_choices(5_000), batch_size_choices(300)
+    ([256, 512, 1024], [64, 128, 256], [32])
+    """
+    fitting = [b for b in candidates if n_rows / b >= min_steps] or [candidates[0]]
+    return fitting[-keep:]
+
+
 def initial_bias(class_counts, strategy: str):
     """The output bias a remedy asks for: the log prior for ``bias_init``, else ``None``."""
     if strategy != "bias_init":
@@ -355,7 +371,8 @@ class TabularHyperModel(kt.HyperModel):
         keras.callbacks.History
         """
         _remedies.declare_data_knobs(hp, self.strategies)
-        batch_size = hp.Choice("batch_size", [256, 512, 1024], default=512)
+        choices = batch_size_choices(train.n_rows)
+        batch_size = hp.Choice("batch_size", choices, default=choices[len(choices) // 2])
         settings = _remedies.remedy_settings(hp)
         seed = self.trial_seed(hp)
         scorer = ValidationScorer(self.schema.inputs(validation.features), validation.y, self._objective())
