@@ -227,7 +227,7 @@ class ProbabilityCalibrator:
             return score
         if method == "platt":
             z = self.params_["a"] * _logit(score) + self.params_["b"]
-            return 1.0 / (1.0 + np.exp(-z))
+            return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
         if method == "isotonic":
             return np.interp(score, self.params_["x"], self.params_["y"])
         train = np.asarray(self.params_["train_prior"])
