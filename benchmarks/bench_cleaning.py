@@ -16,12 +16,13 @@ import hashlib
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _subprocess import run_workers  # noqa: E402
 
 SAMPLERS = ("TomekLinks", "EditedNearestNeighbours", "SMOTETomek", "SMOTEENN")
 
@@ -69,23 +70,7 @@ def worker(sampler: str, implementation: str, data: str, n_rows: int) -> None:
 
 
 def measure(sampler, implementation, data, n_rows, repeats):
-    runs = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", sampler, implementation, data, str(n_rows)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "peak_mb": max(r["peak_mb"] for r in runs),
-        "digest": runs[0]["digest"],
-        "rows": runs[0]["rows"],
-        "repeats": repeats,
-    }
+    return run_workers(__file__, [[sampler, implementation, data, n_rows]] * repeats)
 
 
 def main() -> None:

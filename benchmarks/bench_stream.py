@@ -23,10 +23,11 @@ import argparse
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _subprocess import run_workers  # noqa: E402
 import time
 from pathlib import Path
 
@@ -175,23 +176,7 @@ def worker(name, path, seed, loop_rows):
 
 
 def run(name, path, repeats, loop_rows=0):
-    runs = []
-    for seed in range(repeats):
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", name, str(path), str(seed), str(loop_rows)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "peak_mb": max(r["peak_mb"] for r in runs),
-        "rows": runs[0]["rows"],
-        "positives": runs[0]["positives"],
-        "repeats": repeats,
-    }
+    return run_workers(__file__, [[name, path, seed, loop_rows] for seed in range(repeats)])
 
 
 def main():
