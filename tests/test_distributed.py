@@ -239,10 +239,14 @@ def _check_counted_once(out, max_trials):
     return trials, metrics
 
 
+#: Keys whose contents depend on which trial won or which calibration was chosen.
+_MODEL_DEPENDENT = ("per_class", "remedy", "hyperparameters", "params", "cv_log_loss")
+
+
 def _key_tree(value):
-    """The nested key structure of a JSON record (values dropped)."""
+    """The nested key structure of a JSON record (values, and model-dependent contents, dropped)."""
     if isinstance(value, dict):
-        return {k: _key_tree(v) for k, v in value.items() if k not in ("per_class",)}
+        return {k: (None if k in _MODEL_DEPENDENT else _key_tree(v)) for k, v in value.items()}
     return None
 
 
