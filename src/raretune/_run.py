@@ -78,6 +78,20 @@ class RunConfig:
         27-model Hyperband bracket: small data trains fast, and needs more epochs).
     validation_size, test_size : float
         Split fractions.
+    ensemble : int, optional
+        Greedy ensemble selection (Caruana et al.) over the best ``ensemble`` trials: the
+        saved model averages the trials (repeats allowed) whose averaged out-of-fold
+        predictions score best. 1: the best trial alone. Default 10 with cross-fitting, 1
+        without (a hold-out validation part is too small to choose weights on and then
+        calibrate).
+    folds : int, optional
+        Cross-fitting for small tables. With K > 1 the training and validation parts are
+        searched together: every trial trains K networks on K stratified folds, is scored on
+        their pooled out-of-fold predictions (so every rare-class row counts in the choice),
+        and the saved model averages the K networks; calibration and the threshold are
+        fitted on the out-of-fold predictions. 1: a single hold-out validation part. By
+        default 5 when the training and validation parts hold fewer than 20,000 rows
+        (1 above, and with ``fast``), lowered to the rarest class's count there.
     seed : int or None
         One seed for the split, the search and training; 0 is a real seed.
     fast : bool
@@ -125,6 +139,8 @@ class RunConfig:
     max_epochs: int | None = None
     validation_size: float = 0.15
     test_size: float = 0.15
+    folds: int | None = None
+    ensemble: int | None = None
     seed: int | None = 0
     fast: bool = False
     resume: bool = False
@@ -154,6 +170,10 @@ class RunConfig:
             check_number(config.max_trials, "max_trials", "run", kind=int, low=1)
         if config.max_epochs is not None:
             check_number(config.max_epochs, "max_epochs", "run", kind=int, low=1)
+        if config.folds is not None:
+            check_number(config.folds, "folds", "run", kind=int, low=1, high=20)
+        if config.ensemble is not None:
+            check_number(config.ensemble, "ensemble", "run", kind=int, low=1, high=100)
         if config.seed is not None:
             check_number(config.seed, "seed", "run", kind=int, low=0, high=2**31 - 1)
         if config.resume and config.overwrite:
@@ -172,6 +192,7 @@ class RunConfig:
                 config.data = _FAST_DATA
             config.max_trials = 4 if config.max_trials is None else min(config.max_trials, 4)
             config.max_epochs = 2 if config.max_epochs is None else min(config.max_epochs, 2)
+            config.folds = 1 if config.folds is None else config.folds
         return config
 
     def to_dict(self) -> dict:
@@ -256,6 +277,43 @@ def _resolve_budget(config: RunConfig, n_train: int) -> None:
         config.max_epochs = 27 if small else 9
 
 
+#: Default number of cross-fitting folds for small tables (see RunConfig.folds).
+DEFAULT_FOLDS = 5
+#: Default number of best trials that greedy ensemble selection considers with cross-fitting.
+DEFAULT_ENSEMBLE = 10
+
+
+def _resolve_folds(config: RunConfig, split) -> int:
+    """Fill in ``config.folds`` from the data (see RunConfig) and return it."""
+    search_counts = split.train.class_counts + split.validation.class_counts
+    n_search = int(search_counts.sum())
+    folds = config.folds
+    if folds is None:
+        folds = DEFAULT_FOLDS if n_search < SMALL_DATA_ROWS else 1
+        folds = max(1, min(folds, int(search_counts.min())))  # every fold holds every class
+    elif folds > int(search_counts.min()):
+        raise DataError(
+            f"--folds {folds} needs at least {folds} rows of every class in the training and "
+            f"validation parts; the rarest has {int(search_counts.min())}."
+        )
+    config.folds = folds
+    if config.ensemble is None:
+        config.ensemble = DEFAULT_ENSEMBLE if folds > 1 else 1
+    return folds
+
+
+def _merge_search_rows(split):
+    """The training and validation parts as one table (cross-fitting searches them together)."""
+    from .datasets import DataSplit
+
+    train, validation = split.train, split.validation
+    rows = train.with_rows(
+        pd.concat([train.features, validation.features], ignore_index=True),
+        np.concatenate([train.y, validation.y]),
+    )
+    return DataSplit(rows, rows, split.test)
+
+
 def _streaming_strategies(config: RunConfig, n_train: int) -> tuple:
     """The remedies to search; above ``stream_above`` rows, samplers become ``stream``."""
     from .tuning._remedies import is_sampler
@@ -289,7 +347,7 @@ def _fingerprint(data: TabularData, test: TabularData | None, config: RunConfig)
         k: v
         for k, v in config.to_dict().items()
         if k in ("strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
-                 "validation_size", "test_size", "seed", "target", "positive")
+                 "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
     }
     digest.update(json.dumps(search, sort_keys=True).encode())
     return digest.hexdigest()
@@ -389,6 +447,13 @@ def _run(config: RunConfig) -> RunResult:
         test=test_data, random_state=config.seed,
     )
     _resolve_budget(config, split.train.n_rows)
+    if isinstance(data, ImageData):
+        if config.folds not in (None, 1):
+            raise ConfigError("--folds applies to tables; image runs score a hold-out validation part.")
+        config.folds = 1
+        config.ensemble = 1 if config.ensemble is None else config.ensemble
+    elif _resolve_folds(config, split) > 1:
+        split = _merge_search_rows(split)
     fingerprint = _fingerprint(data, test_data, config)
     if config.resume and not is_worker:  # a worker checks the chief's fingerprint in join_search
         previous = _read_config(out)
@@ -419,7 +484,12 @@ def _run(config: RunConfig) -> RunResult:
             "schema": schema.to_dict(), "classes": list(data.classes), "target": data.target,
         })
     strategies = _streaming_strategies(config, split.train.n_rows)
-    hypermodel = TabularHyperModel(schema, strategies=strategies, objective=objective, random_state=config.seed)
+    hypermodel = TabularHyperModel(
+        schema, strategies=strategies, objective=objective, random_state=config.seed, folds=config.folds,
+    )
+    if config.folds > 1:
+        _log(config, f"cross-fitting: {config.folds} folds over the {split.train.n_rows:,} training and validation "
+                     "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
     return _search_and_finish(
         config, prepared, hypermodel,
         predict_part=lambda model, part: _predict(model, schema.inputs(part.features)),
@@ -512,12 +582,29 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     settings = _remedy_of(best)
     _log(config, f"best trial {best.trial_id}: {settings['strategy']}, {objective.metric} = {best.score:.4f}")
 
-    # -- calibration, threshold, test -----------------------------------------------------
-    val_raw = predict_part(model, split.validation)
+    # -- ensemble, calibration, threshold, test ------------------------------------------
+    folds = getattr(hypermodel, "folds", 1)
+
+    def validation_raw(network):
+        if folds > 1:  # cross-fitting: the validation rows are the search rows, scored out of fold
+            return hypermodel.out_of_fold(network, split.validation)
+        return predict_part(network, split.validation)
+
+    val_raw = validation_raw(model)
+    members = [{"trial_id": best.trial_id, "strategy": settings["strategy"], "weight": 1}]
+    train_prior = _training_prior(hypermodel, split.train, best)
+    if (config.ensemble or 1) > 1 and len(trials) > 1:
+        candidates = sorted(trials, key=lambda t: t.score, reverse=reverse)[: config.ensemble]
+        if config.calibration == "prior":  # only members trained under the best trial's prior
+            candidates = [t for t in candidates if _same_prior(_training_prior(hypermodel, split.train, t), train_prior)]
+        model, val_raw, members, train_prior = _select_ensemble(
+            candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior,
+        )
+        if len(members) > 1:
+            _log(config, "ensemble: " + ", ".join(f"trial {m['trial_id']} ({m['strategy']}) x{m['weight']}" for m in members)
+                 + f"; {objective.metric} = {objective.score(split.validation.y, val_raw):.4f}")
     test_raw = predict_part(model, split.test)
-    calibrator = ProbabilityCalibrator(
-        config.calibration, train_prior=_training_prior(hypermodel, split.train, best), random_state=config.seed or 0,
-    )
+    calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
     if config.calibration == "prior" and calibrator.train_prior is None:
         raise ConfigError("Prior correction needs the training prior, which this remedy does not define.")
     calibrator.fit(split.validation.y, val_raw)
@@ -539,7 +626,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
 
     leaderboard = _leaderboard(trials, objective, tuner, trial_log, test=split.test, predict_part=predict_part)
     if config.baseline:
-        leaderboard.append(_baseline(split, objective, config))
+        leaderboard.append(_baseline(split, objective, config, folds=hypermodel.folds_of(split.train)[0] if folds > 1 else None))
 
     # -- artefacts ------------------------------------------------------------------------
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:
@@ -568,17 +655,20 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             "source": data.source,
             "n_rows": data.n_rows + (test_data.n_rows if test_data is not None else 0),
             "n_train": split.train.n_rows,
-            "n_validation": split.validation.n_rows,
+            "n_validation": split.validation.n_rows if folds == 1 else 0,  # cross-fitting: out of fold
             "n_test": split.test.n_rows,
+            "folds": folds,
             "class_counts": diagnosis["class_counts"],
             "split_class_counts": {
                 part: {name: int(c) for name, c in zip(data.classes, getattr(split, part).class_counts)}
-                for part in ("train", "validation", "test")
+                for part in (("train", "validation", "test") if folds == 1 else ("train", "test"))
             },
             "positive_rate": diagnosis["positive_rate"],
             "imbalance_ratio": diagnosis["imbalance_ratio"],
             "columns": columns,
-            "notes": list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else []),
+            "notes": list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else [])
+            + ([f"cross-fitting: the {split.train.n_rows:,} training rows are split into {folds} folds; "
+                "validation scores are out-of-fold predictions"] if folds > 1 else []),
             "warnings": diagnosis["warnings"],
         },
         "search": {
@@ -586,6 +676,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             "objective": objective.to_dict(),
             "max_trials": config.max_trials,
             "max_epochs": config.max_epochs,
+            "folds": folds,
             "n_trials": len(tuner.oracle.trials),
             "n_failed": n_failed,
             "seconds": search_seconds,
@@ -598,6 +689,11 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             "remedy": settings,
             "hyperparameters": {k: v for k, v in best.hyperparameters.values.items()},
             "validation_score": best.score,
+        },
+        "ensemble": {
+            "candidates": int(min(config.ensemble or 1, len(trials))),
+            "members": members,
+            "validation_score": float(objective.score(split.validation.y, val_raw)),
         },
         "threshold": None if threshold is None else {"value": threshold, "rule": rule, "target": target},
         "calibration": {**calibrator.to_dict(), **brier},
@@ -752,6 +848,38 @@ def _intervals(y, score, threshold, seed):
     return bootstrap_intervals(y, score, threshold, random_state=0 if seed is None else seed)
 
 
+def _same_prior(a, b) -> bool:
+    return a is not None and b is not None and bool(np.allclose(a, b))
+
+
+def _select_ensemble(candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior):
+    """Greedy ensemble selection over ``candidates`` (best first) on validation predictions.
+
+    Returns ``(model, validation raw scores, members, training prior)``; the prior is kept
+    only when every member was trained under the same one (else calibration cannot use a
+    prior correction and chooses Platt or isotonic).
+    """
+    from .tuning._ensemble import average_models, greedy_ensemble
+
+    networks, predictions = [model], [val_raw]
+    for trial in candidates[1:]:
+        network = tuner.load_model(trial)
+        networks.append(network)
+        predictions.append(validation_raw(network))
+    counts = greedy_ensemble(predictions, split.validation.y, objective)
+    chosen = [i for i, c in enumerate(counts) if c > 0]
+    members = [{"trial_id": candidates[i].trial_id, "strategy": _remedy_of(candidates[i])["strategy"],
+                "weight": int(counts[i])} for i in chosen]
+    if len(chosen) == 1:
+        return networks[chosen[0]], predictions[chosen[0]], members, (
+            train_prior if chosen[0] == 0 else _training_prior(hypermodel, split.train, candidates[chosen[0]]))
+    weights = counts[chosen] / counts[chosen].sum()
+    raw = sum(w * predictions[i] for w, i in zip(weights, chosen))
+    priors = [_training_prior(hypermodel, split.train, candidates[i]) for i in chosen]
+    same = all(_same_prior(p, priors[0]) for p in priors)
+    return average_models([networks[i] for i in chosen], counts[chosen]), raw, members, priors[0] if same else None
+
+
 def _leaderboard(trials, objective, tuner, trial_log, *, test=None, predict_part=None) -> list:
     """Best validation result of each remedy tried, with its trials' count and time.
 
@@ -785,8 +913,12 @@ def _leaderboard(trials, objective, tuner, trial_log, *, test=None, predict_part
     return list(by_strategy.values())
 
 
-def _baseline(split, objective, config) -> dict:
-    """scikit-learn's HistGradientBoosting with balanced class weights, scored the same way."""
+def _baseline(split, objective, config, *, folds=None) -> dict:
+    """scikit-learn's HistGradientBoosting with balanced class weights, scored the same way.
+
+    With cross-fitting (``folds``: each training row's fold id) its validation score is
+    out of fold too, over the same folds.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     started = time.monotonic()
@@ -803,9 +935,16 @@ def _baseline(split, objective, config) -> dict:
         class_weight="balanced", categorical_features="from_dtype", random_state=config.seed,
         max_iter=200, early_stopping=True,
     )
-    model.fit(frame(split.train), split.train.y)
     scores = {}
-    for part in ("validation", "test"):
+    if folds is not None:
+        from sklearn.model_selection import PredefinedSplit, cross_val_predict
+
+        proba = cross_val_predict(model, frame(split.train), split.train.y, cv=PredefinedSplit(folds),
+                                  method="predict_proba")
+        proba = proba[:, 1] if split.train.is_binary else proba
+        scores["validation"] = (objective.score(split.train.y, proba), get_objective("pr_auc").score(split.train.y, proba))
+    model.fit(frame(split.train), split.train.y)
+    for part in ("validation", "test") if folds is None else ("test",):
         table = getattr(split, part)
         proba = model.predict_proba(frame(table))
         proba = proba[:, 1] if table.is_binary else proba

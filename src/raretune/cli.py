@@ -41,6 +41,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     search.add_argument("--cost-fp", type=float, default=None, help="cost of a false alarm (objective/threshold 'cost')")
     search.add_argument("--max-trials", type=int, default=None)
     search.add_argument("--max-epochs", type=int, default=None)
+    search.add_argument("--folds", type=int, default=None,
+                        help="cross-fitting folds over train+validation (default: 5 below 20,000 rows, else 1 = hold-out)")
+    search.add_argument("--ensemble", type=int, default=None,
+                        help="greedy ensemble over the best N trials (default: 10 with cross-fitting, else 1 = best trial)")
     search.add_argument("--seed", type=int, default=None, help="one seed for split, search and training (default 0)")
     search.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
@@ -98,6 +102,7 @@ _RUN_FIELDS = {
     "validation_size": "validation_size", "test_size": "test_size", "data_dir": "data_dir",
     "strategies": "strategies", "tuner": "tuner", "objective": "objective", "cost_fn": "cost_fn",
     "cost_fp": "cost_fp", "max_trials": "max_trials", "max_epochs": "max_epochs", "seed": "seed",
+    "folds": "folds", "ensemble": "ensemble",
     "threshold": "threshold", "calibration": "calibration", "out": "out", "resume": "resume",
     "overwrite": "overwrite", "fast": "fast", "quiet": "quiet", "verbose": "verbose",
     "chief": "chief", "worker": "worker", "worker_id": "worker_id", "lease_seconds": "lease_seconds",

@@ -317,7 +317,10 @@ def _data_section(m: Mapping) -> str:
         ("source", escape(str(data.get("source", NOT_RECORDED)))),
         ("rows", _metric(data.get("n_rows"), "data.n_rows")),
         ("split (train / validation / test)",
-         " / ".join(_metric(data.get(k), f"data.{k}") for k in ("n_train", "n_validation", "n_test"))),
+         " / ".join(_metric(data.get(k), f"data.{k}") for k in ("n_train", "n_validation", "n_test")))
+        if not (_is_number(data.get("folds")) and data["folds"] > 1) else
+        (f"split (train, {int(data['folds'])}-fold cross-fitted / test)",
+         " / ".join(_metric(data.get(k), f"data.{k}") for k in ("n_train", "n_test"))),
         ("imbalance ratio (majority : minority)",
          escape(_ratio(data["imbalance_ratio"])) if _is_number(data.get("imbalance_ratio"))
          else NOT_RECORDED),

@@ -11,6 +11,7 @@ from collections import OrderedDict
 import keras
 import keras_tuner as kt
 import numpy as np
+import pandas as pd
 
 from ..datasets import TabularData
 from ..metrics import Objective, get_objective
@@ -18,7 +19,7 @@ from ..weighting import class_weights, output_bias
 from . import _remedies
 from ._schema import FeatureSchema
 
-__all__ = ["TabularHyperModel", "ValidationScorer", "build_tabular_model", "predict_proba"]
+__all__ = ["TabularHyperModel", "ValidationScorer", "build_tabular_model", "fold_assignment", "predict_proba"]
 
 _CACHE_SIZE = 3
 
@@ -191,7 +192,8 @@ def cached_rows(hypermodel, train, settings: dict, seed, compute):
         cache.move_to_end(key)
         return cache[key]
     rows = cache[key] = compute()
-    while len(cache) > _CACHE_SIZE:
+    # cross-fitting resamples each fold's rows: keep a few trials' worth of folds
+    while len(cache) > _CACHE_SIZE * max(1, int(getattr(hypermodel, "folds", 1))):
         cache.popitem(last=False)
     return rows
 
@@ -236,6 +238,46 @@ def _loss(schema: FeatureSchema, hp, strategy: str):
     return keras.losses.BinaryCrossentropy() if binary else keras.losses.SparseCategoricalCrossentropy()
 
 
+def validation_logs(objective: Objective, y, proba, epoch: int) -> dict:
+    """Exact validation scores of one epoch, as Keras log entries.
+
+    ``<objective.metric>``, ``val_pr_auc`` and ``val_loss``. Predictions that are not finite
+    fail the trial (``keras_tuner.errors.FailedTrialError``).
+    """
+    if not np.isfinite(proba).all():
+        raise kt.errors.FailedTrialError(f"predictions are not finite at epoch {epoch + 1}")
+    logs = {objective.metric: objective.score(y, proba)}
+    if objective.name != "pr_auc":
+        logs["val_pr_auc"] = get_objective("pr_auc").score(y, proba)
+    logs["val_loss"] = _log_loss(y, proba)
+    return logs
+
+
+def fold_assignment(y, folds: int, *, random_state=None) -> np.ndarray:
+    """Stratified K-fold ids (0 to ``folds`` - 1) of the rows with labels ``y``.
+
+    Every class is spread over the folds as evenly as it can be, so each fold's held-out
+    rows contain the rare class. ``folds`` must not exceed the smallest class count.
+
+    Examples
+    --------
+    >>> ids = fold_assignment(np.r_[np.zeros(20, int), np.ones(5, int)], 5, random_state=0)
+    >>> np.bincount(ids[20:]).tolist()
+    [1, 1, 1, 1, 1]
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    smallest = int(np.bincount(y).min()) if y.size else 0
+    if folds < 2 or folds > smallest:
+        raise ValueError(f"fold_assignment needs 2 <= folds <= the smallest class count ({smallest}); got {folds}.")
+    ids = np.empty(len(y), dtype="int64")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    for k, (_, held_out) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+        ids[held_out] = k
+    return ids
+
+
 class ValidationScorer(keras.callbacks.Callback):
     """Keras callback that scores the validation rows exactly after every epoch.
 
@@ -268,12 +310,7 @@ class ValidationScorer(keras.callbacks.Callback):
         if loss is not None and not np.isfinite(loss):
             raise kt.errors.FailedTrialError(f"training loss became {loss} at epoch {epoch + 1}")
         proba = predict_proba(self.model, self.inputs, batch_size=self.batch_size)
-        if not np.isfinite(proba).all():
-            raise kt.errors.FailedTrialError(f"predictions are not finite at epoch {epoch + 1}")
-        logs[self.objective.metric] = self.objective.score(self.y, proba)
-        if self.objective.name != "pr_auc":
-            logs["val_pr_auc"] = get_objective("pr_auc").score(self.y, proba)
-        logs["val_loss"] = _log_loss(self.y, proba)
+        logs.update(validation_logs(self.objective, self.y, proba, epoch))
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -311,6 +348,14 @@ class TabularHyperModel(kt.HyperModel):
         Bytes a resampled training set may take; default half the memory available when
         the trial starts. A remedy whose result would not fit fails its trial with the
         figure (the search goes on) instead of getting the process killed.
+    folds : int, default=1
+        Cross-fitting for small data. With ``folds`` = K > 1, ``fit`` takes every search row
+        as ``train`` (``validation`` is ignored), splits it into K stratified folds, and
+        trains K networks (the towers of one model), network k on the rows outside fold k
+        with the remedy applied to those rows only. Each epoch is scored on the pooled
+        out-of-fold predictions, so every rare-class row counts in the choice between
+        trials, and the model Keras Tuner keeps averages the K networks. The search space
+        then also holds linear models (``layers`` = 0).
 
     Examples
     --------
@@ -319,9 +364,10 @@ class TabularHyperModel(kt.HyperModel):
     >>> model = hm.build(kt.HyperParameters())                     # doctest: +SKIP
     """
 
-    def __init__(self, schema: FeatureSchema, *, strategies=_remedies.DEFAULT_STRATEGIES, objective: Objective | None = None, random_state: int | None = None, memory_budget: int | None = None):
+    def __init__(self, schema: FeatureSchema, *, strategies=_remedies.DEFAULT_STRATEGIES, objective: Objective | None = None, random_state: int | None = None, memory_budget: int | None = None, folds: int = 1):
         super().__init__(name="raretune_tabular", tunable=True)
         self.memory_budget = memory_budget
+        self.folds = folds
         self.schema = schema
         self.strategies = tuple(strategies)
         self.objective = objective
@@ -346,13 +392,15 @@ class TabularHyperModel(kt.HyperModel):
         """Build and compile the network for one trial."""
         _remedies.check_strategies(self.strategies, kind="table")
         strategy = _remedies.declare_strategy(hp, self.strategies)
-        layers = hp.Int("layers", 1, 3, default=2)
+        layers = hp.Int("layers", 0 if self.folds > 1 else 1, 3, default=2)
         units = hp.Choice("units", [32, 64, 128, 256], default=64)
         dropout = hp.Choice("dropout", [0.0, 0.1, 0.3], default=0.1)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         seed = self.trial_seed(hp)
         bias = initial_bias(self.schema.class_counts, strategy)
         n_towers = hp.get("bagging_k") if strategy == "balanced_bagging" else 1
+        if self.folds > 1:  # cross-fitting: one tower per fold (balanced bagging: one bag per fold)
+            n_towers = self.folds
         model = build_tabular_model(
             self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
             n_towers=n_towers,
@@ -371,10 +419,16 @@ class TabularHyperModel(kt.HyperModel):
         keras.callbacks.History
         """
         _remedies.declare_data_knobs(hp, self.strategies)
-        choices = batch_size_choices(train.n_rows)
+        n_fit = train.n_rows if self.folds < 2 else train.n_rows * (self.folds - 1) // self.folds
+        choices = batch_size_choices(n_fit)
         batch_size = hp.Choice("batch_size", choices, default=choices[len(choices) // 2])
         settings = _remedies.remedy_settings(hp)
         seed = self.trial_seed(hp)
+        if self.folds > 1:
+            return self._fit_folds(
+                model, train, settings, batch_size=batch_size, seed=seed, callbacks=list(callbacks or []),
+                epochs=epochs, initial_epoch=initial_epoch,
+            )
         scorer = ValidationScorer(self.schema.inputs(validation.features), validation.y, self._objective())
         if settings["strategy"] == "balanced_bagging":
             return self._fit_bagging(
@@ -431,6 +485,164 @@ class TabularHyperModel(kt.HyperModel):
                 break
         callback_list.on_train_end()
         return history
+
+    # -- cross-fitting ------------------------------------------------------------------
+
+    def folds_of(self, train: TabularData):
+        """``(fold ids, parts)`` of ``train``: part k holds the rows outside fold k.
+
+        Seeded by ``random_state`` alone, so every trial sees the same folds (paired
+        comparisons); kept for the last ``train`` seen.
+        """
+        cached = self.__dict__.get("_folds_cache")
+        if cached is not None and cached[0] is train:
+            return cached[1], cached[2]
+        ids = fold_assignment(train.y, self.folds, random_state=self.random_state)
+        parts = [train.take(np.flatnonzero(ids != k)) for k in range(self.folds)]
+        self._folds_cache = (train, ids, parts)
+        return ids, parts
+
+    def out_of_fold(self, model, train: TabularData, *, batch_size: int = 4096) -> np.ndarray:
+        """Each row's prediction by the tower that did not train on it (cross-fitted models).
+
+        Returns shape (n,) for two classes, (n, K) otherwise, as float64.
+        """
+        import tensorflow as tf
+
+        ids, _ = self.folds_of(train)
+        every = self._towers(model)  # one view (and predict function) per model
+        dataset = tf.data.Dataset.from_tensor_slices(self.schema.inputs(train.features)).batch(batch_size)
+        outputs = np.stack([np.asarray(o, dtype="float64") for o in every.predict(dataset, verbose=0)])
+        proba = outputs[ids, np.arange(len(ids))]
+        return proba[:, 0] if proba.shape[1] == 1 else proba
+
+    def _fit_folds(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
+        """Train tower k on the rows outside fold k; score the pooled out-of-fold predictions.
+
+        All towers train in one ``fit`` over one dataset: each row carries one sample weight
+        per tower, zero for the towers that must not see it (its own fold's tower; for a
+        resampled fold, every other tower), and batches are scaled so that each tower still
+        gets about ``batch_size`` rows a step. The callbacks (Keras Tuner's checkpointing
+        among them) see the averaged model and exact out-of-fold scores each epoch, as if
+        ``model.fit`` had run on it.
+        """
+        ids, parts = self.folds_of(train)
+        n_folds = len(parts)
+        view = self._towers(model)
+        fold_seeds = [None if seed is None else (seed + 7919 * (k + 1)) % (2**31 - 1) for k in range(n_folds)]
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
+        objective = self._objective()
+
+        def end_epoch(epoch, loss):
+            if not np.isfinite(loss):
+                raise kt.errors.FailedTrialError(f"training loss became {loss} at epoch {epoch + 1}")
+            logs = {"loss": float(loss), **validation_logs(objective, train.y, self.out_of_fold(model, train), epoch)}
+            callback_list.on_epoch_end(epoch, logs)
+
+        callback_list.on_train_begin()
+        if settings["strategy"] in ("balanced_bagging", "stream"):  # a fresh draw each epoch: one fit per tower
+            towers = [keras.Model(model.inputs, layer.output) for layer in _tower_outputs(model)]
+            learning_rate = float(model.optimizer.learning_rate)
+            for tower in towers:
+                tower.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=model.loss)
+            streams = None if settings["strategy"] == "balanced_bagging" else [
+                self.training_dataset(part, settings, batch_size=batch_size, seed=s) for part, s in zip(parts, fold_seeds)
+            ]
+            for epoch in range(initial_epoch, epochs):
+                callback_list.on_epoch_begin(epoch)
+                losses = []
+                for k, tower in enumerate(towers):
+                    data = streams[k] if streams else self._balanced_bag(parts[k], settings, batch_size, [fold_seeds[k] or 0, epoch])
+                    losses.append(tower.fit(data, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
+                end_epoch(epoch, float(np.mean(losses)))
+                if model.stop_training:
+                    break
+        else:
+            view.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)),
+                         loss=[model.loss] * n_folds)
+            dataset, steps = self._fold_dataset(train, ids, parts, settings, batch_size=batch_size, seeds=fold_seeds, seed=seed)
+
+            class Forward(keras.callbacks.Callback):
+                def on_epoch_begin(self, epoch, logs=None):
+                    callback_list.on_epoch_begin(epoch)
+
+                def on_train_batch_end(self, batch, logs=None):
+                    loss = (logs or {}).get("loss")
+                    if loss is not None and not np.isfinite(loss):
+                        raise kt.errors.FailedTrialError(f"training loss became {loss} in batch {batch + 1}")
+
+                def on_epoch_end(self, epoch, logs=None):
+                    end_epoch(epoch, (logs or {}).get("loss", np.nan) / n_folds)
+                    if model.stop_training:
+                        self.model.stop_training = True
+
+            view.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, callbacks=[Forward()],
+                     verbose=0, shuffle=False)
+        callback_list.on_train_end()
+        return history
+
+    def _towers(self, model):
+        """A model with every tower's output (one per fold), sharing ``model``'s layers."""
+        cached = self.__dict__.get("_towers_view")
+        if cached is None or cached[0] is not model:
+            cached = (model, keras.Model(model.inputs, [layer.output for layer in _tower_outputs(model)]))
+            self._towers_view = cached
+        return cached[1]
+
+    def _fold_dataset(self, train, ids, parts, settings, *, batch_size, seeds, seed):
+        """``(dataset, steps per epoch)`` for all towers: rows with a per-tower sample weight.
+
+        Without a sampler the rows are ``train``'s own, weighted 0 for their own fold's
+        tower. With a sampler each fold's resampled rows are stacked, weighted only for
+        that fold's tower (a synthetic row never reaches a tower whose held-out fold it
+        was made from).
+        """
+        import tensorflow as tf
+
+        n_folds = len(parts)
+        strategy = settings["strategy"]
+        if _remedies.is_sampler(strategy):
+            tables = [self.training_rows(part, settings, seed=s) for part, s in zip(parts, seeds)]
+            owner = np.concatenate([np.full(t.n_rows, k) for k, t in enumerate(tables)])
+            rows = tables[0].with_rows(pd.concat([t.features for t in tables], ignore_index=True),
+                                       np.concatenate([t.y for t in tables]))
+            mask = owner[:, None] == np.arange(n_folds)[None, :]
+            scale = n_folds
+        else:
+            rows = train
+            mask = ids[:, None] != np.arange(n_folds)[None, :]
+            scale = n_folds / (n_folds - 1)
+        per_tower = mask.astype("float32")
+        if strategy == "class_weight":  # each tower's weights from its own training rows
+            for k in range(n_folds):
+                table = class_weights(rows.y[mask[:, k]], strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
+                lookup = np.array([table[c] for c in range(rows.n_classes)], dtype="float32")
+                per_tower[:, k] *= lookup[rows.y]
+        labels = self._labels(rows.y, strategy)
+        arrays = (self.schema.inputs(rows.features), tuple([labels] * n_folds),
+                  tuple(np.ascontiguousarray(per_tower[:, k]) for k in range(n_folds)))
+        total_batch = int(min(rows.n_rows, round(batch_size * scale)))
+        # an endless reshuffled stream of full batches: one traced train step (no short last
+        # batch to trace again), which is most of a small trial's time
+        dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(rows.n_rows, seed=seed, reshuffle_each_iteration=True)
+        steps = -(-rows.n_rows // total_batch)
+        return dataset.repeat().batch(total_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
+
+    def _balanced_bag(self, part, settings, batch_size, seed):
+        """All of ``part``'s rare rows plus a fresh draw of ``bagging_neg_ratio`` times as many others."""
+        import tensorflow as tf
+
+        counts = np.bincount(part.y, minlength=part.n_classes)
+        majority = int(np.argmax(counts))
+        minority_rows = np.flatnonzero(part.y != majority)
+        majority_rows = np.flatnonzero(part.y == majority)
+        n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
+        rng = np.random.default_rng(seed)
+        rows = rng.permutation(np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)]))
+        inputs = self.schema.inputs(part.features)
+        labels = self._labels(part.y, "balanced_bagging")
+        return tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows])).batch(batch_size)
 
     # -- data ---------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""Greedy ensemble selection over the best trials (Caruana et al., 2004).
+
+A search leaves many good networks behind; averaging a few of them is nearly always
+better than the single best, and on small data it also averages away the luck of the
+choice. :func:`greedy_ensemble` picks, with replacement, the trials whose averaged
+validation (or out-of-fold) predictions score best; :func:`average_models` turns the
+choice into one Keras model that plain Keras loads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics import Objective
+
+__all__ = ["average_models", "greedy_ensemble"]
+
+
+def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25) -> np.ndarray:
+    """How many times to count each candidate in the average (Caruana's forward selection).
+
+    Starting from the best single candidate, each round adds the candidate (repeats allowed)
+    whose inclusion gives the best score of the running average. The result is the prefix
+    of rounds that scored best; ties keep the smaller ensemble.
+
+    Parameters
+    ----------
+    predictions : sequence of numpy.ndarray
+        Each candidate's predicted probabilities for the same rows, shape (n,) or (n, K).
+        Put the best candidate first: it is the fallback.
+    y : numpy.ndarray
+        Class indices of those rows.
+    objective : Objective
+        What to optimise, in its direction.
+    rounds : int
+        Most members counted (with repeats).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Count per candidate; the weights of the average are counts / counts.sum().
+
+    Examples
+    --------
+    >>> from raretune.metrics import get_objective
+    >>> y = np.array([0, 0, 0, 1, 1, 0])
+    >>> a = np.array([.1, .2, .7, .8, .6, .3])   # one negative ranked high
+    >>> b = np.array([.1, .6, .2, .9, .7, .65])   # other mistakes
+    >>> greedy_ensemble([a, b], y, get_objective("pr_auc")).tolist()
+    [1, 1]
+    """
+    predictions = [np.asarray(p, dtype="float64") for p in predictions]
+    if not predictions:
+        raise ValueError("greedy_ensemble needs at least one candidate.")
+    sign = 1.0 if objective.direction == "max" else -1.0
+    counts = np.zeros(len(predictions), dtype="int64")
+    total = np.zeros_like(predictions[0])
+    best_score, best_counts = -np.inf, None
+    for _ in range(rounds):
+        trial_scores = [sign * objective.score(y, (total + p) / (counts.sum() + 1)) for p in predictions]
+        pick = int(np.argmax(trial_scores))  # first of the best: the earlier (better) trial on ties
+        counts[pick] += 1
+        total += predictions[pick]
+        if trial_scores[pick] > best_score + 1e-12:
+            best_score, best_counts = trial_scores[pick], counts.copy()
+    return best_counts
+
+
+def average_models(models, weights, *, name: str = "raretune_ensemble"):
+    """One Keras model whose output is the weighted average of ``models``' outputs.
+
+    The models must take the same named inputs. Each becomes a nested model (renamed
+    ``member_<i>``); integer ``weights`` repeat members in a built-in ``Average`` layer,
+    so the result has no custom objects and ``keras.models.load_model`` reads it.
+
+    Parameters
+    ----------
+    models : sequence of keras.Model
+    weights : sequence of int
+        Counts from :func:`greedy_ensemble`; members with 0 are left out.
+
+    Returns
+    -------
+    keras.Model
+    """
+    import keras
+
+    chosen = [(m, int(w)) for m, w in zip(models, weights) if int(w) > 0]
+    if not chosen:
+        raise ValueError("average_models needs at least one member with a positive weight.")
+    if len(chosen) == 1:
+        return chosen[0][0]
+    first = chosen[0][0]
+    inputs = {key: keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=key)
+              for key, tensor in _named_inputs(first).items()}
+    outputs = []
+    for i, (model, weight) in enumerate(chosen):
+        member = keras.Model(model.input, model.output, name=f"member_{i}")
+        output = member({key: inputs[key] for key in _named_inputs(model)})
+        outputs.extend([output] * weight)
+    return keras.Model(inputs, keras.layers.Average(name="probability")(outputs), name=name)
+
+
+def _named_inputs(model) -> dict:
+    """``{input name: input tensor}`` of a functional model."""
+    return {tensor.name.split(":")[0]: tensor for tensor in model.inputs}

@@ -1,0 +1,72 @@
+"""Greedy ensemble selection and the averaged Keras model."""
+
+import keras
+import numpy as np
+import pytest
+
+from raretune.datasets import load_data
+from raretune.metrics import get_objective
+from raretune.tuning import FeatureSchema
+from raretune.tuning._ensemble import average_models, greedy_ensemble
+from raretune.tuning._hypermodel import build_tabular_model, predict_proba
+
+from tests.conftest import make_frame
+
+
+def _noisy_copies(y, n_models, noise, seed):
+    rng = np.random.default_rng(seed)
+    signal = y + rng.normal(0, 0.3, size=y.size)  # shared part of every model's error
+    return [1 / (1 + np.exp(-(signal + rng.normal(0, noise, size=y.size)) * 3)) for _ in range(n_models)]
+
+
+def test_greedy_ensemble_never_scores_below_the_best_candidate():
+    y = (np.random.default_rng(0).random(400) < 0.1).astype(int)
+    objective = get_objective("pr_auc")
+    predictions = _noisy_copies(y, 6, noise=1.0, seed=1)
+    predictions.sort(key=lambda p: -objective.score(y, p))
+    counts = greedy_ensemble(predictions, y, objective)
+    averaged = sum(c * p for c, p in zip(counts, predictions)) / counts.sum()
+    assert objective.score(y, averaged) >= objective.score(y, predictions[0])
+    # independent errors: averaging several beats any one of them
+    assert (counts > 0).sum() > 1
+    assert objective.score(y, averaged) > max(objective.score(y, p) for p in predictions) + 0.01
+
+
+def test_greedy_ensemble_keeps_a_clearly_best_candidate_alone():
+    y = np.array([0] * 30 + [1] * 5)
+    perfect = y.astype(float) * 0.8 + 0.1
+    random = np.random.default_rng(0).random(y.size)
+    counts = greedy_ensemble([perfect, random, random[::-1]], y, get_objective("pr_auc"))
+    assert counts.tolist() == [1, 0, 0]
+
+
+def test_greedy_ensemble_follows_the_objective_direction():
+    y = np.array([0] * 40 + [1] * 10)
+    cost = get_objective("cost", cost_fn=5, cost_fp=1)  # lower is better
+    good = np.r_[np.full(40, 0.1), np.full(10, 0.9)]
+    bad = 1 - good
+    assert greedy_ensemble([bad, good], y, cost).tolist() == [0, 1]
+
+
+def test_greedy_ensemble_needs_a_candidate():
+    with pytest.raises(ValueError, match="at least one"):
+        greedy_ensemble([], np.array([0, 1]), get_objective("pr_auc"))
+
+
+def test_average_models_is_the_weighted_mean_and_loads_with_plain_keras(tmp_path):
+    data = load_data(make_frame(n=200, seed=3), target="label")
+    schema = FeatureSchema.from_data(data)
+    models = [build_tabular_model(schema, seed=1), build_tabular_model(schema, seed=2, n_towers=3),
+              build_tabular_model(schema, seed=3, layers=0)]
+    inputs = schema.inputs(data.features)
+    each = [predict_proba(m, inputs) for m in models]
+    combined = average_models(models, [2, 0, 1])
+    expected = (2 * each[0] + each[2]) / 3
+    np.testing.assert_allclose(predict_proba(combined, inputs), expected, atol=1e-6)
+    combined.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(predict_proba(loaded, inputs), expected, atol=1e-6)
+    # one member: the model itself, unchanged
+    assert average_models(models, [0, 4, 0]) is models[1]
+    with pytest.raises(ValueError, match="positive weight"):
+        average_models(models, [0, 0, 0])
