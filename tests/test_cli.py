@@ -29,6 +29,8 @@ def data_csv(tmp_path):
         (["run", "--data", "{csv}", "--target", "label", "--strategies", "smote,magic"], "Unknown remedy 'magic'"),
         (["run", "--data", "{csv}", "--target", "label", "--objective", "val_f1_score"], "'objective' parameter"),
         (["run", "--data", "{csv}", "--target", "label", "--max-trials", "0"], "'max_trials' parameter"),
+        (["run", "--data", "{csv}", "--target", "label", "--folds", "0"], "'folds' parameter"),
+        (["run", "--data", "{csv}", "--target", "label", "--ensemble", "0"], "'ensemble' parameter"),
         (["run", "--data", "{csv}", "--target", "label", "--threshold", "precision=2"], "threshold target"),
         (["run", "--data", "{csv}", "--target", "label", "--tuner", "grid"], "invalid choice"),
         (["run", "--data", "{csv}", "--target", "label", "--resume", "--overwrite"], "not both"),

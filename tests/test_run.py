@@ -10,6 +10,9 @@ import pytest
 
 import raretune
 from raretune import RunStateError
+from raretune.datasets import load_data, stratified_split
+from raretune.thresholds import ProbabilityCalibrator
+from raretune.tuning._hypermodel import predict_proba
 
 from tests.conftest import make_frame
 
@@ -72,7 +75,8 @@ def test_predict_round_trip(finished):
     root, frame, result = finished
     preds = raretune.predict(result.out, frame.drop(columns=["label"]).head(500))
     assert list(preds.columns) == ["score", "prediction"] and len(preds) == 500
-    threshold = result.metrics["threshold"]["value"]
+    deployed = result.metrics["refit"] or result.metrics  # a refitted model has its own threshold
+    threshold = deployed["threshold"]["value"]
     np.testing.assert_array_equal(preds["prediction"], (preds["score"] >= threshold).astype(int))
     again = raretune.predict(result.out, frame.head(500))  # a label column is ignored
     np.testing.assert_allclose(again["score"], preds["score"])
@@ -87,6 +91,59 @@ def test_existing_run_is_refused_and_left_intact(finished):
     with pytest.raises(RunStateError, match="already holds a run"):
         raretune.run(data=str(root / "data.csv"), target="label", out=result.out, **FAST)
     assert (result.out / "metrics.json").read_bytes() == before
+
+
+def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
+    root, frame, result = finished
+    m = result.metrics
+    # 4,000 rows: below 20,000, so the defaults cross-fit 5 folds over train + validation
+    assert m["search"]["folds"] == 5 and m["data"]["folds"] == 5
+    assert m["data"]["n_validation"] == 0 and "validation" not in m["data"]["split_class_counts"]
+    assert any("cross-fitting" in note for note in m["data"]["notes"])
+    members = m["ensemble"]["members"]
+    assert members and all(member["weight"] >= 1 for member in members)
+    assert m["ensemble"]["candidates"] == 4  # ten by default, but only four trials ran
+    # the validation scores are out of fold, over every search row
+    scores = np.load(result.out / "scores.npz")
+    assert scores["validation_y"].size == m["data"]["n_train"]
+    refit = m["refit"]
+    assert refit["n_rows"] == m["data"]["n_train"] + m["data"]["n_test"]
+    assert [x["trial_id"] for x in refit["members"]] == [x["trial_id"] for x in members]
+    assert all(x["epochs"] >= 1 for x in refit["members"])
+    # raretune.predict uses the refitted networks with their own calibration and threshold
+    loaded = raretune.load_run(result.out)
+    assert loaded["threshold"] == refit["threshold"]["value"]
+    preds = raretune.predict(result.out, frame.head(300))
+    raw = predict_proba(loaded["model"], loaded["schema"].inputs(frame.head(300)[list(loaded["schema"].columns)]))
+    calibrated = ProbabilityCalibrator.from_dict(refit["calibration"]).transform(raw)
+    np.testing.assert_allclose(preds["score"], calibrated, rtol=1e-5)
+    np.testing.assert_array_equal(preds["prediction"], (calibrated >= refit["threshold"]["value"]).astype(int))
+
+
+def test_hold_out_validation_when_asked(tmp_path):
+    frame = make_frame(n=1500, positive_rate=0.08, seed=6)
+    result = raretune.run(data=frame, target="label", out=tmp_path / "h", strategies=["none", "class_weight"],
+                          folds=1, **FAST)
+    m = result.metrics
+    assert m["search"]["folds"] == 1 and m["data"]["n_validation"] > 0
+    assert m["refit"] is None and len(m["ensemble"]["members"]) == 1
+    assert m["data"]["n_train"] + m["data"]["n_validation"] + m["data"]["n_test"] == len(frame)
+
+
+def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
+    frame = make_frame(n=1500, positive_rate=0.08, seed=6)
+    result = raretune.run(data=frame, target="label", out=tmp_path / "n", strategies=["none", "random_over"],
+                          folds=3, ensemble=3, refit=False, **FAST)
+    m = result.metrics
+    assert m["search"]["folds"] == 3 and m["refit"] is None
+    scores = np.load(result.out / "scores.npz")
+    loaded = raretune.load_run(result.out)
+    assert loaded["threshold"] == m["threshold"]["value"]
+    # the saved model is the one whose test scores were recorded
+    test = stratified_split(load_data(frame, target="label"), random_state=0).test
+    np.testing.assert_array_equal(test.y, scores["test_y"])
+    raw = predict_proba(loaded["model"], loaded["schema"].inputs(test.features))
+    np.testing.assert_allclose(raw, scores["test_score_raw"], rtol=1e-5, atol=1e-7)
 
 
 def test_same_seed_same_trials_and_metrics(tmp_path):

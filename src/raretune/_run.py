@@ -84,6 +84,13 @@ class RunConfig:
         predictions score best. 1: the best trial alone. Default 10 with cross-fitting, 1
         without (a hold-out validation part is too small to choose weights on and then
         calibrate).
+    refit : bool
+        With cross-fitting, after the test set is scored once, retrain the chosen networks
+        (same hyperparameters and epochs) on every row, test rows included, and refit the
+        calibration and threshold on their out-of-fold predictions; ``model.keras`` and
+        ``raretune predict`` then use the refitted ensemble, while ``metrics.json``'s test
+        metrics remain those of the networks trained without the test rows (an honest
+        estimate of the procedure). Small data is where every row counts.
     folds : int, optional
         Cross-fitting for small tables. With K > 1 the training and validation parts are
         searched together: every trial trains K networks on K stratified folds, is scored on
@@ -141,6 +148,7 @@ class RunConfig:
     test_size: float = 0.15
     folds: int | None = None
     ensemble: int | None = None
+    refit: bool = True
     seed: int | None = 0
     fast: bool = False
     resume: bool = False
@@ -628,6 +636,12 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     if config.baseline:
         leaderboard.append(_baseline(split, objective, config, folds=hypermodel.folds_of(split.train)[0] if folds > 1 else None))
 
+    refit = None
+    if folds > 1 and config.refit:
+        model, refit = _refit(config, hypermodel, tuner, members, split, objective, train_prior)
+        _log(config, f"refit on all {refit['n_rows']:,} rows (test rows included): out-of-fold "
+                     f"{objective.metric} = {refit['validation_score']:.4f}")
+
     # -- artefacts ------------------------------------------------------------------------
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
@@ -700,6 +714,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
         "costs": costs if (rule == "cost" or config.objective == "cost") else None,
         "validation": val_metrics,
         "test": test_metrics,
+        "refit": refit,
         "leaderboard": leaderboard,
     }
     write_json(out / "metrics.json", metrics)
@@ -846,6 +861,56 @@ def _intervals(y, score, threshold, seed):
     except ImportError:
         return None
     return bootstrap_intervals(y, score, threshold, random_state=0 if seed is None else seed)
+
+
+def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
+    """Retrain the chosen ensemble's networks on every row; refit calibration and threshold.
+
+    Each member trial is rebuilt from its hyperparameters and trained, cross-fitted over
+    training and test rows together, for the epochs at which it scored best in the search.
+    Returns ``(model, record)``: the averaged model and the ``metrics.json`` ``refit`` entry
+    (the calibration and threshold that ``raretune predict`` uses).
+    """
+    from .tuning import TabularHyperModel
+    from .tuning._ensemble import average_models
+
+    started = time.monotonic()
+    train, test = split.train, split.test
+    rows = train.with_rows(pd.concat([train.features, test.features], ignore_index=True),
+                           np.concatenate([train.y, test.y]))
+    refitter = TabularHyperModel(
+        hypermodel.schema, strategies=hypermodel.strategies, objective=objective, random_state=config.seed,
+        memory_budget=hypermodel.memory_budget, folds=min(hypermodel.folds, int(rows.class_counts.min())),
+    )
+    networks, predictions, weights, epochs = [], [], [], []
+    for member in members:
+        trial = tuner.oracle.trials[member["trial_id"]]
+        hp = trial.hyperparameters.copy()
+        network = refitter.build(hp)
+        epochs.append(int(trial.best_step) + 1)
+        refitter.fit(hp, network, train=rows, epochs=epochs[-1])
+        networks.append(network)
+        predictions.append(refitter.out_of_fold(network, rows))
+        weights.append(int(member["weight"]))
+    shares = np.asarray(weights, dtype="float64") / sum(weights)
+    raw = sum(w * p for w, p in zip(shares, predictions))
+    calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
+    calibrator.fit(rows.y, raw)
+    score = calibrator.transform(raw)
+    threshold = None
+    rule, target = _threshold_rule(config)
+    if rows.is_binary:
+        threshold = select_threshold(rows.y, score, rule=rule, target=target, cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+    record = {
+        "n_rows": rows.n_rows,
+        "folds": refitter.folds,
+        "members": [{**m, "epochs": e} for m, e in zip(members, epochs)],
+        "validation_score": float(objective.score(rows.y, raw)),
+        "calibration": calibrator.to_dict(),
+        "threshold": None if threshold is None else {"value": threshold, "rule": rule, "target": target},
+        "seconds": time.monotonic() - started,
+    }
+    return average_models(networks, weights), record
 
 
 def _same_prior(a, b) -> bool:
@@ -1065,12 +1130,13 @@ def load_run(run_dir):
     except (OSError, ValueError) as exc:
         raise RunStateError(f"{str(run_dir)!r} holds a damaged run record: {exc}") from None
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    deployed = metrics.get("refit") or metrics  # a refitted model comes with its own calibration and threshold
     return {
         "model": model,
         "schema": None if config.get("schema") is None else FeatureSchema.from_dict(config["schema"]),
         "image": config.get("image"),
-        "calibrator": ProbabilityCalibrator.from_dict(metrics["calibration"]),
-        "threshold": None if metrics.get("threshold") is None else metrics["threshold"]["value"],
+        "calibrator": ProbabilityCalibrator.from_dict(deployed["calibration"]),
+        "threshold": None if deployed.get("threshold") is None else deployed["threshold"]["value"],
         "classes": metrics["task"]["classes"],
         "target": metrics["task"]["target"],
         "metrics": metrics,

@@ -45,6 +45,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         help="cross-fitting folds over train+validation (default: 5 below 20,000 rows, else 1 = hold-out)")
     search.add_argument("--ensemble", type=int, default=None,
                         help="greedy ensemble over the best N trials (default: 10 with cross-fitting, else 1 = best trial)")
+    search.add_argument("--no-refit", action="store_true",
+                        help="with cross-fitting, keep the networks scored on the test set (default: retrain them on all rows)")
     search.add_argument("--seed", type=int, default=None, help="one seed for split, search and training (default 0)")
     search.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
@@ -123,6 +125,8 @@ def _run_config(args, argv):
             options[field] = value
     if args.no_baseline:
         options["baseline"] = False
+    if getattr(args, "no_refit", False):
+        options["refit"] = False
     unknown = sorted(set(options) - set(RunConfig.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"Unknown option {unknown[0]!r} in {args.config}.")

@@ -3,7 +3,8 @@
 Importing this module imports Keras and Keras Tuner.
 """
 
-from ._hypermodel import TabularHyperModel, ValidationScorer, build_tabular_model
+from ._ensemble import average_models, greedy_ensemble
+from ._hypermodel import TabularHyperModel, ValidationScorer, build_tabular_model, fold_assignment
 from ._image import ImageHyperModel, ImageSchema, augment_stream, build_image_model, make_augmenter
 from ._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
 from ._schema import FeatureSchema
@@ -21,10 +22,13 @@ __all__ = [
     "TabularHyperModel",
     "ValidationScorer",
     "augment_stream",
+    "average_models",
     "build_image_model",
     "build_tabular_model",
     "check_strategies",
     "completed_trials",
+    "fold_assignment",
+    "greedy_ensemble",
     "make_augmenter",
     "make_tuner",
 ]
