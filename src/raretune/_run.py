@@ -606,7 +606,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
         if config.calibration == "prior":  # only members trained under the best trial's prior
             candidates = [t for t in candidates if _same_prior(_training_prior(hypermodel, split.train, t), train_prior)]
         model, val_raw, members, train_prior = _select_ensemble(
-            candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior,
+            config, candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior,
         )
         if len(members) > 1:
             _log(config, "ensemble: " + ", ".join(f"trial {m['trial_id']} ({m['strategy']}) x{m['weight']}" for m in members)
@@ -917,7 +917,11 @@ def _same_prior(a, b) -> bool:
     return a is not None and b is not None and bool(np.allclose(a, b))
 
 
-def _select_ensemble(candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior):
+#: Bootstrap repeats of the ensemble selection (bagged ensemble selection; few rare rows).
+ENSEMBLE_BAGS = 10
+
+
+def _select_ensemble(config, candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior):
     """Greedy ensemble selection over ``candidates`` (best first) on validation predictions.
 
     Returns ``(model, validation raw scores, members, training prior)``; the prior is kept
@@ -931,7 +935,8 @@ def _select_ensemble(candidates, tuner, validation_raw, split, objective, hyperm
         network = tuner.load_model(trial)
         networks.append(network)
         predictions.append(validation_raw(network))
-    counts = greedy_ensemble(predictions, split.validation.y, objective)
+    counts = greedy_ensemble(predictions, split.validation.y, objective, bags=ENSEMBLE_BAGS,
+                             random_state=config.seed)
     chosen = [i for i, c in enumerate(counts) if c > 0]
     members = [{"trial_id": candidates[i].trial_id, "strategy": _remedy_of(candidates[i])["strategy"],
                 "weight": int(counts[i])} for i in chosen]

@@ -70,3 +70,14 @@ def test_average_models_is_the_weighted_mean_and_loads_with_plain_keras(tmp_path
     assert average_models(models, [0, 4, 0]) is models[1]
     with pytest.raises(ValueError, match="positive weight"):
         average_models(models, [0, 0, 0])
+
+
+def test_bagged_selection_is_seeded_and_spreads_weight_over_good_candidates():
+    y = (np.random.default_rng(3).random(300) < 0.05).astype(int)  # about 15 rare rows
+    objective = get_objective("pr_auc")
+    predictions = _noisy_copies(y, 8, noise=1.5, seed=4)
+    once = greedy_ensemble(predictions, y, objective)
+    bagged = greedy_ensemble(predictions, y, objective, bags=10, random_state=0)
+    assert np.array_equal(bagged, greedy_ensemble(predictions, y, objective, bags=10, random_state=0))
+    assert 0 < bagged.sum() <= 50
+    assert (bagged > 0).sum() >= (once > 0).sum()  # averaging over bags keeps more members

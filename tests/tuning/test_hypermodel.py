@@ -51,7 +51,8 @@ def test_each_fold_network_trains_only_on_rows_outside_its_fold(table, strategy)
     n_rows = len(table.y) * (8 if strategy in ("random_over", "smote") else 2)  # over one pass of the stream
     for inputs, labels, sample_weights in dataset.unbatch().batch(n_rows).take(1):
         row_ids.append(inputs["row"].numpy()[:, 0])
-        weights.append(np.stack([w.numpy().reshape(-1) for w in sample_weights], axis=1))
+        weights.append(sample_weights.numpy())
+        assert labels.shape[1:] == (4, 1)  # the label, once per tower
     row_ids, weights = np.concatenate(row_ids), np.concatenate(weights)
     assert weights.shape[1] == 4
     for k in range(4):
@@ -72,16 +73,28 @@ def test_each_fold_network_trains_only_on_rows_outside_its_fold(table, strategy)
 
 def test_balanced_bagging_folds_draw_bags_from_rows_outside_the_fold(table):
     hm = TabularHyperModel(FeatureSchema.from_data(table), strategies=["balanced_bagging"], random_state=0, folds=4)
-    seen = []
-    original = hm._balanced_bag
-    hm._balanced_bag = lambda part, *a, **k: seen.append(part) or original(part, *a, **k)
     hp = kt.HyperParameters()
     model = hm.build(hp)
-    hm.fit(hp, model, train=table, validation=None, epochs=2)
+    history = hm.fit(hp, model, train=table, validation=None, epochs=2)
+    assert len(history.history["val_pr_auc"]) == 2
     ids, _ = hm.folds_of(table)
-    assert len(seen) == 8  # one bag per fold and epoch
-    for i, part in enumerate(seen):
-        assert set(part.features["row"]) == set(table.features["row"][ids != i % 4])
+    bags = []
+    for epoch in range(2):
+        dataset, steps = hm._balanced_bags(table, ids, {"bagging_neg_ratio": 1.0}, 32, [0, epoch])
+        rows, weights = [], []
+        for inputs, labels, sample_weights in dataset:
+            rows.append(inputs["row"].numpy()[:, 0])
+            weights.append(sample_weights.numpy())
+        rows, weights = np.concatenate(rows), np.concatenate(weights)
+        bags.append([set(rows[weights[:, k] > 0]) for k in range(4)])
+        for k in range(4):
+            bag = bags[-1][k]
+            rare_outside = set(table.features["row"][(ids != k) & (table.y == 1)])
+            assert not bag & set(table.features["row"][ids == k])
+            # every rare row outside the fold (up to the rows dropped with the last short batch)
+            assert len(rare_outside & bag) >= len(rare_outside) - 32
+            assert len(bag) <= 2 * len(rare_outside) + 1
+    assert bags[0] != bags[1]  # fresh negatives every epoch
 
 
 def test_out_of_fold_scores_come_from_the_network_that_did_not_see_the_row(table):
@@ -93,12 +106,14 @@ def test_out_of_fold_scores_come_from_the_network_that_did_not_see_the_row(table
     oof = hm.out_of_fold(model, table)
     import keras
 
-    towers = [l for l in model.layers if l.name.endswith("_probability")]
-    assert len(towers) == 3
     inputs = hm.schema.inputs(table.features)
-    for k, layer in enumerate(sorted(towers, key=lambda l: l.name)):
-        tower = predict_proba(keras.Model(model.inputs, layer.output), inputs)
-        np.testing.assert_allclose(oof[ids == k], tower[ids == k], atol=1e-6)
+    import tensorflow as tf
+
+    view = keras.Model(model.inputs, model.get_layer("towers").output)
+    towers = view.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(256), verbose=0)
+    assert towers.shape == (table.n_rows, 3, 1)
+    for k in range(3):
+        np.testing.assert_allclose(oof[ids == k], towers[ids == k, k, 0], atol=1e-6)
     # the saved model is the average of the fold networks
     assert not np.allclose(predict_proba(model, inputs), oof)
 

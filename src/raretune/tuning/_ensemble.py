@@ -16,12 +16,18 @@ from ..metrics import Objective
 __all__ = ["average_models", "greedy_ensemble"]
 
 
-def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25) -> np.ndarray:
+def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, bags: int = 1,
+                    random_state=None, max_total: int = 50) -> np.ndarray:
     """How many times to count each candidate in the average (Caruana's forward selection).
 
     Starting from the best single candidate, each round adds the candidate (repeats allowed)
     whose inclusion gives the best score of the running average. The result is the prefix
     of rounds that scored best; ties keep the smaller ensemble.
+
+    With few rare-class rows one selection overfits them; ``bags`` > 1 repeats it on
+    stratified bootstrap samples of the rows and adds up the counts (Caruana et al., 2006,
+    "bagged ensemble selection"). Counts are then reduced to sum to at most ``max_total``
+    (every chosen candidate keeps at least 1).
 
     Parameters
     ----------
@@ -33,7 +39,13 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25) -
     objective : Objective
         What to optimise, in its direction.
     rounds : int
-        Most members counted (with repeats).
+        Most members counted (with repeats) in one selection.
+    bags : int
+        Selections on stratified bootstrap samples (1: one selection on all rows).
+    random_state : int or None
+        Seed of the bootstrap samples.
+    max_total : int
+        Largest sum of the returned counts.
 
     Returns
     -------
@@ -52,6 +64,22 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25) -
     predictions = [np.asarray(p, dtype="float64") for p in predictions]
     if not predictions:
         raise ValueError("greedy_ensemble needs at least one candidate.")
+    y = np.asarray(y)
+    if bags <= 1:
+        return _select(predictions, y, objective, rounds)
+    rng = np.random.default_rng(random_state)
+    total = np.zeros(len(predictions), dtype="int64")
+    for _ in range(bags):
+        rows = np.concatenate([rng.choice(np.flatnonzero(y == k), size=int((y == k).sum()), replace=True)
+                               for k in np.unique(y)])
+        total += _select([p[rows] for p in predictions], y[rows], objective, rounds)
+    if total.sum() > max_total:
+        total = np.where(total > 0, np.maximum(1, np.round(total * max_total / total.sum())), 0).astype("int64")
+    divisor = np.gcd.reduce(total[total > 0])
+    return total // divisor
+
+
+def _select(predictions, y, objective, rounds) -> np.ndarray:
     sign = 1.0 if objective.direction == "max" else -1.0
     counts = np.zeros(len(predictions), dtype="int64")
     total = np.zeros_like(predictions[0])

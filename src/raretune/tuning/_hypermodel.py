@@ -24,6 +24,101 @@ __all__ = ["TabularHyperModel", "ValidationScorer", "build_tabular_model", "fold
 _CACHE_SIZE = 3
 
 
+def _encoded_inputs(schema: FeatureSchema, seed, towers: int | None = None):
+    """``(inputs, features)``: named raw-column inputs and their encoded, concatenated form.
+
+    With ``towers``, features are ``(batch, towers, width)``: numeric columns repeated, and
+    each tower with embeddings of its own (a shared, trained embedding would carry what one
+    fold's labels taught it into the tower that must not see that fold).
+    """
+    inputs, encoded = {}, []
+    numeric_inputs = []
+    for input_name, column in zip(schema.input_names, schema.columns):
+        if column in schema.numeric:
+            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="float32")
+            numeric_inputs.append(inputs[input_name])
+        else:
+            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="string")
+    if numeric_inputs:
+        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
+        normalized = keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances), name="normalize")(stacked)
+        encoded.append(normalized if towers is None else keras.layers.RepeatVector(towers, name="per_tower")(normalized))
+    for input_name, column, vocabulary in zip(
+        schema.input_names[len(schema.numeric):], schema.categorical, schema.vocabularies
+    ):
+        lookup = keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, name=f"lookup_{input_name}")
+        dim = int(min(16, max(2, math.ceil(len(vocabulary) ** 0.5))))
+        embedded = keras.layers.Embedding(
+            len(vocabulary) + 1, dim * (towers or 1), name=f"embed_{input_name}",
+            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
+        )(lookup(inputs[input_name]))
+        if towers is None:
+            encoded.append(keras.layers.Flatten(name=f"flat_{input_name}")(embedded))
+        else:
+            encoded.append(keras.layers.Reshape((towers, dim), name=f"split_{input_name}")(embedded))
+    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(axis=-1, name="features")(encoded)
+    return inputs, features
+
+
+def build_stacked_model(
+    schema: FeatureSchema,
+    *,
+    n_towers: int,
+    layers: int = 2,
+    units: int = 64,
+    dropout: float = 0.1,
+    initial_bias=None,
+    seed: int | None = None,
+    name: str = "raretune_mlp",
+):
+    """``n_towers`` independent MLPs computed as one stacked network, and their average.
+
+    The towers share the input preprocessing of :func:`build_tabular_model`; each hidden
+    layer is one ``EinsumDense`` whose kernel holds every tower's weights side by side
+    (``(towers, in, out)``), so K towers cost one layer's worth of graph and optimizer
+    work instead of K. The layer ``towers`` outputs every tower's probabilities,
+    ``(batch, n_towers, n_out)``; the model's output is their mean (batch, n_out). Only
+    built-in layers, so plain Keras loads the saved model.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    n_towers : int
+        Independent networks (cross-fitting: one per fold).
+    layers, units, dropout, initial_bias, seed, name
+        As in :func:`build_tabular_model` (``layers`` = 0: logistic regressions).
+
+    Returns
+    -------
+    keras.Model
+    """
+    k = int(n_towers)
+    inputs, features = _encoded_inputs(schema, seed, towers=k)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+
+    def init(kind, offset):  # He (relu layers) or Glorot (output), per tower: EinsumDense's fans are per tower
+        scale = 2.0 if kind == "he" else 1.0
+        mode = "fan_in" if kind == "he" else "fan_avg"
+        return keras.initializers.VarianceScaling(scale, mode, "uniform", seed=None if seed is None else seed + offset)
+
+    x, width = features, None
+    for i in range(layers):
+        x = keras.layers.EinsumDense("bkf,kfu->bku" if i == 0 else "bku,kuv->bkv", output_shape=(k, units),
+                                     bias_axes="ku" if i == 0 else "kv",
+                                     activation="relu", kernel_initializer=init("he", i), name=f"stacked_dense_{i}")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
+        width = units
+    equation = "bkf,kfo->bko" if width is None else "bku,kuo->bko"
+    bias = "zeros" if initial_bias is None else keras.initializers.Constant(
+        np.tile(np.asarray(initial_bias, dtype="float32").reshape(1, n_out), (k, 1)))
+    logits = keras.layers.EinsumDense(equation, output_shape=(k, n_out), bias_axes="ko", kernel_initializer=init("glorot", 99),
+                                      bias_initializer=bias, name="stacked_logits")(x)
+    towers = keras.layers.Activation("sigmoid" if n_out == 1 else "softmax", name="towers")(logits)
+    probability = keras.layers.GlobalAveragePooling1D(name="probability")(towers)
+    return keras.Model(inputs, probability, name=name)
+
+
 def build_tabular_model(
     schema: FeatureSchema,
     *,
@@ -67,30 +162,7 @@ def build_tabular_model(
         Inputs: a dict ``{input_name: (batch, 1)}``. Output: the positive-class probability
         (batch, 1) for two classes, class probabilities (batch, K) otherwise.
     """
-    inputs, encoded = {}, []
-    numeric_inputs = []
-    for input_name, column in zip(schema.input_names, schema.columns):
-        if column in schema.numeric:
-            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="float32")
-            numeric_inputs.append(inputs[input_name])
-        else:
-            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="string")
-    if numeric_inputs:
-        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
-        encoded.append(
-            keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances), name="normalize")(stacked)
-        )
-    for input_name, column, vocabulary in zip(
-        schema.input_names[len(schema.numeric):], schema.categorical, schema.vocabularies
-    ):
-        lookup = keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, name=f"lookup_{input_name}")
-        dim = int(min(16, max(2, math.ceil(len(vocabulary) ** 0.5))))
-        embedded = keras.layers.Embedding(
-            len(vocabulary) + 1, dim, name=f"embed_{input_name}",
-            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
-        )(lookup(inputs[input_name]))
-        encoded.append(keras.layers.Flatten(name=f"flat_{input_name}")(embedded))
-    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
+    inputs, features = _encoded_inputs(schema, seed)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes
     bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
     towers = []
@@ -398,13 +470,15 @@ class TabularHyperModel(kt.HyperModel):
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         seed = self.trial_seed(hp)
         bias = initial_bias(self.schema.class_counts, strategy)
-        n_towers = hp.get("bagging_k") if strategy == "balanced_bagging" else 1
         if self.folds > 1:  # cross-fitting: one tower per fold (balanced bagging: one bag per fold)
-            n_towers = self.folds
-        model = build_tabular_model(
-            self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
-            n_towers=n_towers,
-        )
+            model = build_stacked_model(
+                self.schema, n_towers=self.folds, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
+            )
+        else:
+            model = build_tabular_model(
+                self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
+                n_towers=hp.get("bagging_k") if strategy == "balanced_bagging" else 1,
+            )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
             loss=_loss(self.schema, hp, strategy),
@@ -510,85 +584,86 @@ class TabularHyperModel(kt.HyperModel):
         import tensorflow as tf
 
         ids, _ = self.folds_of(train)
-        every = self._towers(model)  # one view (and predict function) per model
-        dataset = tf.data.Dataset.from_tensor_slices(self.schema.inputs(train.features)).batch(batch_size)
-        outputs = np.stack([np.asarray(o, dtype="float64") for o in every.predict(dataset, verbose=0)])
-        proba = outputs[ids, np.arange(len(ids))]
+        every = self._towers(model)
+        inputs = self.__dict__.get("_oof_inputs")
+        if inputs is None or inputs[0] is not train:
+            inputs = (train, self.schema.inputs(train.features))
+            self._oof_inputs = inputs
+        # cross-fitting is for small tables: an eager call per chunk, no predict function to trace
+        chunks = []
+        for start in range(0, len(ids), batch_size):
+            chunk = {k: v[start:start + batch_size] for k, v in inputs[1].items()}
+            chunks.append(keras.ops.convert_to_numpy(every(chunk, training=False)))
+        outputs = np.concatenate(chunks).astype("float64")  # (rows, towers, outputs)
+        proba = outputs[np.arange(len(ids)), ids]
         return proba[:, 0] if proba.shape[1] == 1 else proba
 
     def _fit_folds(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
         """Train tower k on the rows outside fold k; score the pooled out-of-fold predictions.
 
-        All towers train in one ``fit`` over one dataset: each row carries one sample weight
-        per tower, zero for the towers that must not see it (its own fold's tower; for a
-        resampled fold, every other tower), and batches are scaled so that each tower still
-        gets about ``batch_size`` rows a step. The callbacks (Keras Tuner's checkpointing
-        among them) see the averaged model and exact out-of-fold scores each epoch, as if
-        ``model.fit`` had run on it.
+        The towers are one stacked network (:func:`build_stacked_model`) trained in one
+        ``fit``: each row carries one sample weight per tower, zero for the towers that must
+        not see it (its own fold's tower; for a resampled fold, every other tower), and
+        batches are scaled so that each tower still gets about ``batch_size`` rows a step.
+        The callbacks (Keras Tuner's checkpointing among them) see the averaged model and
+        exact out-of-fold scores each epoch, as if ``model.fit`` had run on it.
         """
         ids, parts = self.folds_of(train)
         n_folds = len(parts)
         view = self._towers(model)
+        view.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)), loss=model.loss)
         fold_seeds = [None if seed is None else (seed + 7919 * (k + 1)) % (2**31 - 1) for k in range(n_folds)]
         history = keras.callbacks.History()
         callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
         objective = self._objective()
 
-        def end_epoch(epoch, loss):
-            if not np.isfinite(loss):
-                raise kt.errors.FailedTrialError(f"training loss became {loss} at epoch {epoch + 1}")
-            logs = {"loss": float(loss), **validation_logs(objective, train.y, self.out_of_fold(model, train), epoch)}
-            callback_list.on_epoch_end(epoch, logs)
+        class Forward(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                callback_list.on_epoch_begin(epoch)
+
+            def on_train_batch_end(self, batch, logs=None):
+                loss = (logs or {}).get("loss")
+                if loss is not None and not np.isfinite(loss):
+                    raise kt.errors.FailedTrialError(f"training loss became {loss} in batch {batch + 1}")
+
+            def on_epoch_end(inner, epoch, logs=None):
+                loss = (logs or {}).get("loss", np.nan)
+                if not np.isfinite(loss):
+                    raise kt.errors.FailedTrialError(f"training loss became {loss} at epoch {epoch + 1}")
+                logs = {"loss": float(loss), **validation_logs(objective, train.y, self.out_of_fold(model, train), epoch)}
+                callback_list.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    inner.model.stop_training = True
 
         callback_list.on_train_begin()
-        if settings["strategy"] in ("balanced_bagging", "stream"):  # a fresh draw each epoch: one fit per tower
-            towers = [keras.Model(model.inputs, layer.output) for layer in _tower_outputs(model)]
-            learning_rate = float(model.optimizer.learning_rate)
-            for tower in towers:
-                tower.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=model.loss)
-            streams = None if settings["strategy"] == "balanced_bagging" else [
-                self.training_dataset(part, settings, batch_size=batch_size, seed=s) for part, s in zip(parts, fold_seeds)
-            ]
+        if settings["strategy"] == "balanced_bagging":  # fresh bags every epoch
             for epoch in range(initial_epoch, epochs):
-                callback_list.on_epoch_begin(epoch)
-                losses = []
-                for k, tower in enumerate(towers):
-                    data = streams[k] if streams else self._balanced_bag(parts[k], settings, batch_size, [fold_seeds[k] or 0, epoch])
-                    losses.append(tower.fit(data, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
-                end_epoch(epoch, float(np.mean(losses)))
+                dataset, steps = self._balanced_bags(train, ids, settings, batch_size, [seed or 0, epoch])
+                view.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps, callbacks=[Forward()],
+                         verbose=0, shuffle=False)
                 if model.stop_training:
                     break
         else:
-            view.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)),
-                         loss=[model.loss] * n_folds)
             dataset, steps = self._fold_dataset(train, ids, parts, settings, batch_size=batch_size, seeds=fold_seeds, seed=seed)
-
-            class Forward(keras.callbacks.Callback):
-                def on_epoch_begin(self, epoch, logs=None):
-                    callback_list.on_epoch_begin(epoch)
-
-                def on_train_batch_end(self, batch, logs=None):
-                    loss = (logs or {}).get("loss")
-                    if loss is not None and not np.isfinite(loss):
-                        raise kt.errors.FailedTrialError(f"training loss became {loss} in batch {batch + 1}")
-
-                def on_epoch_end(self, epoch, logs=None):
-                    end_epoch(epoch, (logs or {}).get("loss", np.nan) / n_folds)
-                    if model.stop_training:
-                        self.model.stop_training = True
-
             view.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, callbacks=[Forward()],
                      verbose=0, shuffle=False)
         callback_list.on_train_end()
         return history
 
     def _towers(self, model):
-        """A model with every tower's output (one per fold), sharing ``model``'s layers."""
+        """A model with every tower's output, ``(batch, towers, outputs)``, sharing ``model``'s layers."""
         cached = self.__dict__.get("_towers_view")
         if cached is None or cached[0] is not model:
-            cached = (model, keras.Model(model.inputs, [layer.output for layer in _tower_outputs(model)]))
+            cached = (model, keras.Model(model.inputs, model.get_layer("towers").output))
             self._towers_view = cached
         return cached[1]
+
+    def _tower_labels(self, y, strategy, n_folds):
+        """Labels repeated for every tower: (n, towers, 1), (n, towers) or one-hot (n, towers, K)."""
+        labels = self._labels(y, strategy)
+        if labels.ndim == 1:  # class indices (sparse multiclass)
+            return np.repeat(labels[:, None], n_folds, axis=1)
+        return np.repeat(labels[:, None, :], n_folds, axis=1)
 
     def _fold_dataset(self, train, ids, parts, settings, *, batch_size, seeds, seed):
         """``(dataset, steps per epoch)`` for all towers: rows with a per-tower sample weight.
@@ -596,7 +671,7 @@ class TabularHyperModel(kt.HyperModel):
         Without a sampler the rows are ``train``'s own, weighted 0 for their own fold's
         tower. With a sampler each fold's resampled rows are stacked, weighted only for
         that fold's tower (a synthetic row never reaches a tower whose held-out fold it
-        was made from).
+        was made from). ``stream`` draws its minority share into every batch.
         """
         import tensorflow as tf
 
@@ -619,30 +694,44 @@ class TabularHyperModel(kt.HyperModel):
                 table = class_weights(rows.y[mask[:, k]], strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
                 lookup = np.array([table[c] for c in range(rows.n_classes)], dtype="float32")
                 per_tower[:, k] *= lookup[rows.y]
-        labels = self._labels(rows.y, strategy)
-        arrays = (self.schema.inputs(rows.features), tuple([labels] * n_folds),
-                  tuple(np.ascontiguousarray(per_tower[:, k]) for k in range(n_folds)))
+        inputs = self.schema.inputs(rows.features)
+        labels = self._tower_labels(rows.y, strategy, n_folds)
+        if strategy == "stream":
+            steps = -(-rows.n_rows // batch_size)
+            return _stream_dataset(inputs, labels, per_tower, rows.y, float(settings["stream_share"]), batch_size, seed).repeat(), steps
         total_batch = int(min(rows.n_rows, round(batch_size * scale)))
         # an endless reshuffled stream of full batches: one traced train step (no short last
-        # batch to trace again), which is most of a small trial's time
-        dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(rows.n_rows, seed=seed, reshuffle_each_iteration=True)
+        # batch to trace again)
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, per_tower)).shuffle(
+            rows.n_rows, seed=seed, reshuffle_each_iteration=True)
         steps = -(-rows.n_rows // total_batch)
         return dataset.repeat().batch(total_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
 
-    def _balanced_bag(self, part, settings, batch_size, seed):
-        """All of ``part``'s rare rows plus a fresh draw of ``bagging_neg_ratio`` times as many others."""
+    def _balanced_bags(self, train, ids, settings, batch_size, seed):
+        """One epoch of balanced bags, ``(dataset, steps)``: tower k's bag is every rare row
+        outside fold k plus ``bagging_neg_ratio`` times as many other rows outside fold k,
+        drawn afresh."""
         import tensorflow as tf
 
-        counts = np.bincount(part.y, minlength=part.n_classes)
+        n_folds = int(ids.max()) + 1
+        counts = np.bincount(train.y, minlength=train.n_classes)
         majority = int(np.argmax(counts))
-        minority_rows = np.flatnonzero(part.y != majority)
-        majority_rows = np.flatnonzero(part.y == majority)
-        n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
         rng = np.random.default_rng(seed)
-        rows = rng.permutation(np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)]))
-        inputs = self.schema.inputs(part.features)
-        labels = self._labels(part.y, "balanced_bagging")
-        return tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows])).batch(batch_size)
+        mask = np.zeros((train.n_rows, n_folds), dtype="float32")
+        for k in range(n_folds):
+            outside = ids != k
+            minority_rows = np.flatnonzero(outside & (train.y != majority))
+            majority_rows = np.flatnonzero(outside & (train.y == majority))
+            n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
+            mask[minority_rows, k] = 1.0
+            mask[rng.choice(majority_rows, size=n_major, replace=False), k] = 1.0
+        rows = np.flatnonzero(mask.any(axis=1))
+        inputs = {name: v[rows] for name, v in self.schema.inputs(train.features).items()}
+        labels = self._tower_labels(train.y[rows], "balanced_bagging", n_folds)
+        bag_size = mask.sum(axis=0).mean()
+        total_batch = int(min(rows.size, round(batch_size * rows.size / max(bag_size, 1))))
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, mask[rows])).shuffle(rows.size, seed=seed[0] + seed[1])
+        return dataset.batch(total_batch, drop_remainder=True), max(1, rows.size // total_batch)
 
     # -- data ---------------------------------------------------------------------------
 
