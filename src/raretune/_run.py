@@ -1083,6 +1083,13 @@ def _summary(metrics: dict) -> str:
         lines.append(f"  {'threshold':<18} {metrics['threshold']['value']:.4f} ({metrics['threshold']['rule']})")
     if metrics["task"]["type"] == "binary":
         lines.append(f"  {'positive rate':<18} {test['positive_rate']:.4f}")
+    members = (metrics.get("ensemble") or {}).get("members") or []
+    if len(members) > 1:
+        lines.append(f"  ensemble of {len(members)} trials ({', '.join(sorted({m['strategy'] for m in members}))})")
+    refit = metrics.get("refit")
+    if refit:
+        threshold = f"; threshold {refit['threshold']['value']:.4f}" if refit.get("threshold") else ""
+        lines.append(f"  model.keras: refitted on all {refit['n_rows']:,} rows{threshold}")
     lines.append(f"  best remedy: {metrics['best']['strategy']}; {metrics['seconds']:.0f} s in all")
     return "\n".join(lines)
 

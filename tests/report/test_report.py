@@ -302,3 +302,22 @@ def test_intervals_reject_bad_input(kwargs, error, message):
     args = {"y_true": [0, 1, 0], "score": [0.1, 0.9, 0.3], "threshold": 0.5, **kwargs}
     with pytest.raises(error, match=message):
         bootstrap_intervals(args.pop("y_true"), args.pop("score"), args.pop("threshold"), **args)
+
+
+def test_cross_fitted_ensemble_and_refit_are_reported(make_run, expected_metric_text):
+    run = make_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["data"]["folds"] = 5
+    metrics["data"]["n_validation"] = 0
+    metrics["ensemble"] = {"candidates": 10, "validation_score": 0.8, "members": [
+        {"trial_id": "03", "strategy": "smote", "weight": 3}, {"trial_id": "07", "strategy": "none", "weight": 1}]}
+    metrics["refit"] = {"n_rows": 1234, "folds": 5, "members": [], "validation_score": 0.7,
+                        "calibration": metrics["calibration"], "threshold": {"value": 0.3125, "rule": "f1", "target": None}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    page = _Page(write_report(run).read_text(encoding="utf-8"))
+    text = page.text if hasattr(page, "text") else (run / "report.html").read_text(encoding="utf-8")
+    assert "ensemble of 2 trials" in text and "none, smote" in text
+    assert "5-fold cross-fitted" in text
+    assert "never saw the test rows" in text
+    for path in ("refit.n_rows", "refit.threshold.value"):
+        assert set(page.metrics[path]) == {expected_metric_text(metrics, path)}, path

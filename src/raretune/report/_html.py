@@ -281,11 +281,26 @@ def _summary(rec: RunRecord) -> str:
                            f"imbalance {escape(_ratio(data['imbalance_ratio']))}"
                            if _is_number(data.get("imbalance_ratio")) else ""))
     best = m.get("best") or {}
-    if best:
+    members = _get(m, "ensemble", "members") or []
+    if len(members) > 1:
+        strategies = ", ".join(sorted({str(x.get("strategy")) for x in members}))
+        cards.append(_card("chosen model", f"ensemble of {len(members)} trials",
+                           f"{escape(strategies)}; best single trial {escape(str(best.get('trial_id', '?')))}"))
+    elif best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
                            f"trial {escape(str(best.get('trial_id', '?')))}"))
+    refit = m.get("refit")
+    note = ""
+    if isinstance(refit, Mapping):
+        refit_threshold = _get(refit, "threshold", "value")
+        note = ('<p class="note">The test metrics above are those of the networks that never saw the test rows. '
+                "<code>model.keras</code> and <code>raretune predict</code> use the same networks retrained on all "
+                f"{_metric(refit.get('n_rows'), 'refit.n_rows')} rows"
+                + (f", with their own threshold {_metric(refit_threshold, 'refit.threshold.value')}"
+                   if _is_number(refit_threshold) else "")
+                + ".</p>")
     return ('<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards)
-            + "</div></section>")
+            + "</div>" + note + "</section>")
 
 
 def _ratio(value: float) -> str:

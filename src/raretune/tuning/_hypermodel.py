@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 from collections import OrderedDict
@@ -196,7 +197,13 @@ def predict_proba(model, inputs, *, batch_size: int = 4096) -> np.ndarray:
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
-    proba = np.asarray(model.predict(dataset, verbose=0), dtype="float64")
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))  # each new model traces its predict function once: expected
+    try:
+        proba = np.asarray(model.predict(dataset, verbose=0), dtype="float64")
+    finally:
+        logger.setLevel(level)
     return proba[:, 0] if proba.shape[1] == 1 else proba
 
 
