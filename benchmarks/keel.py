@@ -349,6 +349,9 @@ EARLIER_VERSIONS = {
                    "calibration only with 50+ positives",
     "raretune_cv5e": "5-fold cross-fitting with separate fold networks and greedy ensemble selection (one "
                      "selection, no bagging), no refit",
+    "raretune_v3": "cross-fitting, bagged ensemble selection and refit, with two faults since fixed: the refit "
+                   "trained Hyperband-continued trials for too few epochs, and the ensemble could average one "
+                   "configuration with its own shorter-trained snapshots",
 }
 
 

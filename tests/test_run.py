@@ -189,3 +189,34 @@ def test_tensorboard_logs_of_every_trial(finished):
         events = list((result.out / "tensorboard" / str(int(trial["trial_id"]))).rglob("events.out.tfevents.*"))
         events += list((result.out / "tensorboard" / trial["trial_id"]).rglob("events.out.tfevents.*"))
         assert events, trial["trial_id"]
+
+
+def test_refit_epochs_count_from_scratch_through_hyperband_continuations():
+    import keras_tuner as kt
+
+    from raretune._run import _best_epochs
+
+    hp = kt.HyperParameters()
+    hp.Fixed("tuner/initial_epoch", 9)
+    hp.Fixed("tuner/epochs", 27)
+    trial = kt.engine.trial.Trial(hp)
+    trial.best_step = 8  # Keras Tuner's position within this trial's own fit: epoch 17
+    assert _best_epochs(trial) == 18
+    fresh = kt.engine.trial.Trial(kt.HyperParameters())
+    fresh.best_step = 4
+    assert _best_epochs(fresh) == 5
+
+
+def test_ensemble_candidates_are_distinct_configurations():
+    import keras_tuner as kt
+
+    from raretune._run import _distinct_configurations
+
+    def trial(units, epochs, trial_id):
+        hp = kt.HyperParameters()
+        hp.Fixed("units", units)
+        hp.Fixed("tuner/epochs", epochs)
+        return kt.engine.trial.Trial(hp, trial_id=trial_id)
+
+    ranked = [trial(64, 27, "a"), trial(64, 9, "b"), trial(32, 3, "c"), trial(64, 3, "d"), trial(32, 9, "e")]
+    assert [t.trial_id for t in _distinct_configurations(ranked)] == ["a", "c"]

@@ -602,7 +602,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     members = [{"trial_id": best.trial_id, "strategy": settings["strategy"], "weight": 1}]
     train_prior = _training_prior(hypermodel, split.train, best)
     if (config.ensemble or 1) > 1 and len(trials) > 1:
-        candidates = sorted(trials, key=lambda t: t.score, reverse=reverse)[: config.ensemble]
+        candidates = _distinct_configurations(sorted(trials, key=lambda t: t.score, reverse=reverse))[: config.ensemble]
         if config.calibration == "prior":  # only members trained under the best trial's prior
             candidates = [t for t in candidates if _same_prior(_training_prior(hypermodel, split.train, t), train_prior)]
         model, val_raw, members, train_prior = _select_ensemble(
@@ -887,7 +887,7 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
         trial = tuner.oracle.trials[member["trial_id"]]
         hp = trial.hyperparameters.copy()
         network = refitter.build(hp)
-        epochs.append(int(trial.best_step) + 1)
+        epochs.append(_best_epochs(trial))
         refitter.fit(hp, network, train=rows, epochs=epochs[-1])
         networks.append(network)
         predictions.append(refitter.out_of_fold(network, rows))
@@ -911,6 +911,32 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
         "seconds": time.monotonic() - started,
     }
     return average_models(networks, weights), record
+
+
+def _distinct_configurations(trials) -> list:
+    """The first (best) trial of each configuration, in order.
+
+    Hyperband trains a configuration in rounds, each round a trial of its own; averaging
+    a configuration with its own shorter-trained snapshots adds weight, not diversity.
+    """
+    seen, out = set(), []
+    for trial in trials:
+        key = json.dumps({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")},
+                         sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(trial)
+    return out
+
+
+def _best_epochs(trial) -> int:
+    """Epochs from scratch to a trial's best checkpoint.
+
+    Keras Tuner counts ``best_step`` within the trial's own ``fit`` call; a trial that
+    Hyperband continued from an earlier one started at ``tuner/initial_epoch``.
+    """
+    start = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0)
+    return start + int(trial.best_step) + 1
 
 
 def _same_prior(a, b) -> bool:
