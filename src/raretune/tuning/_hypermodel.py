@@ -588,8 +588,6 @@ class TabularHyperModel(kt.HyperModel):
 
         Returns shape (n,) for two classes, (n, K) otherwise, as float64.
         """
-        import tensorflow as tf
-
         ids, _ = self.folds_of(train)
         every = self._towers(model)
         inputs = self.__dict__.get("_oof_inputs")
