@@ -220,3 +220,17 @@ def test_ensemble_candidates_are_distinct_configurations():
 
     ranked = [trial(64, 27, "a"), trial(64, 9, "b"), trial(32, 3, "c"), trial(64, 3, "d"), trial(32, 9, "e")]
     assert [t.trial_id for t in _distinct_configurations(ranked)] == ["a", "c"]
+
+
+def test_ensemble_averages_stay_probabilities():
+    from sklearn.metrics import brier_score_loss
+
+    from raretune._run import _weighted_average
+
+    ones = np.ones(1000)
+    weights = np.array([6, 23, 1]) / 30
+    assert sum(w * 1.0 for w in weights) > 1.0  # the float sum of these shares is 1.0000000000000002
+    averaged = _weighted_average([ones, ones, ones], [6, 23, 1])
+    assert averaged.max() <= 1.0
+    brier_score_loss(np.ones(1000, dtype=int), averaged)  # sklearn refuses values above 1
+    np.testing.assert_allclose(_weighted_average([np.zeros(3), ones[:3]], [3, 1]), 0.25)

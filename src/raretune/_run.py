@@ -893,7 +893,7 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
         predictions.append(refitter.out_of_fold(network, rows))
         weights.append(int(member["weight"]))
     shares = np.asarray(weights, dtype="float64") / sum(weights)
-    raw = sum(w * p for w, p in zip(shares, predictions))
+    raw = _weighted_average(predictions, shares)
     calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
     calibrator.fit(rows.y, raw)
     score = calibrator.transform(raw)
@@ -939,6 +939,13 @@ def _best_epochs(trial) -> int:
     return start + int(trial.best_step) + 1
 
 
+def _weighted_average(predictions, weights) -> np.ndarray:
+    """Weighted mean of probability arrays, kept inside [0, 1] (sums of floats can pass 1 by an ulp)."""
+    weights = np.asarray(weights, dtype="float64")
+    total = sum(w * np.asarray(p, dtype="float64") for w, p in zip(weights / weights.sum(), predictions))
+    return np.clip(total, 0.0, 1.0)
+
+
 def _same_prior(a, b) -> bool:
     return a is not None and b is not None and bool(np.allclose(a, b))
 
@@ -970,7 +977,7 @@ def _select_ensemble(config, candidates, tuner, validation_raw, split, objective
         return networks[chosen[0]], predictions[chosen[0]], members, (
             train_prior if chosen[0] == 0 else _training_prior(hypermodel, split.train, candidates[chosen[0]]))
     weights = counts[chosen] / counts[chosen].sum()
-    raw = sum(w * predictions[i] for w, i in zip(weights, chosen))
+    raw = _weighted_average([predictions[i] for i in chosen], weights)
     priors = [_training_prior(hypermodel, split.train, candidates[i]) for i in chosen]
     same = all(_same_prior(p, priors[0]) for p in priors)
     return average_models([networks[i] for i in chosen], counts[chosen]), raw, members, priors[0] if same else None
