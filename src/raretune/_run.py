@@ -310,15 +310,17 @@ def _resolve_folds(config: RunConfig, split) -> int:
     return folds
 
 
+def _concat_rows(first, second):
+    """Two tables of the same schema as one, ``first``'s rows first."""
+    return first.with_rows(pd.concat([first.features, second.features], ignore_index=True),
+                           np.concatenate([first.y, second.y]))
+
+
 def _merge_search_rows(split):
     """The training and validation parts as one table (cross-fitting searches them together)."""
     from .datasets import DataSplit
 
-    train, validation = split.train, split.validation
-    rows = train.with_rows(
-        pd.concat([train.features, validation.features], ignore_index=True),
-        np.concatenate([train.y, validation.y]),
-    )
+    rows = _concat_rows(split.train, split.validation)
     return DataSplit(rows, rows, split.test)
 
 
@@ -875,9 +877,7 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
     from .tuning._ensemble import average_models
 
     started = time.monotonic()
-    train, test = split.train, split.test
-    rows = train.with_rows(pd.concat([train.features, test.features], ignore_index=True),
-                           np.concatenate([train.y, test.y]))
+    rows = _concat_rows(split.train, split.test)
     refitter = TabularHyperModel(
         hypermodel.schema, strategies=hypermodel.strategies, objective=objective, random_state=config.seed,
         memory_budget=hypermodel.memory_budget, folds=min(hypermodel.folds, int(rows.class_counts.min())),
@@ -892,8 +892,7 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
         networks.append(network)
         predictions.append(refitter.out_of_fold(network, rows))
         weights.append(int(member["weight"]))
-    shares = np.asarray(weights, dtype="float64") / sum(weights)
-    raw = _weighted_average(predictions, shares)
+    raw = _weighted_average(predictions, weights)
     calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
     calibrator.fit(rows.y, raw)
     score = calibrator.transform(raw)
@@ -976,8 +975,7 @@ def _select_ensemble(config, candidates, tuner, validation_raw, split, objective
     if len(chosen) == 1:
         return networks[chosen[0]], predictions[chosen[0]], members, (
             train_prior if chosen[0] == 0 else _training_prior(hypermodel, split.train, candidates[chosen[0]]))
-    weights = counts[chosen] / counts[chosen].sum()
-    raw = _weighted_average([predictions[i] for i in chosen], weights)
+    raw = _weighted_average([predictions[i] for i in chosen], counts[chosen])
     priors = [_training_prior(hypermodel, split.train, candidates[i]) for i in chosen]
     same = all(_same_prior(p, priors[0]) for p in priors)
     return average_models([networks[i] for i in chosen], counts[chosen]), raw, members, priors[0] if same else None

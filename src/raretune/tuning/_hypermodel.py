@@ -544,19 +544,14 @@ class TabularHyperModel(kt.HyperModel):
         callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
         inputs = self.schema.inputs(train.features)
         labels = self._labels(train.y, "balanced_bagging")
-        counts = np.bincount(train.y, minlength=train.n_classes)
-        majority = int(np.argmax(counts))
-        minority_rows = np.flatnonzero(train.y != majority)
-        majority_rows = np.flatnonzero(train.y == majority)
-        n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
+        ratio = float(settings["bagging_neg_ratio"])
         callback_list.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
             losses = []
             for t, tower in enumerate(towers):
                 rng = np.random.default_rng(None if seed is None else [seed, t, epoch])
-                rows = np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
-                rows = rng.permutation(rows)
+                rows = rng.permutation(_balanced_bag_rows(train.y, np.ones(train.n_rows, dtype=bool), ratio, rng))
                 bag = tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows]))
                 result = tower.fit(bag.batch(batch_size), epochs=1, verbose=0, shuffle=False)
                 losses.append(result.history["loss"][-1])
@@ -719,17 +714,10 @@ class TabularHyperModel(kt.HyperModel):
         import tensorflow as tf
 
         n_folds = int(ids.max()) + 1
-        counts = np.bincount(train.y, minlength=train.n_classes)
-        majority = int(np.argmax(counts))
         rng = np.random.default_rng(seed)
         mask = np.zeros((train.n_rows, n_folds), dtype="float32")
         for k in range(n_folds):
-            outside = ids != k
-            minority_rows = np.flatnonzero(outside & (train.y != majority))
-            majority_rows = np.flatnonzero(outside & (train.y == majority))
-            n_major = int(min(majority_rows.size, round(float(settings["bagging_neg_ratio"]) * minority_rows.size)))
-            mask[minority_rows, k] = 1.0
-            mask[rng.choice(majority_rows, size=n_major, replace=False), k] = 1.0
+            mask[_balanced_bag_rows(train.y, ids != k, float(settings["bagging_neg_ratio"]), rng), k] = 1.0
         rows = np.flatnonzero(mask.any(axis=1))
         inputs = {name: v[rows] for name, v in self.schema.inputs(train.features).items()}
         labels = self._tower_labels(train.y[rows], "balanced_bagging", n_folds)
@@ -779,6 +767,16 @@ class TabularHyperModel(kt.HyperModel):
         if strategy == "focal":  # categorical focal loss wants one-hot labels
             return np.eye(self.schema.n_classes, dtype="float32")[y]
         return y.astype("int32")
+
+
+def _balanced_bag_rows(y, eligible, ratio: float, rng) -> np.ndarray:
+    """One balanced bag among the ``eligible`` rows: every rare-class row plus ``ratio``
+    times as many majority rows drawn without replacement (majority of all of ``y``)."""
+    majority = int(np.argmax(np.bincount(y)))
+    minority_rows = np.flatnonzero(eligible & (y != majority))
+    majority_rows = np.flatnonzero(eligible & (y == majority))
+    n_major = int(min(majority_rows.size, round(ratio * minority_rows.size)))
+    return np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
 
 
 #: Up to this many rows, every epoch reshuffles rows; above, rows are permuted once per
