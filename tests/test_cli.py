@@ -104,3 +104,14 @@ def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 0
     assert "[raretune] warning: smote: the smallest class has 8 training rows" in err
+
+
+def test_search_switches_map_onto_the_run_config():
+    from raretune.cli import _run_config, build_parser
+
+    argv = ["run", "--data", "x.csv", "--no-linear", "--no-refit", "--no-baseline", "--folds", "3"]
+    config = _run_config(build_parser().parse_args(argv), argv)
+    assert (config.linear, config.refit, config.baseline, config.folds) == (False, False, False, 3)
+    argv = ["run", "--data", "x.csv"]
+    config = _run_config(build_parser().parse_args(argv), argv)
+    assert (config.linear, config.refit, config.baseline) == (True, True, True)

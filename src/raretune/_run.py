@@ -91,6 +91,14 @@ class RunConfig:
         ``raretune predict`` then use the refitted ensemble, while ``metrics.json``'s test
         metrics remain those of the networks trained without the test rows (an honest
         estimate of the procedure). Small data is where every row counts.
+    linear : bool
+        With cross-fitting and an ensemble, also offer the ensemble selection fully
+        converged logistic regressions (scikit-learn's L-BFGS, balanced class weights, a
+        few regularisation strengths), cross-fitted on the same folds and written as Keras
+        models (:func:`raretune.tuning.logistic_model`). The search's own linear trials
+        get only a few epochs of Adam; on small, nearly linear tables the converged
+        regression is the stronger candidate. Chosen only when its out-of-fold
+        predictions help.
     folds : int, optional
         Cross-fitting for small tables. With K > 1 the training and validation parts are
         searched together: every trial trains K networks on K stratified folds, is scored on
@@ -149,6 +157,7 @@ class RunConfig:
     folds: int | None = None
     ensemble: int | None = None
     refit: bool = True
+    linear: bool = True
     seed: int | None = 0
     fast: bool = False
     resume: bool = False
@@ -603,15 +612,23 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     val_raw = validation_raw(model)
     members = [{"trial_id": best.trial_id, "strategy": settings["strategy"], "weight": 1}]
     train_prior = _training_prior(hypermodel, split.train, best)
-    if (config.ensemble or 1) > 1 and len(trials) > 1:
-        candidates = _distinct_configurations(sorted(trials, key=lambda t: t.score, reverse=reverse))[: config.ensemble]
+    n_candidates = 1
+    if (config.ensemble or 1) > 1:
+        trial_pool = _distinct_configurations(sorted(trials, key=lambda t: t.score, reverse=reverse))[: config.ensemble]
+        candidates = [_Candidate(members[0], model, val_raw, train_prior)] + [
+            _Candidate({"trial_id": t.trial_id, "strategy": _remedy_of(t)["strategy"]}, network, validation_raw(network),
+                       _training_prior(hypermodel, split.train, t))
+            for t in trial_pool[1:] for network in [tuner.load_model(t)]
+        ]
+        if folds > 1 and config.linear:
+            candidates += _linear_candidates(config, hypermodel, split.validation)
         if config.calibration == "prior":  # only members trained under the best trial's prior
-            candidates = [t for t in candidates if _same_prior(_training_prior(hypermodel, split.train, t), train_prior)]
-        model, val_raw, members, train_prior = _select_ensemble(
-            config, candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior,
-        )
-        if len(members) > 1:
-            _log(config, "ensemble: " + ", ".join(f"trial {m['trial_id']} ({m['strategy']}) x{m['weight']}" for m in members)
+            candidates = [c for c in candidates if _same_prior(c.prior, train_prior)]
+        n_candidates = len(candidates)
+        if len(candidates) > 1:
+            model, val_raw, members, train_prior = _select_ensemble(config, candidates, split, objective)
+        if len(members) > 1 or members[0]["trial_id"] != best.trial_id:
+            _log(config, "ensemble: " + ", ".join(f"{_member_label(m)} x{m['weight']}" for m in members)
                  + f"; {objective.metric} = {objective.score(split.validation.y, val_raw):.4f}")
     test_raw = predict_part(model, split.test)
     calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
@@ -707,7 +724,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             "validation_score": best.score,
         },
         "ensemble": {
-            "candidates": int(min(config.ensemble or 1, len(trials))),
+            "candidates": n_candidates,
             "members": members,
             "validation_score": float(objective.score(split.validation.y, val_raw)),
         },
@@ -869,7 +886,8 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
     """Retrain the chosen ensemble's networks on every row; refit calibration and threshold.
 
     Each member trial is rebuilt from its hyperparameters and trained, cross-fitted over
-    training and test rows together, for the epochs at which it scored best in the search.
+    training and test rows together, for the epochs at which it scored best in the search;
+    a logistic-regression member is cross-fitted again on the same rows.
     Returns ``(model, record)``: the averaged model and the ``metrics.json`` ``refit`` entry
     (the calibration and threshold that ``raretune predict`` uses).
     """
@@ -884,13 +902,22 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
     )
     networks, predictions, weights, epochs = [], [], [], []
     for member in members:
-        trial = tuner.oracle.trials[member["trial_id"]]
-        hp = trial.hyperparameters.copy()
-        network = refitter.build(hp)
-        epochs.append(_best_epochs(trial))
-        refitter.fit(hp, network, train=rows, epochs=epochs[-1])
-        networks.append(network)
-        predictions.append(refitter.out_of_fold(network, rows))
+        if member.get("model") == "logistic_regression":
+            from .tuning._linear import cross_fit_logistic, logistic_model
+
+            oof, fitted = cross_fit_logistic(hypermodel.schema, rows, refitter.folds_of(rows)[0], C=member["C"],
+                                             random_state=config.seed)
+            networks.append(logistic_model(hypermodel.schema, fitted))
+            predictions.append(oof)
+            epochs.append(None)
+        else:
+            trial = tuner.oracle.trials[member["trial_id"]]
+            hp = trial.hyperparameters.copy()
+            network = refitter.build(hp)
+            epochs.append(_best_epochs(trial))
+            refitter.fit(hp, network, train=rows, epochs=epochs[-1])
+            networks.append(network)
+            predictions.append(refitter.out_of_fold(network, rows))
         weights.append(int(member["weight"]))
     raw = _weighted_average(predictions, weights)
     calibrator = ProbabilityCalibrator(config.calibration, train_prior=train_prior, random_state=config.seed or 0)
@@ -953,8 +980,40 @@ def _same_prior(a, b) -> bool:
 ENSEMBLE_BAGS = 10
 
 
-def _select_ensemble(config, candidates, tuner, validation_raw, split, objective, hypermodel, model, val_raw, train_prior):
-    """Greedy ensemble selection over ``candidates`` (best first) on validation predictions.
+class _Candidate(NamedTuple):
+    """One model the ensemble selection may use: its ``members`` entry, model, scores, prior."""
+
+    member: dict
+    network: object
+    raw: np.ndarray
+    prior: object
+
+
+def _member_label(member: dict) -> str:
+    if member.get("model") == "logistic_regression":
+        return f"logistic regression (C={member['C']:g})"
+    return f"trial {member['trial_id']} ({member['strategy']})"
+
+
+def _linear_candidates(config, hypermodel, rows) -> list:
+    """Converged, cross-fitted logistic regressions (one per ``LINEAR_C``) on the search's folds."""
+    from .tuning._linear import LINEAR_C, cross_fit_logistic, logistic_model
+
+    ids, _ = hypermodel.folds_of(rows)
+    prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes  # balanced class weights
+    out = []
+    for C in LINEAR_C:
+        raw, fitted = cross_fit_logistic(hypermodel.schema, rows, ids, C=C, random_state=config.seed)
+        network = logistic_model(hypermodel.schema, fitted)
+        if network is None:  # many classes, few categories: no linear layout (see logistic_model)
+            return []
+        member = {"trial_id": None, "model": "logistic_regression", "C": C, "strategy": "class_weight"}
+        out.append(_Candidate(member, network, raw, prior))
+    return out
+
+
+def _select_ensemble(config, candidates, split, objective):
+    """Greedy ensemble selection over ``candidates`` (best trial first) on validation predictions.
 
     Returns ``(model, validation raw scores, members, training prior)``; the prior is kept
     only when every member was trained under the same one (else calibration cannot use a
@@ -962,23 +1021,16 @@ def _select_ensemble(config, candidates, tuner, validation_raw, split, objective
     """
     from .tuning._ensemble import average_models, greedy_ensemble
 
-    networks, predictions = [model], [val_raw]
-    for trial in candidates[1:]:
-        network = tuner.load_model(trial)
-        networks.append(network)
-        predictions.append(validation_raw(network))
-    counts = greedy_ensemble(predictions, split.validation.y, objective, bags=ENSEMBLE_BAGS,
+    counts = greedy_ensemble([c.raw for c in candidates], split.validation.y, objective, bags=ENSEMBLE_BAGS,
                              random_state=config.seed)
-    chosen = [i for i, c in enumerate(counts) if c > 0]
-    members = [{"trial_id": candidates[i].trial_id, "strategy": _remedy_of(candidates[i])["strategy"],
-                "weight": int(counts[i])} for i in chosen]
+    chosen = [candidates[i] for i, c in enumerate(counts) if c > 0]
+    weights = [int(c) for c in counts if c > 0]
+    members = [{**c.member, "weight": w} for c, w in zip(chosen, weights)]
     if len(chosen) == 1:
-        return networks[chosen[0]], predictions[chosen[0]], members, (
-            train_prior if chosen[0] == 0 else _training_prior(hypermodel, split.train, candidates[chosen[0]]))
-    raw = _weighted_average([predictions[i] for i in chosen], counts[chosen])
-    priors = [_training_prior(hypermodel, split.train, candidates[i]) for i in chosen]
-    same = all(_same_prior(p, priors[0]) for p in priors)
-    return average_models([networks[i] for i in chosen], counts[chosen]), raw, members, priors[0] if same else None
+        return chosen[0].network, chosen[0].raw, members, chosen[0].prior
+    raw = _weighted_average([c.raw for c in chosen], weights)
+    same = all(_same_prior(c.prior, chosen[0].prior) for c in chosen)
+    return average_models([c.network for c in chosen], weights), raw, members, chosen[0].prior if same else None
 
 
 def _leaderboard(trials, objective, tuner, trial_log, *, test=None, predict_part=None) -> list:

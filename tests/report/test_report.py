@@ -321,3 +321,18 @@ def test_cross_fitted_ensemble_and_refit_are_reported(make_run, expected_metric_
     assert "never saw the test rows" in text
     for path in ("refit.n_rows", "refit.threshold.value"):
         assert set(page.metrics[path]) == {expected_metric_text(metrics, path)}, path
+
+
+def test_logistic_regression_members_are_named(make_run):
+    run = make_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    linear = {"trial_id": None, "model": "logistic_regression", "C": 0.1, "strategy": "class_weight"}
+    metrics["ensemble"] = {"candidates": 14, "validation_score": 0.8, "members": [
+        {"trial_id": "03", "strategy": "smote", "weight": 3}, {**linear, "weight": 2}, {**linear, "C": 1.0, "weight": 1}]}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "ensemble of 1 trials + 2 logistic regressions" in text
+    metrics["ensemble"]["members"] = [{**linear, "weight": 5}]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "logistic regression" in text and "C=0.1" in text and "ensemble of" not in text

@@ -282,10 +282,16 @@ def _summary(rec: RunRecord) -> str:
                            if _is_number(data.get("imbalance_ratio")) else ""))
     best = m.get("best") or {}
     members = _get(m, "ensemble", "members") or []
+    linear = [x for x in members if isinstance(x, Mapping) and x.get("model") == "logistic_regression"]
     if len(members) > 1:
         strategies = ", ".join(sorted({str(x.get("strategy")) for x in members}))
-        cards.append(_card("chosen model", f"ensemble of {len(members)} trials",
+        parts = [f"{len(members) - len(linear)} trials"] if len(members) > len(linear) else []
+        parts += [f"{len(linear)} logistic regressions" if len(linear) > 1 else "1 logistic regression"] if linear else []
+        cards.append(_card("chosen model", f"ensemble of {' + '.join(parts)}",
                            f"{escape(strategies)}; best single trial {escape(str(best.get('trial_id', '?')))}"))
+    elif linear:
+        cards.append(_card("chosen model", "logistic regression",
+                           f"C={escape(str(linear[0].get('C')))}, balanced class weights; converged, cross-fitted"))
     elif best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
                            f"trial {escape(str(best.get('trial_id', '?')))}"))

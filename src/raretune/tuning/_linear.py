@@ -1,0 +1,153 @@
+"""Converged logistic regressions, cross-fitted, written as plain Keras models.
+
+A search trains linear models too (``layers`` = 0) but, under Hyperband's short budgets, by
+a few epochs of Adam: on small, nearly linear tables they stop far from the optimum that a
+second-order solver reaches in a second. These helpers fit scikit-learn's L-BFGS logistic
+regression on exactly the features a raretune network sees (training-median imputation,
+training-mean/variance scaling, one indicator per category seen in training), one per fold,
+and copy the coefficients into :func:`~raretune.tuning.build_stacked_model` with no hidden
+layer, so the result is an ordinary Keras model that plain Keras loads.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..datasets import TabularData
+from ._schema import FeatureSchema
+
+__all__ = ["LINEAR_C", "cross_fit_logistic", "linear_features", "logistic_model"]
+
+#: Inverse regularisation strengths tried (scikit-learn's ``C``); each is one ensemble candidate.
+LINEAR_C = (0.01, 0.1, 1.0, 10.0)
+
+
+def linear_features(schema: FeatureSchema, features) -> np.ndarray:
+    """The design matrix a linear raretune network sees: scaled numbers and category indicators.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        Learnt from the training rows (medians, means, variances, vocabularies).
+    features : pandas.DataFrame
+        Raw feature rows.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_numeric + total vocabulary size)
+        A value outside a column's training vocabulary has no indicator (all zeros), as
+        Keras' ``StringLookup`` maps it to the out-of-vocabulary slot.
+    """
+    inputs = schema.inputs(features)
+    n = len(features)
+    parts = []
+    if schema.numeric:
+        numeric = np.hstack([inputs[name].astype("float64") for name in schema.input_names[: len(schema.numeric)]])
+        parts.append((numeric - np.asarray(schema.means)) / np.sqrt(np.asarray(schema.variances)))
+    for name, vocabulary in zip(schema.input_names[len(schema.numeric):], schema.vocabularies):
+        index = {value: i for i, value in enumerate(vocabulary)}
+        codes = np.array([index.get(v, -1) for v in inputs[name][:, 0]])
+        onehot = np.zeros((n, len(vocabulary)))
+        seen = codes >= 0
+        onehot[np.flatnonzero(seen), codes[seen]] = 1.0
+        parts.append(onehot)
+    return np.hstack(parts) if parts else np.zeros((n, 0))
+
+
+def _fit(X, y, *, C: float, class_weight, random_state):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, random_state=random_state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C: float, class_weight="balanced", random_state=None):
+    """One logistic regression per fold, each fitted on the rows outside its fold.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    data : TabularData
+        The rows to cross-fit.
+    fold_ids : array-like of int
+        Fold of each row, 0 .. K-1.
+    C : float
+        Inverse regularisation strength.
+    class_weight : {"balanced"} or None, default="balanced"
+    random_state : int or None
+
+    Returns
+    -------
+    out_of_fold : ndarray
+        Each row's probability from the regression that did not see it: shape (n,) for two
+        classes, (n, n_classes) otherwise.
+    fitted : list of sklearn.linear_model.LogisticRegression
+        One per fold, in fold order.
+    """
+    X = linear_features(schema, data.features)
+    ids = np.asarray(fold_ids)
+    folds = int(ids.max()) + 1
+    out = np.zeros((data.n_rows, data.n_classes))
+    fitted = []
+    for k in range(folds):
+        inside = ids == k
+        model = _fit(X[~inside], data.y[~inside], C=C, class_weight=class_weight, random_state=random_state)
+        out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
+        fitted.append(model)
+    return (out[:, 1] if data.n_classes == 2 else out), fitted
+
+
+def logistic_model(schema: FeatureSchema, fitted, *, name: str = "raretune_logistic"):
+    """A Keras model averaging the probabilities of fitted logistic regressions.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        The schema whose :func:`linear_features` the regressions were fitted on.
+    fitted : list of sklearn.linear_model.LogisticRegression
+        Fitted on every class of ``schema`` (cross-fitting keeps each class in each fold).
+
+    Returns
+    -------
+    keras.Model or None
+        Same inputs and output as the search's networks; its predictions match the
+        regressions' ``predict_proba`` to float32 precision. ``None`` when a categorical
+        column's embedding is narrower than the number of class scores (many classes,
+        few categories), which the linear layout cannot hold.
+    """
+    from ._hypermodel import build_stacked_model
+
+    k = len(fitted)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    model = build_stacked_model(schema, n_towers=k, layers=0, dropout=0.0, seed=0, name=name)
+    coefs = np.stack([m.coef_ for m in fitted]).astype("float64")  # (k, n_out, features)
+    intercepts = np.stack([m.intercept_ for m in fitted]).astype("float64")  # (k, n_out)
+    if any(len(m.classes_) != schema.n_classes for m in fitted):
+        raise ValueError("Every regression must be fitted on every class.")
+    n_numeric = len(schema.numeric)
+    logits = model.get_layer("stacked_logits")
+    width = logits.kernel.shape[1]
+    kernel = np.zeros((k, width, n_out))
+    kernel[:, :n_numeric, :] = coefs[:, :, :n_numeric].transpose(0, 2, 1)
+    offset, column = n_numeric, n_numeric
+    for name, vocabulary in zip(schema.input_names[n_numeric:], schema.vocabularies):
+        embedding = model.get_layer(f"embed_{name}")
+        dim = embedding.embeddings.shape[1] // k
+        if dim < n_out:
+            return None
+        table = np.zeros((len(vocabulary) + 1, dim * k))
+        for t in range(k):
+            for o in range(n_out):  # dimension o of tower t's embedding carries class score o
+                table[1:, t * dim + o] = coefs[t, o, column:column + len(vocabulary)]
+                kernel[t, offset + o, o] = 1.0
+        embedding.embeddings.assign(table.astype("float32"))
+        offset += dim
+        column += len(vocabulary)
+    logits.kernel.assign(kernel.astype("float32"))
+    logits.bias.assign(intercepts.astype("float32"))
+    return model
