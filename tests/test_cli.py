@@ -109,9 +109,9 @@ def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, caps
 def test_search_switches_map_onto_the_run_config():
     from raretune.cli import _run_config, build_parser
 
-    argv = ["run", "--data", "x.csv", "--no-linear", "--no-refit", "--no-baseline", "--folds", "3"]
+    argv = ["run", "--data", "x.csv", "--no-linear", "--no-trees", "--no-refit", "--no-baseline", "--folds", "3"]
     config = _run_config(build_parser().parse_args(argv), argv)
-    assert (config.linear, config.refit, config.baseline, config.folds) == (False, False, False, 3)
-    argv = ["run", "--data", "x.csv"]
+    assert (config.linear, config.trees, config.refit, config.baseline, config.folds) == (False, False, False, False, 3)
+    argv = ["run", "--data", "x.csv", "--no-trees"]
     config = _run_config(build_parser().parse_args(argv), argv)
-    assert (config.linear, config.refit, config.baseline) == (True, True, True)
+    assert (config.linear, config.trees, config.refit, config.baseline) == (True, False, True, True)

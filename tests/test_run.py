@@ -12,7 +12,7 @@ import raretune
 from raretune import RunStateError
 from raretune.datasets import load_data, stratified_split
 from raretune.thresholds import ProbabilityCalibrator
-from raretune.tuning import LINEAR_C
+from raretune.tuning import LINEAR_C, TREE_CONFIGS
 from raretune.tuning._hypermodel import predict_proba
 
 from tests.conftest import make_frame
@@ -103,8 +103,8 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     assert any("cross-fitting" in note for note in m["data"]["notes"])
     members = m["ensemble"]["members"]
     assert members and all(member["weight"] >= 1 for member in members)
-    # ten trials by default, but only four ran; plus one converged logistic regression per strength
-    assert m["ensemble"]["candidates"] == 4 + len(LINEAR_C)
+    # ten trials by default, but only four ran; plus the converged models (regressions, boosted trees)
+    assert m["ensemble"]["candidates"] == 4 + len(LINEAR_C) + len(TREE_CONFIGS)
     # the table is logistic and the networks had two epochs: the converged regressions are chosen
     linear = [x for x in members if x.get("model") == "logistic_regression"]
     assert linear and all(x["C"] in LINEAR_C and x["trial_id"] is None for x in linear)
@@ -115,7 +115,8 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     assert refit["n_rows"] == m["data"]["n_train"] + m["data"]["n_test"]
     assert [x["trial_id"] for x in refit["members"]] == [x["trial_id"] for x in members]
     assert all(x["epochs"] >= 1 for x in refit["members"] if x["trial_id"] is not None)
-    assert [x["C"] for x in refit["members"] if x["trial_id"] is None] == [x["C"] for x in linear]
+    assert [x for x in refit["members"] if x["trial_id"] is None] == [
+        {**x, "epochs": None} for x in members if x["trial_id"] is None]
     # raretune.predict uses the refitted networks with their own calibration and threshold
     loaded = raretune.load_run(result.out)
     assert loaded["threshold"] == refit["threshold"]["value"]
@@ -139,10 +140,10 @@ def test_hold_out_validation_when_asked(tmp_path):
 def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
     frame = make_frame(n=1500, positive_rate=0.08, seed=6)
     result = raretune.run(data=frame, target="label", out=tmp_path / "n", strategies=["none", "random_over"],
-                          folds=3, ensemble=3, refit=False, linear=False, **FAST)
+                          folds=3, ensemble=3, refit=False, linear=False, trees=False, **FAST)
     m = result.metrics
     assert m["search"]["folds"] == 3 and m["refit"] is None
-    assert m["ensemble"]["candidates"] <= 3  # trials only: no logistic regressions were offered
+    assert m["ensemble"]["candidates"] <= 3  # trials only: no regressions or boosted trees were offered
     assert all(x["trial_id"] is not None for x in m["ensemble"]["members"])
     scores = np.load(result.out / "scores.npz")
     loaded = raretune.load_run(result.out)

@@ -99,6 +99,11 @@ class RunConfig:
         get only a few epochs of Adam; on small, nearly linear tables the converged
         regression is the stronger candidate. Chosen only when its out-of-fold
         predictions help.
+    trees : bool
+        Likewise offer gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``,
+        balanced class weights, two settings), cross-fitted on the same folds and compiled
+        into built-in Keras layers (:func:`raretune.tuning.trees_model`), so the saved
+        ensemble stays one plain-Keras model.
     folds : int, optional
         Cross-fitting for small tables. With K > 1 the training and validation parts are
         searched together: every trial trains K networks on K stratified folds, is scored on
@@ -158,6 +163,7 @@ class RunConfig:
     ensemble: int | None = None
     refit: bool = True
     linear: bool = True
+    trees: bool = True
     seed: int | None = 0
     fast: bool = False
     resume: bool = False
@@ -620,8 +626,8 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
                        _training_prior(hypermodel, split.train, t))
             for t in trial_pool[1:] for network in [tuner.load_model(t)]
         ]
-        if folds > 1 and config.linear:
-            candidates += _linear_candidates(config, hypermodel, split.validation)
+        if folds > 1:
+            candidates += _converged_candidates(config, hypermodel, split.validation)
         if config.calibration == "prior":  # only members trained under the best trial's prior
             candidates = [c for c in candidates if _same_prior(c.prior, train_prior)]
         n_candidates = len(candidates)
@@ -887,7 +893,7 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
 
     Each member trial is rebuilt from its hyperparameters and trained, cross-fitted over
     training and test rows together, for the epochs at which it scored best in the search;
-    a logistic-regression member is cross-fitted again on the same rows.
+    a converged member (logistic regression, boosted trees) is cross-fitted again on them.
     Returns ``(model, record)``: the averaged model and the ``metrics.json`` ``refit`` entry
     (the calibration and threshold that ``raretune predict`` uses).
     """
@@ -902,12 +908,9 @@ def _refit(config, hypermodel, tuner, members, split, objective, train_prior):
     )
     networks, predictions, weights, epochs = [], [], [], []
     for member in members:
-        if member.get("model") == "logistic_regression":
-            from .tuning._linear import cross_fit_logistic, logistic_model
-
-            oof, fitted = cross_fit_logistic(hypermodel.schema, rows, refitter.folds_of(rows)[0], C=member["C"],
-                                             random_state=config.seed)
-            networks.append(logistic_model(hypermodel.schema, fitted))
+        if member["trial_id"] is None:  # a converged model: cross-fitted again on every row
+            oof, network = _fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, config.seed)
+            networks.append(network)
             predictions.append(oof)
             epochs.append(None)
         else:
@@ -992,23 +995,36 @@ class _Candidate(NamedTuple):
 def _member_label(member: dict) -> str:
     if member.get("model") == "logistic_regression":
         return f"logistic regression (C={member['C']:g})"
+    if member.get("model") == "boosted_trees":
+        return f"boosted trees ({member['config']})"
     return f"trial {member['trial_id']} ({member['strategy']})"
 
 
-def _linear_candidates(config, hypermodel, rows) -> list:
-    """Converged, cross-fitted logistic regressions (one per ``LINEAR_C``) on the search's folds."""
-    from .tuning._linear import LINEAR_C, cross_fit_logistic, logistic_model
+def _fit_converged(schema, rows, fold_ids, member: dict, seed):
+    """Cross-fit one converged model (a ``members`` entry); ``(out-of-fold scores, Keras model or None)``."""
+    from .tuning import cross_fit_logistic, cross_fit_trees, logistic_model, trees_model
+
+    if member["model"] == "logistic_regression":
+        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed)
+        return raw, logistic_model(schema, fitted)
+    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed)
+    return raw, trees_model(schema, fitted)
+
+
+def _converged_candidates(config, hypermodel, rows) -> list:
+    """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees."""
+    from .tuning import LINEAR_C, TREE_CONFIGS
 
     ids, _ = hypermodel.folds_of(rows)
     prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes  # balanced class weights
+    members = ([{"model": "logistic_regression", "C": C} for C in LINEAR_C] if config.linear else []) + (
+        [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else [])
     out = []
-    for C in LINEAR_C:
-        raw, fitted = cross_fit_logistic(hypermodel.schema, rows, ids, C=C, random_state=config.seed)
-        network = logistic_model(hypermodel.schema, fitted)
-        if network is None:  # many classes, few categories: no linear layout (see logistic_model)
-            return []
-        member = {"trial_id": None, "model": "logistic_regression", "C": C, "strategy": "class_weight"}
-        out.append(_Candidate(member, network, raw, prior))
+    for member in members:
+        member = {"trial_id": None, **member, "strategy": "class_weight"}
+        raw, network = _fit_converged(hypermodel.schema, rows, ids, member, config.seed)
+        if network is not None:  # None: many classes, few categories, no linear layout (see logistic_model)
+            out.append(_Candidate(member, network, raw, prior))
     return out
 
 

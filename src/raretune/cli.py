@@ -49,6 +49,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         help="with cross-fitting, keep the networks scored on the test set (default: retrain them on all rows)")
     search.add_argument("--no-linear", action="store_true",
                         help="with cross-fitting, leave converged logistic regressions out of the ensemble's candidates")
+    search.add_argument("--no-trees", action="store_true",
+                        help="with cross-fitting, leave boosted trees (compiled into Keras layers) out of the ensemble's candidates")
     search.add_argument("--seed", type=int, default=None, help="one seed for split, search and training (default 0)")
     search.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
@@ -131,6 +133,8 @@ def _run_config(args, argv):
         options["refit"] = False
     if getattr(args, "no_linear", False):
         options["linear"] = False
+    if getattr(args, "no_trees", False):
+        options["trees"] = False
     unknown = sorted(set(options) - set(RunConfig.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"Unknown option {unknown[0]!r} in {args.config}.")

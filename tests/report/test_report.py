@@ -323,7 +323,7 @@ def test_cross_fitted_ensemble_and_refit_are_reported(make_run, expected_metric_
         assert set(page.metrics[path]) == {expected_metric_text(metrics, path)}, path
 
 
-def test_logistic_regression_members_are_named(make_run):
+def test_converged_members_are_named(make_run):
     run = make_run()
     metrics = json.loads((run / "metrics.json").read_text())
     linear = {"trial_id": None, "model": "logistic_regression", "C": 0.1, "strategy": "class_weight"}
@@ -331,8 +331,12 @@ def test_logistic_regression_members_are_named(make_run):
         {"trial_id": "03", "strategy": "smote", "weight": 3}, {**linear, "weight": 2}, {**linear, "C": 1.0, "weight": 1}]}
     (run / "metrics.json").write_text(json.dumps(metrics))
     text = write_report(run).read_text(encoding="utf-8")
-    assert "ensemble of 1 trials + 2 logistic regressions" in text
+    assert "ensemble of 1 trial + 2 logistic regressions" in text
     metrics["ensemble"]["members"] = [{**linear, "weight": 5}]
     (run / "metrics.json").write_text(json.dumps(metrics))
     text = write_report(run).read_text(encoding="utf-8")
     assert "logistic regression" in text and "C=0.1" in text and "ensemble of" not in text
+    metrics["ensemble"]["members"] = [{"trial_id": "03", "strategy": "smote", "weight": 3},
+                                      {"trial_id": None, "model": "boosted_trees", "config": "default", "strategy": "class_weight", "weight": 2}]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert "ensemble of 1 trial + 1 boosted-trees model" in write_report(run).read_text(encoding="utf-8")

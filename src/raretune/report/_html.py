@@ -282,16 +282,19 @@ def _summary(rec: RunRecord) -> str:
                            if _is_number(data.get("imbalance_ratio")) else ""))
     best = m.get("best") or {}
     members = _get(m, "ensemble", "members") or []
-    linear = [x for x in members if isinstance(x, Mapping) and x.get("model") == "logistic_regression"]
+    converged = [x for x in members if isinstance(x, Mapping) and x.get("model") in _CONVERGED]
     if len(members) > 1:
         strategies = ", ".join(sorted({str(x.get("strategy")) for x in members}))
-        parts = [f"{len(members) - len(linear)} trials"] if len(members) > len(linear) else []
-        parts += [f"{len(linear)} logistic regressions" if len(linear) > 1 else "1 logistic regression"] if linear else []
+        kinds = [(("trial", "trials"), len(members) - len(converged))] + [
+            (nouns, sum(1 for x in converged if x.get("model") == model)) for model, nouns in _CONVERGED.items()]
+        parts = [f"{n} {nouns[n > 1]}" for nouns, n in kinds if n]
         cards.append(_card("chosen model", f"ensemble of {' + '.join(parts)}",
                            f"{escape(strategies)}; best single trial {escape(str(best.get('trial_id', '?')))}"))
-    elif linear:
-        cards.append(_card("chosen model", "logistic regression",
-                           f"C={escape(str(linear[0].get('C')))}, balanced class weights; converged, cross-fitted"))
+    elif converged:
+        member = converged[0]
+        setting = f"C={member.get('C')}" if member.get("model") == "logistic_regression" else str(member.get("config"))
+        cards.append(_card("chosen model", _CONVERGED[member["model"]][0],
+                           f"{escape(setting)}, balanced class weights; cross-fitted"))
     elif best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
                            f"trial {escape(str(best.get('trial_id', '?')))}"))
@@ -391,6 +394,10 @@ def _data_section(m: Mapping) -> str:
     parts.append("</section>")
     return "".join(parts)
 
+
+#: Members of an ensemble that are not search trials: ``model`` value -> its name in the report.
+_CONVERGED = {"logistic_regression": ("logistic regression", "logistic regressions"),
+              "boosted_trees": ("boosted-trees model", "boosted-trees models")}
 
 _LEADERBOARD_ORDER = ["name", "kind", "trial_id", "validation_pr_auc", "validation_score",
                       "test_pr_auc", "seconds"]

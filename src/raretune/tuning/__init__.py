@@ -9,6 +9,7 @@ from ._image import ImageHyperModel, ImageSchema, augment_stream, build_image_mo
 from ._linear import LINEAR_C, cross_fit_logistic, linear_features, logistic_model
 from ._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
 from ._schema import FeatureSchema
+from ._trees import TREE_CONFIGS, cross_fit_trees, trees_model
 from ._tuner import TUNERS, completed_trials, make_tuner
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_STRATEGIES",
     "LINEAR_C",
     "REMEDIES",
+    "TREE_CONFIGS",
     "TUNERS",
     "FeatureSchema",
     "ImageHyperModel",
@@ -30,10 +32,12 @@ __all__ = [
     "check_strategies",
     "completed_trials",
     "cross_fit_logistic",
+    "cross_fit_trees",
     "fold_assignment",
     "greedy_ensemble",
     "linear_features",
     "logistic_model",
     "make_augmenter",
     "make_tuner",
+    "trees_model",
 ]

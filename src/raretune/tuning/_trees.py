@@ -1,0 +1,190 @@
+"""Gradient-boosted trees, cross-fitted, compiled into plain Keras layers.
+
+On many small tables boosted trees rank rare rows better than any network a short search
+finds (axis-aligned thresholds, interactions for free). These helpers fit scikit-learn's
+``HistGradientBoostingClassifier`` with balanced class weights on the design matrix of
+:func:`~raretune.tuning.linear_features`, one per fold, and compile the fitted trees
+into three built-in Keras layers, so the ensemble that holds them is still one ``.keras``
+file that plain Keras loads and TensorFlow Serving runs:
+
+1. ``tree_splits``: one ``Dense`` unit per split node, ``hard_sigmoid`` of a steep ramp:
+   1 when the row goes left (value <= threshold), 0 when it goes right (see ``_MARGIN``);
+2. ``tree_leaves``: per tree, an ``EinsumDense`` whose leaf unit sums its path's split
+   indicators (+1 for a left turn, -1 for a right one) and passes ``relu`` of that sum
+   minus the left turns plus one: exactly 1 for the row's leaf, 0 for every other;
+3. ``tree_sums``: the leaves' values summed per fold model plus its baseline, then the
+   sigmoid (softmax) and the average over folds, as for the search's networks.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..datasets import TabularData
+from ._linear import linear_features
+from ._schema import FeatureSchema
+
+__all__ = ["TREE_CONFIGS", "cross_fit_trees", "trees_model"]
+
+#: Boosting settings tried, each one ensemble candidate: scikit-learn's defaults, and
+#: smaller trees with L2 shrinkage of leaf values for tables with a handful of rare rows.
+TREE_CONFIGS = {
+    "default": {},
+    "small_leaves": {"max_leaf_nodes": 8, "min_samples_leaf": 5, "l2_regularization": 1.0},
+}
+
+#: Width of a split's ramp, relative to its threshold (in standardised units, at least 1).
+#: A split sends a row left when its value is at most ``threshold + margin``, right from
+#: ``threshold + 2 margin``, with ``margin = _MARGIN * max(1, |threshold|)``: rows exactly at
+#: a threshold (an imputed median often is one) go left as in scikit-learn, with room to
+#: spare for float32 rounding (about 1e-7 relative); only values within two margins above a
+#: threshold can be scored differently.
+_MARGIN = 1e-6
+
+
+def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, config: str = "default",
+                    class_weight="balanced", random_state=None):
+    """One boosted-trees model per fold, each fitted on the rows outside its fold.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    data : TabularData
+        The rows to cross-fit.
+    fold_ids : array-like of int
+        Fold of each row, 0 .. K-1.
+    config : str, default="default"
+        A key of ``TREE_CONFIGS``.
+    class_weight : {"balanced"} or None, default="balanced"
+    random_state : int or None
+
+    Returns
+    -------
+    out_of_fold : ndarray
+        Each row's probability from the model that did not see it: shape (n,) for two
+        classes, (n, n_classes) otherwise.
+    fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
+        One per fold, in fold order.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    params = TREE_CONFIGS[config]
+    X = linear_features(schema, data.features)
+    ids = np.asarray(fold_ids)
+    out = np.zeros((data.n_rows, data.n_classes))
+    fitted = []
+    for k in range(int(ids.max()) + 1):
+        inside = ids == k
+        model = HistGradientBoostingClassifier(class_weight=class_weight, random_state=random_state, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(X[~inside], data.y[~inside])
+        out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
+        fitted.append(model)
+    return (out[:, 1] if data.n_classes == 2 else out), fitted
+
+
+def _paths(nodes) -> tuple:
+    """``(split node indices, [(leaf index, [(split position, went_left)]), ...])`` of one tree."""
+    splits = [i for i in range(len(nodes)) if not nodes["is_leaf"][i]]
+    position = {node: p for p, node in enumerate(splits)}
+    leaves, stack = [], [(0, [])]
+    while stack:
+        node, path = stack.pop()
+        if nodes["is_leaf"][node]:
+            leaves.append((node, path))
+        else:
+            stack.append((int(nodes["left"][node]), path + [(position[node], True)]))
+            stack.append((int(nodes["right"][node]), path + [(position[node], False)]))
+    return splits, leaves
+
+
+def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
+    """A Keras model averaging the probabilities of fitted boosted-trees models.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        The schema whose :func:`~raretune.tuning.linear_features` the models were fitted on.
+    fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
+        Fitted on every class of ``schema``, on numeric features only (the design matrix).
+
+    Returns
+    -------
+    keras.Model
+        Same inputs and output as the search's networks; its predictions match the models'
+        ``predict_proba`` up to float32 rounding, except for rows within a hair (2e-6
+        relative, see ``_MARGIN``) above a split threshold.
+    """
+    import keras
+
+    k = len(fitted)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    if any(len(m.classes_) != schema.n_classes for m in fitted):
+        raise ValueError("Every model must be fitted on every class.")
+    forests = [[(predictor.nodes, j) for iteration in m._predictors for j, predictor in enumerate(iteration)]
+               for m in fitted]
+    parsed = [[(_paths(nodes), nodes, j) for nodes, j in forest] for forest in forests]
+    n_trees = max(len(f) for f in parsed)
+    n_splits = max([1] + [len(p[0][0]) for f in parsed for p in f])
+    n_leaves = max([1] + [len(p[0][1]) for f in parsed for p in f])
+
+    # graph columns of the design matrix: numbers, then each category's one-hot (OOV slot first)
+    n_numeric = len(schema.numeric)
+    column = list(range(n_numeric))
+    width = n_numeric
+    for vocabulary in schema.vocabularies:
+        column += list(range(width + 1, width + 1 + len(vocabulary)))
+        width += len(vocabulary) + 1
+
+    split_kernel = np.zeros((width, k * n_trees * n_splits), dtype="float64")
+    split_bias = np.zeros(k * n_trees * n_splits, dtype="float64")
+    leaf_kernel = np.zeros((k * n_trees, n_splits, n_leaves))
+    leaf_bias = np.zeros((k * n_trees, n_leaves))
+    values = np.zeros((k, n_trees * n_leaves, n_out))
+    baseline = np.stack([np.asarray(m._baseline_prediction, dtype="float64").reshape(-1) for m in fitted])
+    for f, forest in enumerate(parsed):
+        for t, ((splits, leaves), nodes, out_index) in enumerate(forest):
+            tree = f * n_trees + t
+            for p, node in enumerate(splits):  # hard_sigmoid(6s(thr - x) + 9) = clip(s(thr - x) + 2, 0, 1)
+                unit = tree * n_splits + p
+                threshold = float(nodes["num_threshold"][node])
+                sharpness = 1.0 / (_MARGIN * max(1.0, abs(threshold)))
+                split_kernel[column[int(nodes["feature_idx"][node])], unit] = -6.0 * sharpness
+                split_bias[unit] = 6.0 * sharpness * threshold + 9.0
+            for slot, (leaf, path) in enumerate(leaves):
+                for p, left in path:
+                    leaf_kernel[tree, p, slot] = 1.0 if left else -1.0
+                leaf_bias[tree, slot] = 1.0 - sum(1 for _, left in path if left)
+                values[f, t * n_leaves + slot, out_index] = float(nodes["value"][leaf])
+
+    inputs, encoded = {}, []
+    numeric_inputs = []
+    for input_name, column_name in zip(schema.input_names, schema.columns):
+        dtype = "float32" if column_name in schema.numeric else "string"
+        inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype=dtype)
+        if dtype == "float32":
+            numeric_inputs.append(inputs[input_name])
+    if numeric_inputs:
+        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
+        encoded.append(keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances),
+                                                  name="normalize")(stacked))
+    for input_name, vocabulary in zip(schema.input_names[n_numeric:], schema.vocabularies):
+        encoded.append(keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, output_mode="one_hot",
+                                                 name=f"onehot_{input_name}")(inputs[input_name]))
+    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
+    splits = keras.layers.Dense(k * n_trees * n_splits, activation="hard_sigmoid", name="tree_splits")(features)
+    splits = keras.layers.Reshape((k * n_trees, n_splits), name="splits_per_tree")(splits)
+    leaves = keras.layers.EinsumDense("btn,tnl->btl", output_shape=(k * n_trees, n_leaves), bias_axes="tl",
+                                      activation="relu", name="tree_leaves")(splits)
+    leaves = keras.layers.Reshape((k, n_trees * n_leaves), name="leaves_per_model")(leaves)
+    logits = keras.layers.EinsumDense("bkm,kmo->bko", output_shape=(k, n_out), bias_axes="ko", name="tree_sums")(leaves)
+    towers = keras.layers.Activation("sigmoid" if n_out == 1 else "softmax", name="towers")(logits)
+    probability = keras.layers.GlobalAveragePooling1D(name="probability")(towers)
+    model = keras.Model(inputs, probability, name=name)
+    model.get_layer("tree_splits").set_weights([split_kernel.astype("float32"), split_bias.astype("float32")])
+    model.get_layer("tree_leaves").set_weights([leaf_kernel.astype("float32"), leaf_bias.astype("float32")])
+    model.get_layer("tree_sums").set_weights([values.astype("float32"), baseline.astype("float32")])
+    return model

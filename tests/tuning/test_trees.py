@@ -1,0 +1,95 @@
+"""Boosted trees compiled into Keras layers: same leaves, same probabilities as scikit-learn."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from raretune.datasets import TabularData
+from raretune.tuning import FeatureSchema, cross_fit_trees, fold_assignment, linear_features, trees_model
+from raretune.tuning._hypermodel import predict_proba
+
+
+def _table(n_classes=2, n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "a": rng.normal(size=n), "b": rng.integers(0, 6, size=n).astype(float),  # b: ties at every threshold
+        "c": rng.choice(list("xyzwv"), n), "d": rng.choice(["p", "q"], n),
+    })
+    frame.loc[::13, "a"] = np.nan  # imputed with the median, a value splits often sit on
+    a = frame["a"].fillna(0).to_numpy()
+    score = np.abs(a) * 1.5 + (frame["b"].to_numpy() > 3) + (frame["c"] == "x") * 1.5  # not linear
+    y = np.digitize(score + rng.normal(scale=0.7, size=n), [2.5, 3.5][: n_classes - 1])
+    return TabularData(frame, y, tuple(str(i) for i in range(n_classes)), "t", numeric=("a", "b"), categorical=("c", "d"))
+
+
+@pytest.mark.parametrize("n_classes, config", [(2, "default"), (2, "small_leaves"), (3, "small_leaves")])
+def test_keras_model_reproduces_the_boosted_trees(n_classes, config):
+    data = _table(n_classes)
+    schema = FeatureSchema.from_data(data)
+    oof, fitted = cross_fit_trees(schema, data, fold_assignment(data.y, 3, random_state=0), config=config, random_state=0)
+    model = trees_model(schema, fitted)
+    frame = data.features.copy()
+    frame.loc[:20, "c"] = "never seen"  # out of vocabulary: every indicator 0, as in the design matrix
+    want = np.mean([m.predict_proba(linear_features(schema, frame)) for m in fitted], axis=0)
+    want = want[:, 1] if n_classes == 2 else want
+    got = predict_proba(model, schema.inputs(frame))
+    diff = np.abs(got - want).reshape(len(frame), -1).max(axis=1)
+    # float32 and the split ramp may move a row lying within 2e-6 above a threshold; nothing else
+    assert np.median(diff) < 1e-5 and (diff > 1e-4).mean() < 0.005, (np.median(diff), (diff > 1e-4).sum())
+    assert oof.shape == ((data.n_rows,) if n_classes == 2 else (data.n_rows, n_classes))
+
+
+def test_every_row_lands_in_exactly_one_leaf_per_tree():
+    data = _table()
+    schema = FeatureSchema.from_data(data)
+    _, fitted = cross_fit_trees(schema, data, fold_assignment(data.y, 2, random_state=0), config="small_leaves")
+    model = trees_model(schema, fitted[:1])
+    probe = keras.Model(model.inputs, [model.get_layer("tree_splits").output, model.get_layer("tree_leaves").output])
+    splits, leaves = (keras.ops.convert_to_numpy(x) for x in probe(schema.inputs(data.features.head(200))))
+    assert set(np.unique(splits)) <= {0.0, 1.0}  # ties (b, the imputed medians) are decided, not smeared
+    np.testing.assert_array_equal(leaves.sum(axis=-1), 1.0)
+    # the leaf picked is scikit-learn's: raw scores agree
+    raw = fitted[0]._raw_predict(linear_features(schema, data.features.head(200)))[:, 0]
+    sums = keras.Model(model.inputs, model.get_layer("tree_sums").output)(schema.inputs(data.features.head(200)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(sums)[:, 0, 0], raw, rtol=1e-5, atol=1e-5)
+
+
+def test_each_row_is_scored_by_the_model_that_never_saw_it():
+    data = _table()
+    schema = FeatureSchema.from_data(data)
+    ids = fold_assignment(data.y, 3, random_state=2)
+    oof, fitted = cross_fit_trees(schema, data, ids, config="small_leaves", random_state=0)
+    X = linear_features(schema, data.features)
+    for k, model in enumerate(fitted):
+        assert model.n_iter_ >= 1
+        np.testing.assert_allclose(oof[ids == k], model.predict_proba(X[ids == k])[:, 1])
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(data.y, oof) > 0.8
+
+
+@pytest.mark.slow
+def test_saved_model_loads_in_plain_keras(tmp_path):
+    data = _table()
+    schema = FeatureSchema.from_data(data)
+    _, fitted = cross_fit_trees(schema, data, fold_assignment(data.y, 2, random_state=0), config="small_leaves")
+    model = trees_model(schema, fitted)
+    model.save(tmp_path / "m.keras")
+    expected = predict_proba(model, schema.inputs(data.features.head(4)))
+    inputs = {k: v.tolist() for k, v in schema.inputs(data.features.head(4)).items()}
+    code = (
+        "import json, sys, numpy as np, keras, tensorflow as tf\n"
+        f"m = keras.models.load_model({str(tmp_path / 'm.keras')!r})\n"
+        "assert 'raretune' not in sys.modules\n"
+        "x = {k: np.array(v, dtype=object if isinstance(v[0][0], str) else 'float32') for k, v in json.loads(sys.argv[1]).items()}\n"
+        "p = m.predict(tf.data.Dataset.from_tensor_slices(x).batch(4), verbose=0)\n"
+        "print(json.dumps(np.asarray(p).ravel().tolist()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(inputs)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), expected, rtol=1e-5)
