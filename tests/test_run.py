@@ -108,6 +108,11 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     # the table is logistic and the networks had two epochs: the converged regressions are chosen
     linear = [x for x in members if x.get("model") == "logistic_regression"]
     assert linear and all(x["C"] in LINEAR_C and x["trial_id"] is None for x in linear)
+    # each converged candidate has a leaderboard row, scored out of fold like the trials
+    rows = [r for r in m["leaderboard"] if r["kind"] == "converged"]
+    assert len(rows) == len(LINEAR_C) + len(TREE_CONFIGS)
+    assert {r["name"] for r in rows} >= {"logistic regression (C=1)", "boosted trees (default)"}
+    assert all(0.0 <= r["validation_pr_auc"] <= 1.0 and 0.0 <= r["test_pr_auc"] <= 1.0 for r in rows)
     # the validation scores are out of fold, over every search row
     scores = np.load(result.out / "scores.npz")
     assert scores["validation_y"].size == m["data"]["n_train"]

@@ -618,7 +618,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
     val_raw = validation_raw(model)
     members = [{"trial_id": best.trial_id, "strategy": settings["strategy"], "weight": 1}]
     train_prior = _training_prior(hypermodel, split.train, best)
-    n_candidates = 1
+    n_candidates, converged = 1, []
     if (config.ensemble or 1) > 1:
         trial_pool = _distinct_configurations(sorted(trials, key=lambda t: t.score, reverse=reverse))[: config.ensemble]
         candidates = [_Candidate(members[0], model, val_raw, train_prior)] + [
@@ -627,7 +627,8 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
             for t in trial_pool[1:] for network in [tuner.load_model(t)]
         ]
         if folds > 1:
-            candidates += _converged_candidates(config, hypermodel, split.validation)
+            converged = _converged_candidates(config, hypermodel, split.validation)
+            candidates += converged
         if config.calibration == "prior":  # only members trained under the best trial's prior
             candidates = [c for c in candidates if _same_prior(c.prior, train_prior)]
         n_candidates = len(candidates)
@@ -658,6 +659,7 @@ def _search_and_finish(config: RunConfig, prepared: _Prepared, hypermodel, *, pr
         test_metrics["intervals"] = _intervals(split.test.y, test_score, threshold, config.seed)
 
     leaderboard = _leaderboard(trials, objective, tuner, trial_log, test=split.test, predict_part=predict_part)
+    leaderboard += [_converged_row(c, objective, split, predict_part) for c in converged]
     if config.baseline:
         leaderboard.append(_baseline(split, objective, config, folds=hypermodel.folds_of(split.train)[0] if folds > 1 else None))
 
@@ -990,6 +992,7 @@ class _Candidate(NamedTuple):
     network: object
     raw: np.ndarray
     prior: object
+    seconds: float = 0.0
 
 
 def _member_label(member: dict) -> str:
@@ -1021,11 +1024,25 @@ def _converged_candidates(config, hypermodel, rows) -> list:
         [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else [])
     out = []
     for member in members:
+        started = time.monotonic()
         member = {"trial_id": None, **member, "strategy": "class_weight"}
         raw, network = _fit_converged(hypermodel.schema, rows, ids, member, config.seed)
         if network is not None:  # None: many classes, few categories, no linear layout (see logistic_model)
-            out.append(_Candidate(member, network, raw, prior))
+            out.append(_Candidate(member, network, raw, prior, time.monotonic() - started))
     return out
+
+
+def _converged_row(candidate, objective, split, predict_part) -> dict:
+    """A converged model's leaderboard row: out-of-fold scores, and test PR-AUC for information."""
+    pr_auc = get_objective("pr_auc")
+    return {
+        "name": _member_label(candidate.member),
+        "kind": "converged",
+        "validation_score": float(objective.score(split.validation.y, candidate.raw)),
+        "validation_pr_auc": float(pr_auc.score(split.validation.y, candidate.raw)),
+        "test_pr_auc": float(pr_auc.score(split.test.y, predict_part(candidate.network, split.test))),
+        "seconds": candidate.seconds,
+    }
 
 
 def _select_ensemble(config, candidates, split, objective):

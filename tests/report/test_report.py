@@ -340,3 +340,16 @@ def test_converged_members_are_named(make_run):
                                       {"trial_id": None, "model": "boosted_trees", "config": "default", "strategy": "class_weight", "weight": 2}]
     (run / "metrics.json").write_text(json.dumps(metrics))
     assert "ensemble of 1 trial + 1 boosted-trees model" in write_report(run).read_text(encoding="utf-8")
+
+
+def test_verdict_compares_remedies_not_converged_models(make_run):
+    run = make_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["leaderboard"] = [
+        {"name": "smote", "kind": "remedy", "trial_id": "01", "validation_pr_auc": 0.40},
+        {"name": "boosted trees (default)", "kind": "converged", "validation_pr_auc": 0.90},
+        {"name": "hist_gradient_boosting", "kind": "baseline", "validation_pr_auc": 0.50},
+    ]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "the baseline beats every remedy" in text and "boosted trees (default)" in text

@@ -405,7 +405,7 @@ _LEADERBOARD_ORDER = ["name", "kind", "trial_id", "validation_pr_auc", "validati
 
 def _leaderboard_section(m: Mapping) -> str:
     board = m.get("leaderboard")
-    parts = ['<section id="leaderboard"><h2>Leaderboard: remedies and baseline</h2>']
+    parts = ['<section id="leaderboard"><h2>Leaderboard: remedies, converged models and baseline</h2>']
     if not board:
         parts.append(_missing("Leaderboard"))
         return "".join(parts) + "</section>"
@@ -431,8 +431,9 @@ def _leaderboard_section(m: Mapping) -> str:
     parts.append(_verdict(board))
     parts.append(_table([_header_label(k) for k in keys], rows, numeric=numeric,
                         row_classes=classes))
-    parts.append('<p class="note">Highlighted: the remedy of the chosen model. Baselines are '
-                 "fitted without any remedy, as a sanity check.</p></section>")
+    parts.append('<p class="note">Highlighted: the remedy of the chosen model. Converged models '
+                 "(logistic regressions, boosted trees) are the ensemble's candidates besides the trials, "
+                 "scored out of fold. Baselines are fitted without any remedy, as a sanity check.</p></section>")
     return "".join(parts)
 
 
@@ -450,7 +451,7 @@ def _verdict(board: Sequence[Mapping]) -> str:
                 return key, row[key]
         return None, None
 
-    remedies = [r for r in board if r.get("kind") != "baseline" and score(r)[1] is not None]
+    remedies = [r for r in board if r.get("kind") not in ("baseline", "converged") and score(r)[1] is not None]
     baselines = [r for r in board if r.get("kind") == "baseline" and score(r)[1] is not None]
     if not remedies or not baselines:
         return ""
