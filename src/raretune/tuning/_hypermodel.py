@@ -25,12 +25,14 @@ __all__ = ["TabularHyperModel", "ValidationScorer", "build_tabular_model", "fold
 _CACHE_SIZE = 3
 
 
-def _encoded_inputs(schema: FeatureSchema, seed, towers: int | None = None):
+def _encoded_inputs(schema: FeatureSchema, seed, towers: int | None = None, *, one_hot: bool = False):
     """``(inputs, features)``: named raw-column inputs and their encoded, concatenated form.
 
     With ``towers``, features are ``(batch, towers, width)``: numeric columns repeated, and
     each tower with embeddings of its own (a shared, trained embedding would carry what one
-    fold's labels taught it into the tower that must not see that fold).
+    fold's labels taught it into the tower that must not see that fold). With ``one_hot``
+    (no towers), a categorical column is its one-hot indicators instead of an embedding,
+    out-of-vocabulary slot first.
     """
     inputs, encoded = {}, []
     numeric_inputs = []
@@ -47,6 +49,10 @@ def _encoded_inputs(schema: FeatureSchema, seed, towers: int | None = None):
     for input_name, column, vocabulary in zip(
         schema.input_names[len(schema.numeric):], schema.categorical, schema.vocabularies
     ):
+        if one_hot:
+            encoded.append(keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, output_mode="one_hot",
+                                                     name=f"onehot_{input_name}")(inputs[input_name]))
+            continue
         lookup = keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, name=f"lookup_{input_name}")
         dim = int(min(16, max(2, math.ceil(len(vocabulary) ** 0.5))))
         embedded = keras.layers.Embedding(

@@ -120,6 +120,8 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
     """
     import keras
 
+    from ._hypermodel import _encoded_inputs
+
     k = len(fitted)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes
     if any(len(m.classes_) != schema.n_classes for m in fitted):
@@ -160,21 +162,7 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
                 leaf_bias[tree, slot] = 1.0 - sum(1 for _, left in path if left)
                 values[f, t * n_leaves + slot, out_index] = float(nodes["value"][leaf])
 
-    inputs, encoded = {}, []
-    numeric_inputs = []
-    for input_name, column_name in zip(schema.input_names, schema.columns):
-        dtype = "float32" if column_name in schema.numeric else "string"
-        inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype=dtype)
-        if dtype == "float32":
-            numeric_inputs.append(inputs[input_name])
-    if numeric_inputs:
-        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
-        encoded.append(keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances),
-                                                  name="normalize")(stacked))
-    for input_name, vocabulary in zip(schema.input_names[n_numeric:], schema.vocabularies):
-        encoded.append(keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, output_mode="one_hot",
-                                                 name=f"onehot_{input_name}")(inputs[input_name]))
-    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="features")(encoded)
+    inputs, features = _encoded_inputs(schema, None, one_hot=True)
     splits = keras.layers.Dense(k * n_trees * n_splits, activation="hard_sigmoid", name="tree_splits")(features)
     splits = keras.layers.Reshape((k * n_trees, n_splits), name="splits_per_tree")(splits)
     leaves = keras.layers.EinsumDense("btn,tnl->btl", output_shape=(k * n_trees, n_leaves), bias_axes="tl",
