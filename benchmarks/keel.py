@@ -352,6 +352,10 @@ EARLIER_VERSIONS = {
     "raretune_v3": "cross-fitting, bagged ensemble selection and refit, with two faults since fixed: the refit "
                    "trained Hyperband-continued trials for too few epochs, and the ensemble could average one "
                    "configuration with its own shorter-trained snapshots",
+    "raretune_v4": "cross-fitting, bagged ensemble selection over the best trials only (no converged logistic "
+                   "regressions among the candidates), refit",
+    "raretune_v5": "v4 plus converged logistic regressions among the ensemble's candidates, no boosted trees "
+                   "(stopped after three datasets for the current defaults)",
 }
 
 
