@@ -34,3 +34,23 @@ def csv_path(tmp_path, frame):
     path = tmp_path / "data.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def plain_keras_predict(path, inputs: dict) -> list:
+    """Predictions of the saved model at ``path`` in a fresh process that imports Keras, not raretune."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, numpy as np, keras, tensorflow as tf\n"
+        f"m = keras.models.load_model({str(path)!r})\n"
+        "assert 'raretune' not in sys.modules\n"
+        "x = {k: np.array(v, dtype=object if isinstance(v[0][0], str) else 'float32') for k, v in json.loads(sys.argv[1]).items()}\n"
+        "p = m.predict(tf.data.Dataset.from_tensor_slices(x).batch(4), verbose=0)\n"
+        "print(json.dumps(np.asarray(p).ravel().tolist()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, json.dumps({k: v.tolist() for k, v in inputs.items()})],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,9 +1,5 @@
 """Boosted trees compiled into Keras layers: same leaves, same probabilities as scikit-learn."""
 
-import json
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pandas as pd
@@ -12,6 +8,8 @@ import pytest
 from raretune.datasets import TabularData
 from raretune.tuning import FeatureSchema, cross_fit_trees, fold_assignment, linear_features, trees_model
 from raretune.tuning._hypermodel import predict_proba
+
+from tests.conftest import plain_keras_predict
 
 
 def _table(n_classes=2, n=1500, seed=0):
@@ -81,15 +79,5 @@ def test_saved_model_loads_in_plain_keras(tmp_path):
     model = trees_model(schema, fitted)
     model.save(tmp_path / "m.keras")
     expected = predict_proba(model, schema.inputs(data.features.head(4)))
-    inputs = {k: v.tolist() for k, v in schema.inputs(data.features.head(4)).items()}
-    code = (
-        "import json, sys, numpy as np, keras, tensorflow as tf\n"
-        f"m = keras.models.load_model({str(tmp_path / 'm.keras')!r})\n"
-        "assert 'raretune' not in sys.modules\n"
-        "x = {k: np.array(v, dtype=object if isinstance(v[0][0], str) else 'float32') for k, v in json.loads(sys.argv[1]).items()}\n"
-        "p = m.predict(tf.data.Dataset.from_tensor_slices(x).batch(4), verbose=0)\n"
-        "print(json.dumps(np.asarray(p).ravel().tolist()))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(inputs)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), expected, rtol=1e-5)
+    got = plain_keras_predict(tmp_path / "m.keras", schema.inputs(data.features.head(4)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

@@ -89,14 +89,21 @@ def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C:
     fitted : list of sklearn.linear_model.LogisticRegression
         One per fold, in fold order.
     """
+    return cross_fit(schema, data, fold_ids, lambda X, y: _fit(X, y, C=C, class_weight=class_weight, random_state=random_state))
+
+
+def cross_fit(schema: FeatureSchema, data: TabularData, fold_ids, fit):
+    """``(out-of-fold probabilities, fitted models)``: ``fit(X, y)`` on the rows outside each fold.
+
+    ``X`` is :func:`linear_features`; the models need ``classes_`` and ``predict_proba``.
+    """
     X = linear_features(schema, data.features)
     ids = np.asarray(fold_ids)
-    folds = int(ids.max()) + 1
     out = np.zeros((data.n_rows, data.n_classes))
     fitted = []
-    for k in range(folds):
+    for k in range(int(ids.max()) + 1):
         inside = ids == k
-        model = _fit(X[~inside], data.y[~inside], C=C, class_weight=class_weight, random_state=random_state)
+        model = fit(X[~inside], data.y[~inside])
         out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
         fitted.append(model)
     return (out[:, 1] if data.n_classes == 2 else out), fitted

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from ..datasets import TabularData
-from ._linear import linear_features
+from ._linear import cross_fit
 from ._schema import FeatureSchema
 
 __all__ = ["TREE_CONFIGS", "cross_fit_trees", "trees_model"]
@@ -71,19 +71,14 @@ def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, confi
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     params = TREE_CONFIGS[config]
-    X = linear_features(schema, data.features)
-    ids = np.asarray(fold_ids)
-    out = np.zeros((data.n_rows, data.n_classes))
-    fitted = []
-    for k in range(int(ids.max()) + 1):
-        inside = ids == k
+
+    def fit(X, y):
         model = HistGradientBoostingClassifier(class_weight=class_weight, random_state=random_state, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            model.fit(X[~inside], data.y[~inside])
-        out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
-        fitted.append(model)
-    return (out[:, 1] if data.n_classes == 2 else out), fitted
+            return model.fit(X, y)
+
+    return cross_fit(schema, data, fold_ids, fit)
 
 
 def _paths(nodes) -> tuple:
