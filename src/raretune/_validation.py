@@ -66,8 +66,8 @@ def check_number(
         ok = value >= low if closed in ("both", "left") else value > low
     if ok and high is not None:
         ok = value <= high if closed in ("both", "right") else value < high
-    if ok and kind is float and value != value:  # NaN
-        ok = False
+    if ok and kind is float and (value != value or value in (float("inf"), float("-inf"))):
+        ok = False  # NaN, and infinities: an unbounded interval is open at infinity
     if not ok:
         raise ConfigError(
             f"The {name!r} parameter of {owner} must be {type_name} in "

@@ -2,17 +2,21 @@
 
 Every user error (bad data, bad option, a run folder in the wrong state) prints one line,
 ``raretune: error: ...``, and exits with status 2; nothing in an existing run is changed.
+``--help``, ``remedies`` and option errors answer without importing TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import os
 import sys
+import typing
 import warnings
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,64 +27,69 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    from ._run import DEFAULT_DATA
+    """The ``run`` flags; each ``dest`` is a :class:`RunConfig` field (``--no-X`` sets ``X`` false)."""
+    from .run._config import DEFAULT_DATA
 
     data = p.add_argument_group("data")
-    data.add_argument("--data", default=None, help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file (default: {DEFAULT_DATA})")
+    data.add_argument("--data", help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file (default: {DEFAULT_DATA})")
     data.add_argument("--target", help="label column (default: the dataset's label)")
     data.add_argument("--positive", help="positive class (default: the rarer class)")
     data.add_argument("--test-data", help="a fixed test set (same columns); the data is then split into train/validation only")
-    data.add_argument("--validation-size", type=float, default=None, help="validation fraction (default 0.15)")
-    data.add_argument("--test-size", type=float, default=None, help="test fraction (default 0.15)")
+    data.add_argument("--validation-size", type=float, help="validation fraction (default 0.15)")
+    data.add_argument("--test-size", type=float, help="test fraction (default 0.15)")
     data.add_argument("--data-dir", help="TFDS data folder")
     search = p.add_argument_group("search")
     search.add_argument("--strategies", help="remedies to search, comma-separated (see 'raretune remedies')")
-    search.add_argument("--tuner", choices=["hyperband", "bayesian", "random"], default=None)
+    search.add_argument("--tuner", choices=["hyperband", "bayesian", "random"])
     search.add_argument("--objective", help="pr_auc (default), roc_auc, f1, recall@precision=P, cost")
-    search.add_argument("--cost-fn", type=float, default=None, help="cost of a missed positive (objective/threshold 'cost')")
-    search.add_argument("--cost-fp", type=float, default=None, help="cost of a false alarm (objective/threshold 'cost')")
-    search.add_argument("--max-trials", type=int, default=None)
-    search.add_argument("--max-epochs", type=int, default=None)
-    search.add_argument("--folds", type=int, default=None,
+    search.add_argument("--cost-fn", type=float, help="cost of a missed positive (objective/threshold 'cost')")
+    search.add_argument("--cost-fp", type=float, help="cost of a false alarm (objective/threshold 'cost')")
+    search.add_argument("--max-trials", type=int)
+    search.add_argument("--max-epochs", type=int)
+    search.add_argument("--folds", type=int,
                         help="cross-fitting folds over train+validation (default: 5 below 20,000 rows, else 1 = hold-out)")
-    search.add_argument("--ensemble", type=int, default=None,
+    search.add_argument("--ensemble", type=int,
                         help="greedy ensemble over the best N trials (default: 10 with cross-fitting, else 1 = best trial)")
-    search.add_argument("--no-refit", action="store_true",
+    search.add_argument("--no-refit", dest="refit", action="store_false", default=None,
                         help="with cross-fitting, keep the networks scored on the test set (default: retrain them on all rows)")
-    search.add_argument("--no-linear", action="store_true",
+    search.add_argument("--no-linear", dest="linear", action="store_false", default=None,
                         help="with cross-fitting, leave converged logistic regressions out of the ensemble's candidates")
-    search.add_argument("--no-trees", action="store_true",
+    search.add_argument("--no-trees", dest="trees", action="store_false", default=None,
                         help="with cross-fitting, leave boosted trees (compiled into Keras layers) out of the ensemble's candidates")
-    search.add_argument("--seed", type=int, default=None, help="one seed for split, search and training (default 0)")
-    search.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting sanity baseline")
+    search.add_argument("--seed", type=int, help="one seed for split, search and training (default 0)")
+    search.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
+                        help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
     choice.add_argument("--threshold", help="auto (default), f1, precision=P, recall=R, cost")
-    choice.add_argument("--calibration", choices=["auto", "none", "prior", "platt", "isotonic"], default=None)
+    choice.add_argument("--calibration", choices=["auto", "none", "prior", "platt", "isotonic"])
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run folder (default runs/<timestamp>)")
-    out.add_argument("--resume", action="store_true", help="continue the run in --out")
-    out.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    out.add_argument("--fast", action="store_true", help="tiny smoke-test run: small data, 4 trials, 2 epochs")
-    out.add_argument("--config", help="TOML file with any of these options (command-line flags win)")
-    out.add_argument("--quiet", action="store_true")
-    out.add_argument("--verbose", action="store_true")
+    out.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
+    out.add_argument("--overwrite", action="store_true", default=None,
+                     help="replace the run in --out (the old run stays until the new one is complete)")
+    out.add_argument("--fast", action="store_true", default=None,
+                     help="tiny smoke-test run: small data, 4 trials, 2 epochs, no cross-fitting")
+    out.add_argument("--config", dest="config_file", help="TOML file with any of these options (command-line flags win)")
+    out.add_argument("--quiet", action="store_true", default=None)
+    out.add_argument("--verbose", action="store_true", default=None)
     dist = p.add_argument_group("many machines (chief and workers share --out)")
     dist.add_argument("--chief", metavar="HOST:PORT", help="serve the search to workers; listen on HOST:PORT")
     dist.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT")
     dist.add_argument("--worker-id", metavar="NAME", help="this worker's name (unique; with --worker)")
-    dist.add_argument("--lease-seconds", type=float, default=None,
+    dist.add_argument("--lease-seconds", type=float,
                       help="a trial whose worker is silent this long goes back to the pool (default 120)")
-    dist.add_argument("--mirrored", action="store_true",
+    dist.add_argument("--mirrored", action="store_true", default=None,
                       help="train each trial on all of this machine's GPUs (tf.distribute.MirroredStrategy)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``raretune`` command."""
+    from . import __version__
+
     parser = _Parser(prog="raretune", description="Train Keras classifiers on highly imbalanced data.")
-    parser.add_argument("--version", action="version", version=f"raretune {_version()}")
+    parser.add_argument("--version", action="version", version=f"raretune {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    p_run = sub.add_parser("run", help="search network and remedy, choose a threshold, score the test set")
-    _add_run_options(p_run)
+    _add_run_options(sub.add_parser("run", help="search network and remedy, choose a threshold, score the test set"))
     p_pred = sub.add_parser("predict", help="score new rows with a finished run")
     p_pred.add_argument("run_dir")
     p_pred.add_argument("data")
@@ -97,70 +106,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    from . import __version__
+def run_config(args, argv):
+    """The :class:`RunConfig` of ``raretune run``: the TOML file's options, then the flags."""
+    from .run import RunConfig
 
-    return __version__
-
-
-_RUN_FIELDS = {
-    "data": "data", "target": "target", "positive": "positive", "test_data": "test_data",
-    "validation_size": "validation_size", "test_size": "test_size", "data_dir": "data_dir",
-    "strategies": "strategies", "tuner": "tuner", "objective": "objective", "cost_fn": "cost_fn",
-    "cost_fp": "cost_fp", "max_trials": "max_trials", "max_epochs": "max_epochs", "seed": "seed",
-    "folds": "folds", "ensemble": "ensemble",
-    "threshold": "threshold", "calibration": "calibration", "out": "out", "resume": "resume",
-    "overwrite": "overwrite", "fast": "fast", "quiet": "quiet", "verbose": "verbose",
-    "chief": "chief", "worker": "worker", "worker_id": "worker_id", "lease_seconds": "lease_seconds",
-    "mirrored": "mirrored",
-}
+    options = read_toml(args.config_file) if args.config_file else {}
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    options.update({name: value for name, value in vars(args).items() if name in fields and value is not None})
+    return RunConfig(**options, command=("raretune", *argv))
 
 
-def _run_config(args, argv):
-    from ._errors import ConfigError
-    from ._run import RunConfig
+def read_toml(path) -> dict:
+    """A config file's ``run`` options, each checked against :class:`RunConfig`'s field types.
 
-    options = {}
-    if args.config:
-        options.update(_read_toml(args.config))
-    for name, field in _RUN_FIELDS.items():
-        value = getattr(args, name, None)
-        if value is not None and value is not False:
-            options[field] = value
-    if args.no_baseline:
-        options["baseline"] = False
-    if getattr(args, "no_refit", False):
-        options["refit"] = False
-    if getattr(args, "no_linear", False):
-        options["linear"] = False
-    if getattr(args, "no_trees", False):
-        options["trees"] = False
-    unknown = sorted(set(options) - set(RunConfig.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(f"Unknown option {unknown[0]!r} in {args.config}.")
-    return RunConfig(**options, command=["raretune", *argv])
-
-
-def _read_toml(path) -> dict:
+    Raises
+    ------
+    ConfigError
+        A missing, unreadable or invalid file, an unknown key ("did you mean"), a value of
+        the wrong type.
+    """
     import tomllib
 
     from ._errors import ConfigError
+    from .run import RunConfig
 
+    shown = repr(str(path))
     try:
         with open(path, "rb") as handle:
             table = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"Config file not found: {path!r}.") from None
+        raise ConfigError(f"Config file not found: {shown}.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"Config file {shown} is a folder, not a TOML file.") from None
+    except OSError as exc:
+        raise ConfigError(f"Config file {shown} cannot be read: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {shown} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {path!r} is not valid TOML: {exc}.") from None
-    table = table.get("run", table)
-    return {key.replace("-", "_"): value for key, value in table.items()}
+        raise ConfigError(f"Config file {shown} is not valid TOML: {exc}.") from None
+    if "run" in table:
+        if not isinstance(table["run"], dict):
+            raise ConfigError(f"In {shown}, 'run' must be a table ([run]); got {type(table['run']).__name__}.")
+        table = table["run"]
+    hints = typing.get_type_hints(RunConfig)
+    options = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in hints or name == "command":
+            known = [f.name for f in dataclasses.fields(RunConfig) if f.name != "command"]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            raise ConfigError(f"Unknown option {key!r} in {shown}{hint}")
+        options[name] = _typed(value, hints[name], key, shown)
+    return options
+
+
+def _typed(value, hint, key: str, shown: str):
+    """``value`` if TOML gave it a type ``hint`` accepts (ints pass as floats), else ``ConfigError``."""
+    from ._errors import ConfigError
+
+    allowed = typing.get_args(hint) or (hint,)
+    names = {getattr(t, "__name__", str(t)) for t in allowed}
+    if value is None:
+        return value
+    if isinstance(value, bool):
+        ok = "bool" in names
+    elif isinstance(value, int):
+        ok = bool(names & {"int", "float"})
+        value = float(value) if "int" not in names and "float" in names else value
+    elif isinstance(value, float):
+        ok = "float" in names
+    elif isinstance(value, str):
+        ok = bool(names & {"str", "object", "PathLike"}) or "tuple" in names
+    elif isinstance(value, list):
+        ok = "tuple" in names and all(isinstance(v, str) for v in value)
+        value = tuple(value)
+    else:
+        ok = False
+    if not ok:
+        wanted = " or ".join(sorted(n for n in names if n != "NoneType"))
+        raise ConfigError(f"Option {key!r} in {shown} must be {wanted}; got {type(value).__name__} {value!r}.")
+    return value
 
 
 def _cmd_run(args, argv) -> int:
-    from ._run import run
+    from .run import run
 
-    config = _run_config(args, argv)
+    config = run_config(args, argv)
     result = run(config)
     if result.metrics.get("role") == "worker":
         if not config.quiet:
@@ -176,7 +208,7 @@ def _cmd_run(args, argv) -> int:
 def _cmd_predict(args) -> int:
     from ._errors import RunStateError
     from ._io import atomic_path
-    from ._run import predict
+    from .run import predict
 
     out = Path(args.out)
     if out.is_dir():
@@ -218,14 +250,14 @@ def _cmd_report(args) -> int:
     from .report import write_report
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "metrics.json").exists():
+    if not (run_dir / "metrics.json").is_file():
         raise RunStateError(f"{args.run_dir!r} is not a finished raretune run (no metrics.json).")
     print(write_report(run_dir))
     return 0
 
 
 def _cmd_remedies() -> int:
-    from .tuning._remedies import DEFAULT_STRATEGIES, REMEDIES
+    from .remedies import DEFAULT_STRATEGIES, REMEDIES
 
     width = max(len(n) for n in REMEDIES)
     for name, remedy in REMEDIES.items():
@@ -235,23 +267,30 @@ def _cmd_remedies() -> int:
     return 0
 
 
+_COMMANDS = {"run": None, "predict": _cmd_predict, "inspect": _cmd_inspect, "report": _cmd_report}
+
+
 def main(argv=None) -> int:
     """Entry point of the ``raretune`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    from sklearn.utils._param_validation import InvalidParameterError
-
     from ._errors import RaretuneError
 
-    verbose = getattr(args, "verbose", False)
-    if args.command in ("run", "predict", "inspect"):
-        _quiet_libraries(verbose)
+    verbose = bool(getattr(args, "verbose", False))
     try:
+        if args.command == "remedies":
+            return _cmd_remedies()
+        if args.command == "run":
+            config = run_config(args, argv)  # option and config-file errors answer before TensorFlow loads
+            config.validated()
+        if args.command in ("run", "predict", "inspect"):
+            _quiet_libraries(verbose)
+        from sklearn.utils._param_validation import InvalidParameterError
+
         with warnings.catch_warnings():
             if not verbose:
                 # raretune's own warnings (a remedy's fallback, ...) as one line; library
@@ -259,25 +298,24 @@ def main(argv=None) -> int:
                 warnings.showwarning = _show_warning
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", FutureWarning)
-            return _dispatch(args, argv)
-    except (RaretuneError, InvalidParameterError) as exc:
+            try:
+                return _cmd_run(args, argv) if args.command == "run" else _COMMANDS[args.command](args)
+            except InvalidParameterError as exc:
+                raise _OneLine(str(exc)) from None
+    except (RaretuneError, _OneLine) as exc:
         print(f"raretune: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raretune: interrupted; finished trials are kept (continue with --resume)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `raretune remedies | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
-def _dispatch(args, argv) -> int:
-    if args.command == "run":
-        return _cmd_run(args, argv)
-    if args.command == "predict":
-        return _cmd_predict(args)
-    if args.command == "inspect":
-        return _cmd_inspect(args)
-    if args.command == "report":
-        return _cmd_report(args)
-    return _cmd_remedies()
+class _OneLine(Exception):
+    """A library's parameter error, shown as one line like raretune's own."""
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -297,6 +335,7 @@ def _quiet_libraries(verbose: bool) -> None:
     import logging
     import tempfile
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" not in sys.modules:
         sys.stderr.flush()
         saved = os.dup(2)

@@ -21,6 +21,7 @@ __all__ = [
     "OBJECTIVES",
     "Objective",
     "get_objective",
+    "log_loss",
     "score_predictions",
     "threshold_sweep",
 ]
@@ -57,6 +58,32 @@ def threshold_sweep(y_true, score):
     tp = np.cumsum(y_true)[last_of_run]
     fp = (last_of_run + 1) - tp
     return score[last_of_run], tp, fp
+
+
+def log_loss(y_true, proba, *, eps: float = 1e-12) -> float:
+    """Mean negative log-likelihood of class indices under predicted probabilities.
+
+    The one log-loss of raretune (validation logs, calibration choice, calibration record).
+    Probabilities are clipped to ``[eps, 1 - eps]``; multiclass rows are renormalised.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        Class indices.
+    proba : array-like
+        Shape (n,) (positive-class probability) or (n, K).
+
+    Examples
+    --------
+    >>> round(log_loss([0, 1], [0.2, 0.9]), 4)
+    0.1643
+    """
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.clip(np.asarray(proba, dtype="float64"), eps, 1 - eps)
+    if proba.ndim == 1:
+        return float(-np.mean(y_true * np.log(proba) + (1 - y_true) * np.log1p(-proba)))
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(proba[np.arange(len(y_true)), y_true])))
 
 
 def _best_f1(y_true, score) -> float:

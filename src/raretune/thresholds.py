@@ -13,7 +13,7 @@ import numpy as np
 
 from ._errors import ConfigError, DataError
 from ._validation import check_number, check_option
-from .metrics import threshold_sweep
+from .metrics import log_loss, threshold_sweep
 
 __all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "select_threshold"]
 
@@ -186,7 +186,7 @@ class ProbabilityCalibrator:
 
         n_splits = int(min(5, np.bincount(y_true).min()))
         if n_splits < 2:
-            return math.inf if method in ("platt", "isotonic") else _log_loss(y_true, score)
+            return math.inf if method in ("platt", "isotonic") else log_loss(y_true, score)
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         losses = []
         for fit_rows, held_rows in folds.split(score.reshape(len(score), -1), y_true):
@@ -197,7 +197,7 @@ class ProbabilityCalibrator:
                 else np.bincount(y_true[fit_rows], minlength=score.shape[1]) / len(fit_rows)
             )
             part._fit_method(method, y_true[fit_rows], score[fit_rows])
-            losses.append(_log_loss(y_true[held_rows], part.transform(score[held_rows])) * len(held_rows))
+            losses.append(log_loss(y_true[held_rows], part.transform(score[held_rows])) * len(held_rows))
         return float(np.sum(losses) / len(y_true))
 
     def _fit_method(self, method, y_true, score):
@@ -263,11 +263,3 @@ def _as_scores(score) -> np.ndarray:
 def _logit(p):
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return np.log(p) - np.log1p(-p)
-
-
-def _log_loss(y_true, proba) -> float:
-    proba = np.clip(proba, 1e-12, 1 - 1e-12)
-    if proba.ndim == 1:
-        return float(-np.mean(y_true * np.log(proba) + (1 - y_true) * np.log1p(-proba)))
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(proba[np.arange(len(y_true)), y_true])))

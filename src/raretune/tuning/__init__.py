@@ -1,43 +1,54 @@
-"""The search: a Keras Tuner hypermodel over network and remedy, and tuner construction.
+"""Keras Tuner glue: hypermodels over network and remedy, cross-fitting, callbacks, the tuner.
 
-Importing this module imports Keras and Keras Tuner.
+Plain Keras graphs live in :mod:`raretune.models`, remedies in :mod:`raretune.remedies`, a
+search over several machines in :mod:`raretune.tuning.distributed`. Names are imported on
+first use: ``raretune.tuning.distributed``'s option checks load without Keras.
 """
 
-from ._ensemble import average_models, greedy_ensemble
-from ._hypermodel import TabularHyperModel, ValidationScorer, build_tabular_model, fold_assignment
-from ._image import ImageHyperModel, ImageSchema, augment_stream, build_image_model, make_augmenter
-from ._linear import LINEAR_C, cross_fit_logistic, linear_features, logistic_model
-from ._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
-from ._schema import FeatureSchema
-from ._trees import TREE_CONFIGS, cross_fit_trees, trees_model
-from ._tuner import TUNERS, completed_trials, make_tuner
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_IMAGE_STRATEGIES",
-    "DEFAULT_STRATEGIES",
-    "LINEAR_C",
-    "REMEDIES",
-    "TREE_CONFIGS",
-    "TUNERS",
-    "FeatureSchema",
-    "ImageHyperModel",
-    "ImageSchema",
-    "Remedy",
-    "TabularHyperModel",
-    "ValidationScorer",
-    "augment_stream",
-    "average_models",
-    "build_image_model",
-    "build_tabular_model",
-    "check_strategies",
-    "completed_trials",
-    "cross_fit_logistic",
-    "cross_fit_trees",
-    "fold_assignment",
-    "greedy_ensemble",
-    "linear_features",
-    "logistic_model",
-    "make_augmenter",
-    "make_tuner",
-    "trees_model",
-]
+import importlib
+
+# public name -> module that defines it (imported on first use: most of them import Keras)
+_NAMES = {
+    "ValidationScorer": "._callbacks",
+    "CrossFitter": "._crossfit",
+    "fold_assignment": "._crossfit",
+    "greedy_ensemble": "._ensemble",
+    "average_models": "._ensemble",
+    "TabularHyperModel": "._hypermodel",
+    "build_tabular_model": "._hypermodel",
+    "ImageHyperModel": "._image",
+    "ImageSchema": "._image",
+    "augment_stream": "._image",
+    "build_image_model": "._image",
+    "make_augmenter": "._image",
+    "LINEAR_C": "._linear",
+    "cross_fit_logistic": "._linear",
+    "linear_features": "._linear",
+    "logistic_model": "._linear",
+    "FeatureSchema": "._schema",
+    "TREE_CONFIGS": "._trees",
+    "cross_fit_trees": "._trees",
+    "trees_model": "._trees",
+    "TUNERS": "._tuner",
+    "completed_trials": "._tuner",
+    "make_tuner": "._tuner",
+}
+
+__all__ = sorted([*_NAMES, "distributed"])
+
+
+def __getattr__(name):
+    if name == "distributed":
+        return importlib.import_module("._distributed", __name__)
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -18,18 +18,12 @@ import numpy as np
 
 from .._validation import check_number
 from ..datasets import ImageData
-from ..metrics import Objective
-from ..weighting import class_weights
-from . import _remedies
-from ._hypermodel import (
-    TabularHyperModel,
-    ValidationScorer,
-    _loss,
-    available_memory,
-    cached_rows,
-    initial_bias,
-    predict_proba,
-)
+from ..metrics import Objective, get_objective
+from ..remedies import (DEFAULT_IMAGE_STRATEGIES, check_strategies, declare_data_knobs, declare_strategy, get_remedy,
+                        remedy_settings)
+from ._callbacks import ValidationScorer
+from ._data import RowsCache, check_resampling_memory
+from ._hypermodel import predict_proba, trial_seed
 
 __all__ = [
     "ImageHyperModel",
@@ -37,10 +31,11 @@ __all__ = [
     "augment_stream",
     "build_image_model",
     "make_augmenter",
-    "stream_class_shares",
 ]
 
 _PREDICT_BATCH = 512
+#: Resampled image sets kept (Hyperband continues trials with the same rows).
+_CACHE_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -149,24 +144,6 @@ def build_image_model(
 
 
 # -- minority augmentation inside tf.data -----------------------------------------------------
-
-
-def stream_class_shares(y, ratio: float, *, n_classes: int | None = None) -> np.ndarray:
-    """Expected share of each class in one epoch of :func:`augment_stream`.
-
-    Every class with fewer than ``ratio`` times the images of the largest class is drawn
-    as if it had ``ratio * largest`` images; the others keep their counts.
-
-    Examples
-    --------
-    >>> stream_class_shares([0] * 90 + [1] * 10, 0.5).round(3).tolist()
-    [0.667, 0.333]
-    """
-    check_number(ratio, "ratio", "stream_class_shares", low=0, high=1, closed="right")
-    counts = np.bincount(np.asarray(y), minlength=n_classes or 0).astype(float)
-    goal = ratio * counts.max()
-    drawn = np.where((counts > 0) & (counts < goal), goal, counts)
-    return drawn / drawn.sum()
 
 
 def make_augmenter(strength: float = 0.1, *, flip: bool = False, seed: int | None = None):
@@ -329,32 +306,40 @@ class ImageHyperModel(kt.HyperModel):
     >>> model = hm.build(kt.HyperParameters())                              # doctest: +SKIP
     """
 
-    def __init__(self, schema: ImageSchema, *, strategies=_remedies.DEFAULT_IMAGE_STRATEGIES, objective: Objective | None = None, random_state: int | None = None, memory_budget: int | None = None):
+    def __init__(self, schema: ImageSchema, *, strategies=DEFAULT_IMAGE_STRATEGIES, objective: Objective | None = None,
+                 random_state: int | None = None, memory_budget: int | None = None):
         super().__init__(name="raretune_image", tunable=True)
         self.schema = schema
         self.strategies = tuple(strategies)
         self.objective = objective
         self.random_state = random_state
         self.memory_budget = memory_budget
+        self._cache = RowsCache(_CACHE_SIZE)
 
-    # one seed rule and one objective default for tables and images
-    trial_seed = TabularHyperModel.trial_seed
-    _objective = TabularHyperModel._objective
+    def trial_seed(self, hp) -> int | None:
+        """Seed of one trial: the run seed combined with the trial's hyperparameters."""
+        return trial_seed(self.random_state, hp)
+
+    @property
+    def objective_(self) -> Objective:
+        """The objective validation is scored with (PR-AUC unless given)."""
+        return self.objective if self.objective is not None else get_objective("pr_auc")
 
     def build(self, hp):
         """Build and compile the CNN for one trial."""
-        _remedies.check_strategies(self.strategies, kind="image")
-        strategy = _remedies.declare_strategy(hp, self.strategies)
+        check_strategies(self.strategies, kind="image")
+        strategy = declare_strategy(hp, self.strategies)
+        remedy = get_remedy(strategy)
         blocks = hp.Int("conv_blocks", 1, 3, default=2)
         filters = hp.Choice("filters", [8, 16, 32], default=16)
         dropout = hp.Choice("dropout", [0.0, 0.25, 0.5], default=0.25)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
-        bias = initial_bias(self.schema.class_counts, strategy)
+        bias = remedy.initial_bias(self.schema.class_counts)
         model = build_image_model(
             self.schema, blocks=blocks, filters=filters, dropout=dropout, initial_bias=bias,
             seed=self.trial_seed(hp),
         )
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=_loss(self.schema, hp, strategy))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=remedy.loss(remedy_settings(hp), self.schema.n_classes))
         return model
 
     def fit(self, hp, model, *args, train: ImageData = None, validation: ImageData = None, callbacks=None, epochs: int = 1, initial_epoch: int = 0, verbose=0, **kwargs):
@@ -364,11 +349,11 @@ class ImageHyperModel(kt.HyperModel):
         -------
         keras.callbacks.History
         """
-        _remedies.declare_data_knobs(hp, self.strategies)
+        declare_data_knobs(hp, self.strategies)
         batch_size = hp.Choice("batch_size", [32, 64, 128], default=64)
-        settings = _remedies.remedy_settings(hp)
+        settings = remedy_settings(hp)
         dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=self.trial_seed(hp))
-        scorer = ValidationScorer(validation.images, validation.y, self._objective(), batch_size=_PREDICT_BATCH)
+        scorer = ValidationScorer(validation.images, validation.y, self.objective_, batch_size=_PREDICT_BATCH)
         return model.fit(
             dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=[scorer, *(callbacks or [])], verbose=verbose,
         )
@@ -385,22 +370,16 @@ class ImageHyperModel(kt.HyperModel):
         strategy = settings["strategy"]
         if strategy not in ("random_over", "random_under", "smote"):
             return train
-        return cached_rows(self, train, settings, seed, lambda: self._resample(train, settings, seed))
+        return self._cache.get(train, settings, seed, lambda: self._resample(train, settings, seed))
 
     def _resample(self, train: ImageData, settings: dict, seed) -> ImageData:
         strategy = settings["strategy"]
-        sampler, _ = _remedies.make_sampler(
-            settings, train.y, n_classes=train.n_classes, numeric=(), categorical=(), random_state=seed,
-        )
+        sampler, _ = get_remedy(strategy).sampler(settings, train.y, n_classes=train.n_classes, random_state=seed)
         if strategy == "smote":
             need = _smote_bytes(train, sampler)
             shape = "x".join(map(str, train.image_shape))
-            budget = available_memory() // 2 if self.memory_budget is None else self.memory_budget
-            if need > budget:
-                raise kt.errors.FailedTrialError(
-                    f"smote on {train.n_rows:,} images of {shape} would need about {need / 2**30:.1f} GiB, "
-                    f"over the {budget / 2**30:.1f} GiB budget; use augment or random_over for images"
-                )
+            check_resampling_memory(need, f"smote on {train.n_rows:,} images of {shape}", self.memory_budget,
+                                    advice="use augment or random_over for images")
             warnings.warn(
                 f"smote on images interpolates flattened pixels: about {need / 2**20:,.1f} MiB for "
                 f"{train.n_rows:,} training images of {shape}; augment is lighter and keeps images realistic.",
@@ -436,19 +415,17 @@ class ImageHyperModel(kt.HyperModel):
 
             return stream.map(label).batch(batch_size).prefetch(tf.data.AUTOTUNE)
         rows = self.training_rows(train, settings, seed=seed)
-        weights = np.ones(rows.n_rows, dtype="float32")
-        if strategy == "class_weight":
-            table = class_weights(rows.y, strength=float(settings["cw_strength"]), n_classes=rows.n_classes)
-            weights = np.array([table[int(k)] for k in rows.y], dtype="float32")
+        weights = get_remedy(strategy).row_weights(settings, rows.y, rows.n_classes).astype("float32")
         dataset = tf.data.Dataset.from_tensor_slices((rows.images, self._labels(rows.y, strategy), weights))
         dataset = dataset.shuffle(rows.n_rows, seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     def _labels(self, y, strategy):
-        if self.schema.n_classes == 2:
+        n_classes = self.schema.n_classes
+        if n_classes == 2:
             return y.astype("float32").reshape(-1, 1)
-        if strategy == "focal":  # categorical focal loss wants one-hot labels
-            return np.eye(self.schema.n_classes, dtype="float32")[y]
+        if get_remedy(strategy).one_hot_labels(n_classes):
+            return np.eye(n_classes, dtype="float32")[y]
         return y.astype("int32")
 
 

@@ -1,0 +1,264 @@
+"""The run: data to tuned model, decision, test metrics, report — one stage a module.
+
+:func:`run` reads as the job: load, diagnose, split, plan, search, ensemble, decide, test,
+refit, write. Each stage lives in its own module (``_config``, ``_plan``, ``_folder``,
+``_search``, ``_candidates``, ``_ensemble``, ``_decide``, ``_leaderboard``, ``_refit``,
+``_write``, ``_predict``); ``docs/architecture.md`` draws the picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._errors import RaretuneError, RunStateError
+from .._io import read_json, write_json
+from ..datasets import describe_imbalance, load_data, stratified_split
+from ..metrics import score_predictions
+from ._candidates import converged_candidates, member_label, trial_candidates
+from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
+from ._decide import calibration_scores, decide
+from ._ensemble import choose_ensemble
+from ._folder import RunFolder, is_run_dir
+from ._leaderboard import baseline_row, converged_row, remedy_rows
+from ._modality import fingerprint, modality_of
+from ._plan import make_plan, search_split, subsample
+from ._predict import load_run, predict
+from ._progress import Progress
+from ._refit import refit
+from ._search import search_trials
+from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores
+
+__all__ = ["DEFAULT_DATA", "RunConfig", "RunResult", "is_run_dir", "load_run", "predict", "run"]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: the run folder and its record.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The run folder.
+    metrics : dict
+        The content of ``metrics.json`` (on a distributed worker: its role and trials).
+    """
+
+    out: Path
+    metrics: dict
+
+    @property
+    def test(self) -> dict:
+        """Test-set metrics."""
+        return self.metrics["test"]
+
+
+#: Library warnings that say nothing actionable to a raretune user.
+_NOISE = (
+    ".*Skipping variable loading for optimizer.*",
+    ".*`shuffle=True` was passed, but will be ignored.*",
+    ".*Your input ran out of data.*",
+)
+
+
+def run(config: RunConfig | None = None, **options) -> RunResult:
+    """Load data, split it, search network and remedy, choose a threshold, score the test set.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        All options; keyword arguments override its fields (``run(data=df, target="y")``).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    RaretuneError
+        Bad data or options (one-line message); an earlier run in ``out`` is never changed then.
+
+    Examples
+    --------
+    >>> import raretune                                                    # doctest: +SKIP
+    >>> result = raretune.run(data="transactions.csv", target="is_fraud")  # doctest: +SKIP
+    >>> result.test["pr_auc"]                                              # doctest: +SKIP
+    """
+    config = dataclasses.replace(config or RunConfig(), **options).validated()
+    with warnings.catch_warnings():
+        for message in _NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        return _job(config)
+
+
+def _job(config: RunConfig) -> RunResult:
+    """The job, stage by stage."""
+    from ..tuning import distributed
+
+    progress = Progress(quiet=config.quiet, verbose=config.verbose)
+    role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
+    out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = RunFolder(out, mode=_folder_mode(config, role))
+
+    with progress.phase("load"):
+        data, test_data = _load(config, progress)
+    modality = modality_of(data)
+    diagnosis = _diagnose(data, progress)
+    split = stratified_split(data, validation_size=config.validation_size, test_size=config.test_size,
+                             test=test_data, random_state=config.seed)
+    plan = make_plan(config, modality, split)
+    for note in plan.notes:
+        progress.say(note)
+    split = search_split(plan, split)
+    modality = modality.learn(split.train)
+    run_fingerprint = fingerprint(modality, data, test_data,
+                                  {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
+    if config.resume and (role is None or role.kind == "chief"):
+        folder.check_fingerprint(run_fingerprint)
+    warnings_ = []
+
+    with folder:
+        if role is not None and role.kind == "worker":  # the chief's config.json must carry this fingerprint
+            distributed.join_search(role, folder.path, run_fingerprint, log=progress.say)
+        elif not config.resume:
+            write_config(folder.path, config, run_fingerprint, modality, data)
+        if plan.seed is not None:
+            import keras
+
+            keras.utils.set_random_seed(plan.seed)
+        hypermodel = modality.hypermodel(plan)
+        if plan.cross_fitted:
+            progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
+                         "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
+        with progress.phase("search"):
+            search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume)
+        if search.worker_trials is not None:
+            return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
+                                                          "trials": search.worker_trials})
+        best = search.best
+        progress.say(f"best trial {best.trial_id}: {best.hyperparameters.values['strategy']}, "
+                     f"{plan.objective.metric} = {best.score:.4f}")
+
+        with progress.phase("ensemble", "ensemble: scoring the candidates" if plan.ensemble > 1 else None):
+            candidates = trial_candidates(plan, modality, hypermodel, search, split)
+            converged = []
+            if plan.cross_fitted and plan.ensemble > 1:
+                with _isolated("converged candidates", progress, warnings_):
+                    converged = converged_candidates(plan, hypermodel, split.validation, progress)
+            chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
+            if len(chosen.members) > 1 or chosen.members[0]["trial_id"] != best.trial_id:
+                progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
+                             + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
+
+        with progress.phase("decide"):
+            decision = decide(plan, split.validation.y, chosen.raw, chosen.prior)
+        with progress.phase("test", "test: scoring the test set once"):
+            test_raw = modality.predict_raw(chosen.model, split.test)
+            validation_score, test_score = decision.scores(chosen.raw), decision.scores(test_raw)
+            validation, test = _score(plan, data, decision, split, validation_score, test_score)
+            leaderboard = remedy_rows(plan, modality, search, split.test)
+            leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
+        if config.baseline:
+            with progress.phase("baseline", "baseline: HistGradientBoosting"), \
+                    _isolated("the baseline", progress, warnings_):
+                folds = hypermodel.folds_of(split.train)[0] if plan.cross_fitted else None
+                leaderboard.append(baseline_row(plan, modality, split, folds=folds))
+
+        model, refitted = chosen.model, None
+        if plan.cross_fitted and config.refit:
+            with progress.phase("refit", "refit: retraining the chosen models on every row"), \
+                    _isolated("the refit", progress, warnings_):
+                model, refit_decision, refit_record = refit(plan, hypermodel, search, chosen, split)
+                refitted = {"decision": refit_decision, "record": refit_record}
+                progress.say(f"refit on all {refit_record['n_rows']:,} rows (test rows included): out-of-fold "
+                             f"{plan.objective.metric} = {refit_record['validation_score']:.4f}")
+
+        with progress.phase("write"):
+            write_model(folder.path, model)
+            write_json(folder.path / "history.json", history_of(search.tuner.oracle, best))
+            write_scores(folder.path, split.validation.y, chosen.raw, validation_score, split.test.y, test_raw,
+                         test_score)
+            record = metrics_record(
+                plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
+                search=search, chosen=chosen, decision=decision, refit=refitted,
+                calibration=calibration_scores(split.validation.y, chosen.raw, validation_score) if data.is_binary else {},
+                validation=validation, test=test, leaderboard=leaderboard, seconds=progress.elapsed,
+                timing=progress.timing, warnings=warnings_)
+            write_json(folder.path / "metrics.json", record.to_dict())
+        with progress.phase("report"), _isolated("the report", progress, warnings_):
+            from ..report import write_report
+
+            write_report(folder.path)
+        final = folder.commit()
+    metrics = read_json(final / "metrics.json")
+    progress.say(summary(metrics))
+    return RunResult(out=final, metrics=metrics)
+
+
+def _folder_mode(config: RunConfig, role) -> str:
+    if role is not None:
+        return role.kind
+    if config.resume:
+        return "resume"
+    return "overwrite" if config.overwrite else "new"
+
+
+def _load(config: RunConfig, progress):
+    """The data (and a fixed test set), checked before anything is written."""
+    source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
+    progress.say(f"loading {source}")
+    data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir)
+    test_data = None
+    if config.test_data is not None:
+        test_data = load_data(config.test_data, target=data.target, reference=data, data_dir=config.data_dir)
+    if config.fast:
+        data = subsample(data, FAST_MAX_ROWS, config.seed)
+    return data, test_data
+
+
+def _diagnose(data, progress) -> dict:
+    diagnosis = describe_imbalance(data)
+    if data.is_binary:
+        positive = data.classes[1]
+        progress.say(f"{data.n_rows:,} rows, positive class {positive!r}: {diagnosis['class_counts'][positive]:,} rows "
+                     f"({diagnosis['positive_rate']:.3%}), imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
+    else:
+        progress.say(f"{data.n_rows:,} rows, {data.n_classes} classes, rarest {diagnosis['minority']!r} "
+                     f"({diagnosis['positive_rate']:.3%}), imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
+    for warning in diagnosis["warnings"]:
+        progress.say(f"warning: {warning}")
+    return diagnosis
+
+
+def _score(plan, data, decision, split, validation_score, test_score):
+    """Validation and test metrics at the decision (test with bootstrap intervals)."""
+    rule = plan.threshold[0]
+    costs = {"fn": plan.config.cost_fn, "fp": plan.config.cost_fp} if (
+        rule == "cost" or plan.objective.name == "cost") else None
+    kwargs = dict(threshold=decision.threshold if decision.threshold is not None else 0.5, costs=costs,
+                  class_names=data.classes)
+    validation = score_predictions(split.validation.y, validation_score, **kwargs)
+    test = score_predictions(split.test.y, test_score, **kwargs)
+    if data.is_binary:
+        from ..report import bootstrap_intervals
+
+        test["intervals"] = bootstrap_intervals(split.test.y, test_score, decision.threshold,
+                                                random_state=0 if plan.seed is None else plan.seed)
+    return validation, test
+
+
+@contextlib.contextmanager
+def _isolated(what: str, progress, warnings_: list):
+    """A phase after the search whose failure must not lose the search: it becomes a warning."""
+    try:
+        yield
+    except RaretuneError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded, shown, and the run goes on
+        message = f"{what} failed ({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); skipped"
+        warnings_.append(message)
+        progress.say(f"warning: {message}")

@@ -1,0 +1,103 @@
+"""The ensemble's candidates: the search's best trials and, with cross-fitting, converged models.
+
+A candidate is a network (or a compiled converged model), its validation scores (out of
+fold with cross-fitting) and the class prior it was trained under. The search's best
+distinct configurations come first; logistic regressions and boosted trees fitted to
+convergence on the same folds follow (:mod:`raretune.tuning` fits them, :mod:`raretune.models`
+compiles them into Keras layers).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from ..remedies import get_remedy, remedy_settings
+from ._search import distinct_configurations
+
+__all__ = ["Candidate", "converged_candidates", "fit_converged", "member_label", "training_prior",
+           "trial_candidates", "validation_scores"]
+
+
+class Candidate(NamedTuple):
+    """One model the ensemble selection may use: its ``members`` entry, model, scores, prior."""
+
+    member: dict
+    network: object
+    raw: np.ndarray
+    prior: object
+    seconds: float = 0.0
+
+
+def validation_scores(plan, modality, hypermodel, network, validation) -> np.ndarray:
+    """Raw validation scores of a network: out of fold with cross-fitting."""
+    if plan.cross_fitted:  # the validation rows are the search rows, each scored by the tower that never saw it
+        return hypermodel.out_of_fold(network, validation)
+    return modality.predict_raw(network, validation)
+
+
+def trial_candidates(plan, modality, hypermodel, search, split) -> list:
+    """The best trial, then the best trials of other configurations, ``plan.ensemble`` in all."""
+    pool = distinct_configurations(search.ranked)[: max(1, plan.ensemble)] if plan.ensemble > 1 else search.ranked[:1]
+    out = []
+    for trial in pool:
+        network = search.tuner.load_model(trial)
+        member = {"trial_id": trial.trial_id, "strategy": trial.hyperparameters.values["strategy"]}
+        out.append(Candidate(member, network, validation_scores(plan, modality, hypermodel, network, split.validation),
+                             training_prior(hypermodel, split.train, trial)))
+    return out
+
+
+def training_prior(hypermodel, train, trial):
+    """The class prior a trial's network was trained under, after its remedy (``None``: undefined)."""
+    settings = remedy_settings(trial.hyperparameters)
+    remedy = get_remedy(settings["strategy"])
+    rows = train
+    if remedy.resamples:
+        rows = hypermodel.training_rows(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters))
+    return remedy.training_prior(settings, rows.y, train.n_classes)
+
+
+def converged_candidates(plan, hypermodel, rows, progress) -> list:
+    """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees."""
+    from ..tuning import LINEAR_C, TREE_CONFIGS
+
+    config = plan.config
+    ids, _ = hypermodel.folds_of(rows)
+    prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes  # balanced class weights
+    members = ([{"model": "logistic_regression", "C": C} for C in LINEAR_C] if config.linear else []) + (
+        [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else [])
+    out = []
+    for i, member in enumerate(members, start=1):
+        started = time.monotonic()
+        member = {"trial_id": None, **member, "strategy": "class_weight"}
+        progress.say(f"candidate {i}/{len(members)}: {member_label(member)}, {hypermodel.folds} folds",
+                     verbose_only=True)
+        raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+        if network is None:  # many classes, few categories: no linear layout (see logistic_model)
+            continue
+        out.append(Candidate(member, network, raw, prior, time.monotonic() - started))
+    return out
+
+
+def fit_converged(schema, rows, fold_ids, member: dict, seed):
+    """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``."""
+    from ..models import logistic_model, trees_model
+    from ..tuning import cross_fit_logistic, cross_fit_trees
+
+    if member["model"] == "logistic_regression":
+        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed)
+        return raw, logistic_model(schema, fitted)
+    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed)
+    return raw, trees_model(schema, fitted)
+
+
+def member_label(member: dict) -> str:
+    """How a member is named in the log, the report and the leaderboard."""
+    if member.get("model") == "logistic_regression":
+        return f"logistic regression (C={member['C']:g})"
+    if member.get("model") == "boosted_trees":
+        return f"boosted trees ({member['config']})"
+    return f"trial {member['trial_id']} ({member['strategy']})"

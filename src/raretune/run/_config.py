@@ -1,0 +1,228 @@
+"""What the user asked for: the frozen options of a run, checked once.
+
+:class:`RunConfig` holds the user's options exactly as given (the CLI's flags map one to one
+onto its fields). Nothing changes it after :meth:`RunConfig.validated`; what the run decides
+from the data (budget, folds, remedies) lives in :class:`~raretune.run._plan.RunPlan`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from .._errors import ConfigError
+from .._validation import check_number, check_option
+from ..metrics import get_objective
+from ..thresholds import THRESHOLD_RULES
+
+__all__ = ["DEFAULT_DATA", "FAST_DATA", "RunConfig", "threshold_rule"]
+
+#: The embedded default dataset (generated locally through TFDS, never downloaded).
+DEFAULT_DATA = "tfds:synthetic_fraud"
+#: What ``fast`` trains on instead of the default data.
+FAST_DATA = "tfds:synthetic_fraud/small"
+#: ``fast`` keeps at most this many rows of any other data.
+FAST_MAX_ROWS = 20_000
+
+_TUNERS = ("hyperband", "bayesian", "random")
+_CALIBRATIONS = ("auto", "none", "prior", "platt", "isotonic")
+#: Options that decide what is searched: a resumed run or a worker must have the same ones.
+SEARCH_OPTIONS = ("strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
+                  "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every option of a run (the CLI's flags map one to one onto these fields).
+
+    Parameters
+    ----------
+    data : str, DataFrame, tuple or tf.data.Dataset
+        What to train on (see :func:`raretune.datasets.load_data`). Default: the embedded
+        ``synthetic_fraud`` dataset.
+    target : str, optional
+        Label column (default: the dataset's own label, ``is_fraud`` for the default data).
+    positive : str, optional
+        Positive class (default: the rarer one).
+    test_data : optional
+        A fixed test set, loaded like ``data``; then ``data`` is split into train and
+        validation only.
+    out : path, optional
+        Run folder (default ``runs/<timestamp>``).
+    strategies : sequence of str, optional
+        Remedies to search (``raretune.remedies.REMEDIES``). Default: the remedies' default
+        for the kind of data (tables or images).
+    tuner : {"hyperband", "bayesian", "random"}
+    objective : str
+        ``"pr_auc"``, ``"roc_auc"``, ``"f1"``, ``"recall@precision=P"`` or ``"cost"``.
+    threshold : str
+        ``"auto"`` (follows the objective: F1, the objective's precision, or minimum cost),
+        ``"f1"``, ``"precision=P"``, ``"recall=R"`` or ``"cost"``.
+    cost_fn, cost_fp : float
+        Costs of a missed positive and of a false alarm (objective and threshold "cost").
+    calibration : {"auto", "none", "prior", "platt", "isotonic"}
+    max_trials, max_epochs : int, optional
+        Search budget. By default it follows the size of the training split: 20 trials of
+        up to 9 epochs from 20,000 training rows up, 40 trials of up to 27 epochs below.
+    validation_size, test_size : float
+        Split fractions.
+    folds : int, optional
+        Cross-fitting for small tables: with K > 1 the training and validation parts are
+        searched together, every trial trains K networks on K stratified folds and is
+        scored on their pooled out-of-fold predictions. 1: a hold-out validation part.
+        Default 5 below 20,000 training and validation rows (1 above, and with ``fast``),
+        lowered to the rarest class's count.
+    ensemble : int, optional
+        Greedy ensemble selection over the best ``ensemble`` trials (and, with
+        cross-fitting, the converged models). Default 10 with cross-fitting, else 1.
+    refit : bool
+        With cross-fitting, retrain the chosen models on every row after the test set is
+        scored; ``model.keras`` and ``raretune predict`` then use them.
+    linear, trees : bool
+        With cross-fitting, offer the ensemble converged logistic regressions and
+        gradient-boosted trees (compiled into Keras layers).
+    seed : int or None
+        One seed for the split, the search and training; 0 is a real seed.
+    fast : bool
+        A tiny run (small data, 4 trials, 2 epochs, no cross-fitting) for smoke tests.
+    resume, overwrite : bool
+        Continue the run in ``out``, or replace it. Without either an existing run is
+        never touched.
+    baseline : bool
+        Also fit scikit-learn's HistGradientBoosting with class weights, for the leaderboard.
+    stream_above : int
+        Training sets with more rows than this never get a resampled copy in memory: the
+        sampling remedies are replaced by ``stream``.
+    data_dir : path, optional
+        TFDS data folder.
+    chief, worker, worker_id, lease_seconds, mirrored
+        A search over several machines (see :mod:`raretune.tuning.distributed`).
+    quiet, verbose : bool
+        Less or more progress output on standard error.
+    command : tuple of str
+        The command line that started the run, for the record.
+    """
+
+    data: object = DEFAULT_DATA
+    target: str | None = None
+    positive: str | None = None
+    test_data: object = None
+    out: str | os.PathLike | None = None
+    strategies: tuple | None = None
+    tuner: str = "hyperband"
+    objective: str = "pr_auc"
+    threshold: str = "auto"
+    cost_fn: float = 1.0
+    cost_fp: float = 1.0
+    calibration: str = "auto"
+    max_trials: int | None = None
+    max_epochs: int | None = None
+    validation_size: float = 0.15
+    test_size: float = 0.15
+    folds: int | None = None
+    ensemble: int | None = None
+    refit: bool = True
+    linear: bool = True
+    trees: bool = True
+    seed: int | None = 0
+    fast: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    baseline: bool = True
+    stream_above: int = 1_000_000
+    data_dir: str | None = None
+    chief: str | None = None
+    worker: str | None = None
+    worker_id: str | None = None
+    lease_seconds: float = 120.0
+    mirrored: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    command: tuple = ()
+
+    def validated(self) -> "RunConfig":
+        """Check every option; return a copy with ``fast`` applied.
+
+        Raises
+        ------
+        ConfigError
+            One line naming the option and the value.
+        """
+        from ..remedies import check_strategies
+        from ..tuning import distributed
+
+        changes = {"command": tuple(self.command)}
+        if self.strategies is not None:
+            changes["strategies"] = check_strategies(self.strategies)
+        check_option(self.tuner, "tuner", "run", _TUNERS)
+        check_option(self.calibration, "calibration", "run", _CALIBRATIONS)
+        for name, low, high in (("max_trials", 1, None), ("max_epochs", 1, None), ("folds", 1, 20),
+                                ("ensemble", 1, 100), ("seed", 0, 2**31 - 1)):
+            if getattr(self, name) is not None:
+                check_number(getattr(self, name), name, "run", kind=int, low=low, high=high)
+        for name in ("cost_fn", "cost_fp"):
+            check_number(getattr(self, name), name, "run", low=0, closed="neither")
+        if self.resume and self.overwrite:
+            raise ConfigError("Pass --resume or --overwrite, not both.")
+        distributed.check_distributed_options(self.chief, self.worker, self.worker_id, self.lease_seconds)
+        if (self.chief is not None or self.worker is not None) and self.out is None:
+            raise ConfigError("A distributed search needs --out: the run folder that chief and workers share.")
+        if self.worker is not None and self.overwrite:
+            raise ConfigError("A worker never replaces the run folder; pass --overwrite to the chief.")
+        get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
+        threshold_rule(self)
+        if self.fast:
+            if isinstance(self.data, str) and self.data == DEFAULT_DATA:
+                changes["data"] = FAST_DATA
+            changes["max_trials"] = 4 if self.max_trials is None else min(self.max_trials, 4)
+            changes["max_epochs"] = 2 if self.max_epochs is None else min(self.max_epochs, 2)
+            changes["folds"] = 1 if self.folds is None else self.folds
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def objective_(self):
+        """The search objective, direction stated."""
+        return get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
+
+    def to_dict(self) -> dict:
+        """JSON-ready options (data objects are described, not serialised)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key in ("data", "test_data"):
+            value = out[key]
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                out[key] = f"<{type(value).__name__}>"
+            elif value is not None:
+                out[key] = str(value)
+        out["out"] = None if self.out is None else str(self.out)
+        out["strategies"] = None if self.strategies is None else list(self.strategies)
+        out["command"] = list(self.command)
+        return out
+
+
+def threshold_rule(config: RunConfig) -> tuple:
+    """``(rule, target)`` for :func:`raretune.thresholds.select_threshold` from the config.
+
+    ``"auto"`` follows the objective: the objective's precision floor for
+    ``recall@precision=P``, the lowest cost for ``cost``, else the best F1.
+    """
+    spec = config.threshold
+    if spec == "auto":
+        objective = config.objective_
+        if objective.name == "recall_at_precision":
+            return "precision", objective.precision
+        if objective.name == "cost":
+            return "cost", None
+        return "f1", None
+    if not isinstance(spec, str):
+        raise ConfigError(f"The 'threshold' parameter of run must be a str like 'f1' or 'precision=0.9'. Got {spec!r} instead.")
+    rule, _, value = spec.partition("=")
+    check_option(rule, "threshold", "run", THRESHOLD_RULES)
+    if rule in ("precision", "recall"):
+        try:
+            target = float(value)
+        except ValueError:
+            raise ConfigError(f"The threshold rule {rule!r} needs a value, e.g. '{rule}=0.9'; got {spec!r}.") from None
+        check_number(target, "threshold target", "run", low=0, high=1, closed="right")
+        return rule, target
+    return rule, None

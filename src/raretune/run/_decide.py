@@ -1,0 +1,92 @@
+"""The decision stage, written once: calibrate the raw scores, then choose the threshold.
+
+Both are fitted on validation scores (out of fold with cross-fitting) and never on test
+rows; the refit stage calls the same function on its own out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import ConfigError
+from ..thresholds import ProbabilityCalibrator, select_threshold
+
+__all__ = ["Decision", "calibration_scores", "decide"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A fitted calibration and the threshold chosen on the calibrated scores.
+
+    Attributes
+    ----------
+    calibrator : ProbabilityCalibrator
+    threshold : float or None
+        Binary tasks only.
+    rule : str
+    target : float or None
+    """
+
+    calibrator: ProbabilityCalibrator
+    threshold: float | None
+    rule: str
+    target: float | None
+
+    def scores(self, raw) -> np.ndarray:
+        """Calibrated probabilities of raw scores."""
+        return self.calibrator.transform(raw)
+
+    def threshold_record(self) -> dict | None:
+        """``{"value", "rule", "target"}`` for ``metrics.json`` (``None`` for multiclass)."""
+        if self.threshold is None:
+            return None
+        return {"value": self.threshold, "rule": self.rule, "target": self.target}
+
+
+def decide(plan, y, raw, prior) -> Decision:
+    """Fit the calibration on ``(y, raw)``, then choose the threshold on the calibrated scores.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        Its calibration method, threshold rule and costs.
+    y : ndarray of int
+        Validation labels.
+    raw : ndarray
+        The model's raw validation scores.
+    prior : float, list or None
+        The class prior the model was trained under (for prior correction).
+
+    Raises
+    ------
+    ConfigError
+        ``calibration="prior"`` for a model trained under no defined prior.
+    """
+    config = plan.config
+    calibrator = ProbabilityCalibrator(config.calibration, train_prior=prior,
+                                       random_state=0 if plan.seed is None else plan.seed)
+    if config.calibration == "prior" and prior is None:
+        raise ConfigError("Prior correction needs the training prior, which this remedy does not define.")
+    calibrator.fit(y, raw)
+    rule, target = plan.threshold
+    threshold = None
+    if np.ndim(raw) == 1:
+        threshold = select_threshold(y, calibrator.transform(raw), rule=rule, target=target,
+                                     cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+    return Decision(calibrator, threshold, rule, target)
+
+
+def calibration_scores(y, raw, calibrated) -> dict:
+    """Brier score and log-loss before and after calibration (binary)."""
+    from sklearn.metrics import brier_score_loss
+
+    from ..metrics import log_loss
+
+    return {
+        "brier_before": float(brier_score_loss(y, raw)),
+        "brier_after": float(brier_score_loss(y, calibrated)),
+        "log_loss_before": log_loss(y, raw),
+        "log_loss_after": log_loss(y, calibrated),
+    }

@@ -1,0 +1,96 @@
+"""The leaderboard: the best trial of every remedy, the converged candidates and a baseline.
+
+The choice between remedies is made on validation scores (``validation_score``); test
+PR-AUC is shown for information only. The baseline is scikit-learn's class-weighted
+HistGradientBoosting, scored the same way (out of fold over the same folds when the run is
+cross-fitted).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..metrics import get_objective
+from ._candidates import member_label
+
+__all__ = ["baseline_row", "converged_row", "remedy_rows"]
+
+_PR_AUC = get_objective("pr_auc")
+
+
+def remedy_rows(plan, modality, search, test) -> list:
+    """One row per remedy tried: its best trial's validation score, trial count and time."""
+    rows = {}
+    for trial in search.ranked:
+        strategy = trial.hyperparameters.values.get("strategy")
+        if strategy in rows:
+            continue
+        if plan.objective.name == "pr_auc":
+            pr_auc = trial.score
+        else:
+            pr_auc = trial.metrics.get_best_value("val_pr_auc") if trial.metrics.exists("val_pr_auc") else None
+        same = [t for t in search.ranked if t.hyperparameters.values.get("strategy") == strategy]
+        seconds = [search.trial_log.seconds.get(t.trial_id) for t in same]
+        rows[strategy] = {
+            "name": strategy,
+            "kind": "remedy",
+            "trial_id": trial.trial_id,
+            "validation_score": trial.score,
+            "validation_pr_auc": pr_auc,
+            "trials": len(same),
+            "seconds": float(sum(x for x in seconds if x is not None)),
+            "test_pr_auc": _PR_AUC.score(test.y, modality.predict_raw(search.tuner.load_model(trial), test)),
+        }
+    return list(rows.values())
+
+
+def converged_row(plan, modality, candidate, validation, test) -> dict:
+    """A converged model's row: out-of-fold scores, and test PR-AUC for information."""
+    return {
+        "name": member_label(candidate.member),
+        "kind": "converged",
+        "validation_score": float(plan.objective.score(validation.y, candidate.raw)),
+        "validation_pr_auc": float(_PR_AUC.score(validation.y, candidate.raw)),
+        "test_pr_auc": float(_PR_AUC.score(test.y, modality.predict_raw(candidate.network, test))),
+        "seconds": candidate.seconds,
+    }
+
+
+def baseline_row(plan, modality, split, *, folds=None) -> dict:
+    """scikit-learn's HistGradientBoosting with balanced class weights, scored the same way.
+
+    With cross-fitting (``folds``: each training row's fold id) its validation score is out
+    of fold too, over the same folds.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    started = time.monotonic()
+    train = split.train
+
+    def features(part):
+        return modality.baseline_features(part, train)
+
+    def scores(y, proba):
+        proba = proba[:, 1] if proba.shape[1] == 2 else proba
+        return plan.objective.score(y, proba), _PR_AUC.score(y, proba)
+
+    model = HistGradientBoostingClassifier(class_weight="balanced", categorical_features="from_dtype",
+                                           random_state=plan.seed, max_iter=200, early_stopping=True)
+    if folds is not None:
+        from sklearn.model_selection import PredefinedSplit, cross_val_predict
+
+        proba = cross_val_predict(model, features(train), train.y, cv=PredefinedSplit(folds), method="predict_proba")
+        validation = scores(train.y, proba)
+    model.fit(features(train), train.y)
+    if folds is None:
+        validation = scores(split.validation.y, model.predict_proba(features(split.validation)))
+    test = scores(split.test.y, model.predict_proba(features(split.test)))
+    return {
+        "name": "hist_gradient_boosting",
+        "kind": "baseline",
+        "validation_score": validation[0],
+        "validation_pr_auc": validation[1],
+        "test_score": test[0],
+        "test_pr_auc": test[1],
+        "seconds": time.monotonic() - started,
+    }

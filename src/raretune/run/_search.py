@@ -1,0 +1,220 @@
+"""The search stage: Keras Tuner over network and remedy, on one machine or as chief/worker.
+
+:func:`search_trials` builds the tuner in the run folder, runs the search (locally, serving
+it to workers as the chief, or running trials for a chief as a worker) and returns the
+finished trials, best first. :class:`TrialLog` keeps ``trials.json`` (wall time, worker,
+failure reason of every trial) beside Keras Tuner's own state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._errors import RunStateError
+from .._io import read_json, write_json
+
+__all__ = ["Search", "TrialLog", "distinct_configurations", "search_trials"]
+
+
+@dataclass
+class Search:
+    """A finished search.
+
+    Attributes
+    ----------
+    tuner : keras_tuner.Tuner
+    ranked : list of keras_tuner Trial
+        Completed trials with a finite score, best first.
+    n_trials, n_failed : int
+    trial_log : TrialLog
+    worker_trials : list of str or None
+        On a worker: the trial ids it started (the chief writes the run); else ``None``.
+    """
+
+    tuner: object
+    ranked: list
+    n_trials: int
+    n_failed: int
+    trial_log: "TrialLog"
+    worker_trials: list | None = None
+
+    @property
+    def best(self):
+        """The best trial."""
+        return self.ranked[0]
+
+
+def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, resume: bool = False) -> Search:
+    """Run the search and return its trials.
+
+    Parameters
+    ----------
+    plan : RunPlan
+    split : DataSplit
+        The search's parts (with cross-fitting, train and validation are the same rows).
+    hypermodel : keras_tuner.HyperModel
+    out : Path
+        The run folder (the tuner's project lives in ``out / "tuner"``).
+    progress : Progress
+    role : distributed Role or None
+    resume : bool
+        Reload the tuner's project instead of starting afresh.
+
+    Raises
+    ------
+    RunStateError
+        A damaged project on resume; every trial failed.
+    """
+    from ..tuning import completed_trials, distributed, make_tuner
+
+    config = plan.config
+    is_worker = role is not None and role.kind == "worker"
+    trial_log = TrialLog(out / "trials.json", progress, resume=resume)
+    with distributed.kt_environment(role):
+        try:
+            tuner = make_tuner(
+                config.tuner, hypermodel, plan.objective, max_trials=plan.max_trials, max_epochs=plan.max_epochs,
+                directory=out, project_name="tuner", seed=plan.seed, overwrite=not (resume or is_worker),
+                progress=trial_log.on_trial_end, verbose=config.verbose,
+                distribution_strategy=distributed.mirrored_strategy() if config.mirrored else None,
+            )
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            if not resume:
+                raise
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            raise RunStateError(f"The tuner state in {str(out / 'tuner')!r} is damaged ({type(exc).__name__}: "
+                                f"{reason}); it cannot be resumed. Use --overwrite or a new --out.") from None
+        if not is_worker:  # a worker's oracle is the chief's, over gRPC; the chief keeps trials.json
+            trial_log.oracle = tuner.oracle
+        progress.say(f"search: {config.tuner}, up to {plan.max_trials} trials of up to {plan.max_epochs} epochs, "
+                     f"objective {plan.objective.describe()}, remedies {', '.join(plan.strategies)}")
+        fit = dict(train=split.train, validation=split.validation, epochs=plan.max_epochs, verbose=0,
+                   callbacks=_callbacks(out, progress))
+        if role is None:
+            tuner.search(**fit)
+        elif role.kind == "chief":
+            distributed.serve_search(tuner, role, lease_seconds=config.lease_seconds,
+                                     on_trial_end=trial_log.on_trial_end, log=progress.say)
+        else:
+            ran = distributed.run_worker(tuner, lease_seconds=config.lease_seconds, log=progress.say, **fit)
+            progress.say(f"{role.tuner_id}: the chief says the search is over; {len(ran)} trial(s) started here")
+            return Search(tuner, [], len(ran), 0, trial_log, worker_trials=ran)
+    trial_log.write(tuner.oracle)
+    trials = completed_trials(tuner.oracle)
+    if not trials:
+        raise RunStateError("Every trial failed; see trials.json for the reasons.")
+    ranked = sorted(trials, key=lambda t: t.score, reverse=plan.objective.direction == "max")
+    n_failed = sum(1 for t in tuner.oracle.trials.values() if t.status in ("FAILED", "INVALID"))
+    return Search(tuner, ranked, len(tuner.oracle.trials), n_failed, trial_log)
+
+
+def _callbacks(out: Path, progress) -> list:
+    """TensorBoard logs of every trial (Keras Tuner's hparams view) when TensorBoard is installed."""
+    import keras
+
+    callbacks = []
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False))
+    else:
+        progress.say("TensorBoard is not installed: no search logs (pip install 'raretune[tensorboard]')",
+                     verbose_only=True)
+    if progress.verbose:
+
+        class EpochLine(keras.callbacks.Callback):
+            """--verbose: one line per epoch with the loss and the exact validation scores."""
+
+            def on_epoch_end(self, epoch, logs=None):
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if isinstance(v, float))
+                print(f"[raretune]     epoch {epoch + 1}: {shown}", file=sys.stderr, flush=True)
+
+        callbacks.append(EpochLine())
+    return callbacks
+
+
+def distinct_configurations(trials) -> list:
+    """The first (best) trial of each configuration, in order.
+
+    Hyperband trains a configuration in rounds, each round a trial of its own; averaging
+    a configuration with its own shorter-trained snapshots adds weight, not diversity.
+    """
+    import json
+
+    seen, out = set(), []
+    for trial in trials:
+        key = json.dumps({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")},
+                         sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(trial)
+    return out
+
+
+class TrialLog:
+    """Trial records kept beside Keras Tuner's state: wall time, worker and failure reasons.
+
+    Parameters
+    ----------
+    path : Path
+        ``trials.json``.
+    progress : Progress
+        Where the one line per finished trial goes.
+    resume : bool
+        Keep the records of an earlier, interrupted search.
+    """
+
+    oracle = None  # set once the chief's or local oracle exists: records are rewritten after every trial
+
+    def __init__(self, path: Path, progress, *, resume: bool = False):
+        self.path = path
+        self.progress = progress
+        self.seconds = {}
+        self.tuner_ids = {}  # which tuner ran each trial ("tuner0" on one machine, the worker's name)
+        if path.exists() and resume:
+            try:
+                for record in read_json(path):
+                    self.seconds[record["trial_id"]] = record.get("seconds")
+                    self.tuner_ids[record["trial_id"]] = record.get("tuner_id")
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+
+    def on_trial_end(self, event: dict) -> None:
+        """Record a finished trial and print its line (Keras Tuner's progress callback)."""
+        self.seconds[event["trial_id"]] = event["seconds"]
+        self.tuner_ids[event["trial_id"]] = event.get("tuner_id")
+        if self.oracle is not None:
+            self.write(self.oracle)  # after every trial, so a crash keeps the records
+        score = "failed" if event["score"] is None else f"{event['score']:.4f}"
+        best = "-" if event["best"] is None else f"{event['best']:.4f}"
+        total = event["max_trials"] or "?"
+        reason = f"  ({event['message'][0][:80]})" if event["status"] != "COMPLETED" and event["message"] else ""
+        # a worker sees neither the other trials nor the best score: it names its trial instead
+        which = (f"trial {event['done']}/{total} (id {event['trial_id']})" if event["done"] is not None
+                 else f"trial {event['trial_id']} ({event['tuner_id']})")
+        self.progress.say(f"{which}  {event['strategy']:<14} score {score}  best {best}  "
+                          f"{event['seconds']:.1f}s{reason}")
+
+    def records(self, oracle) -> list:
+        """One record per trial, in trial-id order."""
+        out = []
+        for trial_id in sorted(oracle.trials):
+            trial = oracle.trials[trial_id]
+            message = (trial.message or "").strip().splitlines()
+            out.append({
+                "trial_id": trial_id,
+                "status": str(trial.status),
+                "score": trial.score,
+                "best_step": trial.best_step,
+                "strategy": trial.hyperparameters.values.get("strategy"),
+                "hyperparameters": dict(trial.hyperparameters.values),
+                "seconds": self.seconds.get(trial_id),
+                "tuner_id": self.tuner_ids.get(trial_id),
+                "message": message[-1] if message else None,
+            })
+        return out
+
+    def write(self, oracle) -> None:
+        """Rewrite ``trials.json``."""
+        write_json(self.path, self.records(oracle))

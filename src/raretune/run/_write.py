@@ -1,0 +1,176 @@
+"""The record stage: ``config.json`` at the start, then ``metrics.json`` and the artefacts.
+
+Every file is written atomically (:mod:`raretune._io`); ``metrics.json`` is built from the
+typed records of :mod:`raretune.record`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .._io import atomic_path, write_json
+from ..remedies import remedy_settings
+from ..record import (BestRecord, DataRecord, DeployedRecord, EnsembleRecord, MetricsRecord, SearchRecord,
+                      TaskRecord)
+
+__all__ = ["describe_members", "history_of", "summary", "write_config", "write_model", "write_scores"]
+
+
+def write_config(path: Path, config, fingerprint: str, modality, data) -> None:
+    """``config.json``: the options, the fingerprint of data + search, and the model's input description."""
+    write_json(path / "config.json", {
+        "raretune_version": __version__, "config": config.to_dict(), "fingerprint": fingerprint,
+        **modality.record(), "classes": list(data.classes), "target": data.target,
+    })
+
+
+def write_model(path: Path, model) -> None:
+    """``model.keras``, atomically."""
+    with atomic_path(path / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def write_scores(path: Path, validation_y, validation_raw, validation_score, test_y, test_raw, test_score) -> None:
+    """``scores.npz``: validation (out of fold) and test labels, raw and calibrated scores."""
+    with atomic_path(path / "scores.npz", suffix=".npz") as tmp:
+        np.savez_compressed(tmp, validation_y=validation_y, validation_score=validation_score,
+                            validation_score_raw=validation_raw, test_y=test_y, test_score=test_score,
+                            test_score_raw=test_raw)
+
+
+def history_of(oracle, trial) -> dict:
+    """Per-epoch logs of a trial, following Hyperband's chain of parent trials."""
+    chain = []
+    current = trial
+    while current is not None:
+        chain.append(current)
+        parent = current.hyperparameters.values.get("tuner/trial_id")
+        current = oracle.trials.get(parent) if parent else None
+    history = {}
+    for item in reversed(chain):
+        for name, observations in item.metrics.metrics.items():
+            for obs in observations.get_history():
+                history.setdefault(name, {})[int(obs.step)] = float(np.mean(obs.value))
+    return {name: [values[s] for s in sorted(values)] for name, values in history.items()}
+
+
+def versions() -> dict:
+    """Versions of Python and the libraries that decide a run's results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for key, dists in [("tensorflow", ("tensorflow-cpu", "tensorflow")), ("keras", ("keras",)),
+                       ("keras_tuner", ("keras-tuner",)), ("scikit_learn", ("scikit-learn",)),
+                       ("imbalanced_learn", ("imbalanced-learn",)), ("tensorflow_datasets", ("tensorflow-datasets",))]:
+        for dist in dists:
+            try:
+                out[key] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
+    return out
+
+
+def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
+                   calibration, validation, test, leaderboard, seconds, timing, warnings) -> MetricsRecord:
+    """Assemble ``metrics.json`` from the stages' results."""
+    config = plan.config
+    folds = plan.folds
+    best = search.best
+    settings = remedy_settings(best.hyperparameters)
+    parts = ("train", "validation", "test") if folds == 1 else ("train", "test")
+    deployed = refit["decision"] if refit is not None else decision
+    return MetricsRecord(
+        raretune_version=__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        command=list(config.command) or ["raretune.run"],
+        versions=versions(),
+        seconds=seconds,
+        task=TaskRecord(type="binary" if data.is_binary else "multiclass", target=data.target,
+                        classes=list(data.classes), positive=data.classes[1] if data.is_binary else None),
+        data=DataRecord(
+            source=data.source,
+            n_rows=data.n_rows + (test_data.n_rows if test_data is not None else 0),
+            n_train=split.train.n_rows,
+            n_validation=split.validation.n_rows if folds == 1 else 0,  # cross-fitting: out of fold
+            n_test=split.test.n_rows,
+            folds=folds,
+            class_counts=diagnosis["class_counts"],
+            split_class_counts={part: {name: int(c) for name, c in zip(data.classes, getattr(split, part).class_counts)}
+                                for part in parts},
+            positive_rate=diagnosis["positive_rate"],
+            imbalance_ratio=diagnosis["imbalance_ratio"],
+            columns=modality.columns(data),
+            notes=list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else [])
+            + ([f"cross-fitting: the {split.train.n_rows:,} training rows are split into {folds} folds; "
+                "validation scores are out-of-fold predictions"] if folds > 1 else []),
+            warnings=diagnosis["warnings"],
+        ),
+        search=SearchRecord(tuner=config.tuner, objective=plan.objective.to_dict(), max_trials=plan.max_trials,
+                            max_epochs=plan.max_epochs, folds=folds, n_trials=search.n_trials,
+                            n_failed=search.n_failed, seconds=timing.get("search", 0.0),
+                            strategies=list(plan.strategies), seed=config.seed),
+        best=BestRecord(trial_id=best.trial_id, strategy=settings["strategy"], remedy=settings,
+                        hyperparameters=dict(best.hyperparameters.values), validation_score=best.score),
+        ensemble=EnsembleRecord(candidates=chosen.n_candidates, members=chosen.members,
+                                validation_score=float(plan.objective.score(split.validation.y, chosen.raw))),
+        threshold=decision.threshold_record(),
+        calibration={**decision.calibrator.to_dict(), **calibration},
+        costs={"fn": config.cost_fn, "fp": config.cost_fp} if _uses_costs(plan) else None,
+        validation=validation,
+        test=test,
+        refit=None if refit is None else {**refit["record"], "calibration": refit["decision"].calibrator.to_dict(),
+                                          "threshold": refit["decision"].threshold_record()},
+        deployed=DeployedRecord(model="refit" if refit is not None else "tested",
+                                calibration=deployed.calibrator.to_dict(), threshold=deployed.threshold_record()),
+        leaderboard=leaderboard,
+        timing=dict(timing),
+        warnings=list(warnings),
+    )
+
+
+def _uses_costs(plan) -> bool:
+    return plan.threshold[0] == "cost" or plan.objective.name == "cost"
+
+
+def describe_members(members) -> str:
+    """What the saved model is, in words: "2 networks (class_weight, smote), 1 logistic regression"."""
+    networks = [m for m in members if m.get("trial_id") is not None]
+    kinds = Counter(m.get("model") for m in members if m.get("trial_id") is None)
+    parts = []
+    if networks:
+        remedies = ", ".join(sorted({m["strategy"] for m in networks}))
+        parts.append(f"{len(networks)} network{'s' if len(networks) > 1 else ''} ({remedies})")
+    for kind, label in (("logistic_regression", "logistic regression"), ("boosted_trees", "boosted-trees model")):
+        if kinds.get(kind):
+            n = kinds[kind]
+            parts.append(f"{n} {label}{'s' if n > 1 else ''}")
+    return ", ".join(parts)
+
+
+def summary(metrics: dict) -> str:
+    """The terminal summary of a finished run."""
+    test = metrics["test"]
+    lines = ["done: test set"]
+    for key in ["pr_auc", "roc_auc", "f1", "precision", "recall", "mcc", "balanced_accuracy", "g_mean"]:
+        value = test.get(key)
+        lines.append(f"  {key:<18} {'-' if value is None else f'{value:.4f}'}")
+    if metrics["threshold"]:
+        lines.append(f"  {'threshold':<18} {metrics['threshold']['value']:.4f} ({metrics['threshold']['rule']})")
+    if metrics["task"]["type"] == "binary":
+        lines.append(f"  {'positive rate':<18} {test['positive_rate']:.4f}")
+    members = metrics["ensemble"]["members"]
+    if len(members) > 1:
+        lines.append(f"  ensemble: {describe_members(members)}")
+    refit = metrics.get("refit")
+    if refit:
+        threshold = f"; threshold {refit['threshold']['value']:.4f}" if refit.get("threshold") else ""
+        lines.append(f"  model.keras: refitted on all {refit['n_rows']:,} rows{threshold}")
+    lines.append(f"  best remedy: {metrics['best']['strategy']}; {metrics['seconds']:.0f} s in all")
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Cross-fitting: K networks on K stratified folds, trained as one stacked model, scored out of fold.
+
+For small tables every trial trains tower k of a stacked network on the rows outside fold
+k (the remedy applied to those rows only), and is scored on the pooled out-of-fold
+predictions, so every rare row counts in the choice between trials.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+
+from ..datasets import TabularData
+from ._callbacks import EpochRelay, validation_logs
+from ._data import balanced_bag_rows, shuffled_batches, stream_batches
+
+__all__ = ["CrossFitter", "fold_assignment"]
+
+
+def fold_assignment(y, folds: int, *, random_state=None) -> np.ndarray:
+    """Stratified K-fold ids (0 to ``folds`` - 1) of the rows with labels ``y``.
+
+    Every class is spread over the folds as evenly as it can be, so each fold's held-out
+    rows contain the rare class. ``folds`` must not exceed the smallest class count.
+
+    Examples
+    --------
+    >>> ids = fold_assignment(np.r_[np.zeros(20, int), np.ones(5, int)], 5, random_state=0)
+    >>> np.bincount(ids[20:]).tolist()
+    [1, 1, 1, 1, 1]
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    smallest = int(np.bincount(y).min()) if y.size else 0
+    if folds < 2 or folds > smallest:
+        raise ValueError(f"fold_assignment needs 2 <= folds <= the smallest class count ({smallest}); got {folds}.")
+    ids = np.empty(len(y), dtype="int64")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    for k, (_, held_out) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+        ids[held_out] = k
+    return ids
+
+
+class CrossFitter:
+    """The cross-fitting side of a tabular hypermodel.
+
+    Parameters
+    ----------
+    hypermodel : TabularHyperModel
+        For the schema, the folds, the seed, the remedy's training rows and labels.
+    """
+
+    def __init__(self, hypermodel):
+        self.hypermodel = hypermodel
+        self._folds = None     # (rows, ids, parts) of the last rows seen
+        self._inputs = None    # (rows, model inputs)
+        self._view = None      # (model, towers view)
+
+    def folds_of(self, train: TabularData):
+        """``(fold ids, parts)`` of ``train``: part k holds the rows outside fold k.
+
+        Seeded by the run's seed alone, so every trial sees the same folds (paired
+        comparisons); kept for the last ``train`` seen.
+        """
+        if self._folds is None or self._folds[0] is not train:
+            hm = self.hypermodel
+            ids = fold_assignment(train.y, hm.folds, random_state=hm.random_state)
+            self._folds = (train, ids, [train.take(np.flatnonzero(ids != k)) for k in range(hm.folds)])
+        return self._folds[1], self._folds[2]
+
+    def towers(self, model):
+        """A model with every tower's output, ``(batch, towers, outputs)``, sharing ``model``'s layers."""
+        if self._view is None or self._view[0] is not model:
+            self._view = (model, keras.Model(model.inputs, model.get_layer("towers").output))
+        return self._view[1]
+
+    def out_of_fold(self, model, train: TabularData, *, batch_size: int = 4096) -> np.ndarray:
+        """Each row's prediction by the tower that did not train on it.
+
+        Returns shape (n,) for two classes, (n, K) otherwise, as float64.
+        """
+        ids, _ = self.folds_of(train)
+        every = self.towers(model)
+        if self._inputs is None or self._inputs[0] is not train:
+            self._inputs = (train, self.hypermodel.schema.inputs(train.features))
+        inputs = self._inputs[1]
+        # cross-fitting is for small tables: an eager call per chunk, no predict function to trace
+        chunks = []
+        for start in range(0, len(ids), batch_size):
+            chunk = {k: v[start:start + batch_size] for k, v in inputs.items()}
+            chunks.append(keras.ops.convert_to_numpy(every(chunk, training=False)))
+        outputs = np.concatenate(chunks).astype("float64")  # (rows, towers, outputs)
+        proba = outputs[np.arange(len(ids)), ids]
+        return proba[:, 0] if proba.shape[1] == 1 else proba
+
+    def fit(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
+        """Train tower k on the rows outside fold k; score the pooled out-of-fold predictions.
+
+        The towers are one stacked network trained in one ``fit``: each row carries one
+        sample weight per tower, zero for the towers that must not see it (its own fold's
+        tower; for a resampled fold, every other tower), and batches are scaled so that each
+        tower still gets about ``batch_size`` rows a step. The tuner's callbacks see the
+        saved model and exact out-of-fold scores each epoch, as if ``model.fit`` had run.
+        """
+        ids, parts = self.folds_of(train)
+        view = self.towers(model)
+        view.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)),
+                     loss=model.loss)
+        fold_seeds = [None if seed is None else (seed + 7919 * (k + 1)) % (2**31 - 1) for k in range(len(parts))]
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
+        objective = self.hypermodel.objective_
+
+        def score(epoch):
+            return validation_logs(objective, train.y, self.out_of_fold(model, train), epoch)
+
+        relay = EpochRelay(callback_list, model, score)
+        callback_list.on_train_begin()
+        if settings["strategy"] == "balanced_bagging":  # fresh bags every epoch
+            base = 0 if seed is None else seed
+            for epoch in range(initial_epoch, epochs):
+                dataset, steps = self._balanced_bags(train, ids, settings, batch_size, [base, epoch])
+                view.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps, callbacks=[relay],
+                         verbose=0, shuffle=False)
+                if model.stop_training:
+                    break
+        else:
+            dataset, steps = self._fold_dataset(train, ids, parts, settings, batch_size=batch_size, seeds=fold_seeds,
+                                                seed=seed)
+            view.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, callbacks=[relay],
+                     verbose=0, shuffle=False)
+        callback_list.on_train_end()
+        return history
+
+    def _tower_labels(self, y, strategy, n_folds):
+        """Labels repeated for every tower: (n, towers, 1), (n, towers) or one-hot (n, towers, K)."""
+        labels = self.hypermodel.labels(y, strategy)
+        if labels.ndim == 1:  # class indices (sparse multiclass)
+            return np.repeat(labels[:, None], n_folds, axis=1)
+        return np.repeat(labels[:, None, :], n_folds, axis=1)
+
+    def _fold_dataset(self, train, ids, parts, settings, *, batch_size, seeds, seed):
+        """``(dataset, steps per epoch)`` for all towers: rows with a per-tower sample weight.
+
+        Without a sampler the rows are ``train``'s own, weighted 0 for their own fold's
+        tower. With a sampler each fold's resampled rows are stacked, weighted only for
+        that fold's tower (a synthetic row never reaches a tower whose held-out fold it
+        was made from). Row weights (class weights) come from each tower's own rows;
+        ``stream`` draws its minority share into every batch.
+        """
+        import tensorflow as tf
+
+        from ..remedies import get_remedy
+
+        hm = self.hypermodel
+        n_folds = len(parts)
+        strategy = settings["strategy"]
+        remedy = get_remedy(strategy)
+        if remedy.resamples:
+            tables = [hm.training_rows(part, settings, seed=s) for part, s in zip(parts, seeds)]
+            owner = np.concatenate([np.full(t.n_rows, k) for k, t in enumerate(tables)])
+            rows = tables[0].with_rows(pd.concat([t.features for t in tables], ignore_index=True),
+                                       np.concatenate([t.y for t in tables]))
+            mask = owner[:, None] == np.arange(n_folds)[None, :]
+            scale = n_folds
+        else:
+            rows = train
+            mask = ids[:, None] != np.arange(n_folds)[None, :]
+            scale = n_folds / (n_folds - 1)
+        per_tower = mask.astype("float32")
+        for k in range(n_folds):  # each tower's weights from its own training rows
+            per_tower[mask[:, k], k] *= remedy.row_weights(settings, rows.y[mask[:, k]], rows.n_classes)
+        inputs = hm.schema.inputs(rows.features)
+        labels = self._tower_labels(rows.y, strategy, n_folds)
+        if strategy == "stream":
+            steps = -(-rows.n_rows // batch_size)
+            share = float(settings["stream_share"])
+            return stream_batches((inputs, labels, per_tower), rows.y, share, batch_size, seed).repeat(), steps
+        total_batch = int(min(rows.n_rows, round(batch_size * scale)))
+        # an endless reshuffled stream of full batches: one traced train step (no short last batch)
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, per_tower)).shuffle(
+            rows.n_rows, seed=seed, reshuffle_each_iteration=True)
+        steps = -(-rows.n_rows // total_batch)
+        return dataset.repeat().batch(total_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
+
+    def _balanced_bags(self, train, ids, settings, batch_size, seed):
+        """One epoch of balanced bags, ``(dataset, steps)``: tower k's bag is every rare row
+        outside fold k plus ``bagging_neg_ratio`` times as many other rows outside fold k,
+        drawn afresh."""
+        import tensorflow as tf
+
+        n_folds = int(ids.max()) + 1
+        rng = np.random.default_rng(seed)
+        mask = np.zeros((train.n_rows, n_folds), dtype="float32")
+        for k in range(n_folds):
+            mask[balanced_bag_rows(train.y, ids != k, float(settings["bagging_neg_ratio"]), rng), k] = 1.0
+        rows = np.flatnonzero(mask.any(axis=1))
+        inputs = {name: v[rows] for name, v in self.hypermodel.schema.inputs(train.features).items()}
+        labels = self._tower_labels(train.y[rows], "balanced_bagging", n_folds)
+        bag_size = mask.sum(axis=0).mean()
+        total_batch = int(min(rows.size, round(batch_size * rows.size / max(bag_size, 1))))
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, mask[rows])).shuffle(rows.size,
+                                                                                            seed=seed[0] + seed[1])
+        return dataset.batch(total_batch, drop_remainder=True), max(1, rows.size // total_batch)

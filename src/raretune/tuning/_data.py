@@ -1,0 +1,173 @@
+"""The training data of a trial: memory checks, resampled-row cache, batch sizes, pipelines."""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from collections import OrderedDict
+
+import keras_tuner as kt
+import numpy as np
+
+from ..datasets import TabularData
+
+__all__ = ["RowsCache", "available_memory", "balanced_bag_rows", "batch_size_choices", "check_resampling_memory",
+           "estimate_resampled_bytes", "shuffled_batches", "stream_batches"]
+
+
+def estimate_resampled_bytes(train: TabularData, sampler) -> int:
+    """Rough peak bytes of resampling ``train`` with ``sampler`` (see ``resample_table``).
+
+    The sampler works on an encoded float64 matrix (numeric columns plus one-hot blocks),
+    then the rows are decoded into a table and into model inputs: about three float copies
+    of the output rows plus the strings of the categorical columns.
+    """
+    counts = np.bincount(train.y, minlength=train.n_classes)
+    for strategy in (getattr(sampler, "sampling_strategy", None),
+                     getattr(getattr(sampler, "smote", None), "sampling_strategy", None)):
+        if isinstance(strategy, dict):
+            counts = counts.copy()
+            for k, n in strategy.items():
+                counts[k] = max(counts[k], n)
+    n_out = int(counts.sum())
+    width = len(train.numeric) + sum(train.features[c].nunique() for c in train.categorical)
+    return int(n_out * (3 * 8 * width + 64 * len(train.categorical)))
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux: MemAvailable; else physical pages free)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_resampling_memory(need: int, what: str, budget: int | None = None, *, advice: str) -> None:
+    """Refuse, with the figure, a resampling whose result would not fit in memory.
+
+    Raises
+    ------
+    keras_tuner.errors.FailedTrialError
+        In a search this fails the trial (the search goes on with other remedies).
+    """
+    budget = available_memory() // 2 if budget is None else budget
+    if need > budget:
+        raise kt.errors.FailedTrialError(
+            f"{what} would need about {need / 2**30:.1f} GiB, over the {budget / 2**30:.1f} GiB budget; {advice}")
+
+
+class RowsCache:
+    """Resampled training rows of the last few (rows, settings, seed) keys.
+
+    Hyperband continues a trial in a later round with the same settings and seed; the cache
+    spares it a second resampling. Entries hold a weak reference to the rows they were made
+    from, so a new table that happens to reuse a dead one's ``id`` never hits.
+
+    Parameters
+    ----------
+    size : int
+        Entries kept (least recently used dropped first).
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries = OrderedDict()
+
+    def get(self, rows, settings: dict, seed, compute):
+        """``compute()``, or its cached result for the same rows object, settings and seed."""
+        key = (id(rows), json.dumps(settings, sort_keys=True), seed)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0]() is rows:
+            self._entries.move_to_end(key)
+            return entry[1]
+        result = compute()
+        self._entries[key] = (weakref.ref(rows), result)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return result
+
+
+def batch_size_choices(n_rows: int, *, candidates=(32, 64, 128, 256, 512, 1024), min_steps: int = 16, keep: int = 3) -> list:
+    """The batch sizes to search: the ``keep`` largest that still give ``min_steps`` steps an epoch.
+
+    A fixed 256-1024 leaves a 200-row training set one gradient step per epoch; a fixed 32
+    makes a 140,000-row epoch slow. The choice depends only on the training split's size, so
+    it is the same in every trial of a run.
+
+    Examples
+    --------
+    >>> batch_size_choices(140_000), batch_size_choices(5_000), batch_size_choices(300)
+    ([256, 512, 1024], [64, 128, 256], [32])
+    """
+    fitting = [b for b in candidates if n_rows / b >= min_steps] or [candidates[0]]
+    return fitting[-keep:]
+
+
+def balanced_bag_rows(y, eligible, ratio: float, rng) -> np.ndarray:
+    """One balanced bag among the ``eligible`` rows: every rare-class row plus ``ratio``
+    times as many majority rows drawn without replacement (majority of all of ``y``)."""
+    majority = int(np.argmax(np.bincount(y)))
+    minority_rows = np.flatnonzero(eligible & (y != majority))
+    majority_rows = np.flatnonzero(eligible & (y == majority))
+    n_major = int(min(majority_rows.size, round(ratio * minority_rows.size)))
+    return np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
+
+
+#: Up to this many rows, every epoch reshuffles rows; above, rows are permuted once per
+#: trial and the batch order is reshuffled every epoch (no per-row work inside tf.data).
+_ROW_SHUFFLE_MAX = 250_000
+
+
+def shuffled_batches(arrays, n: int, batch_size: int, seed):
+    """Batches of ``arrays`` (a nest of row-aligned arrays) in a new random order every epoch."""
+    import tensorflow as tf
+
+    if n <= _ROW_SHUFFLE_MAX:
+        dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size)
+    order = np.random.default_rng(seed).permutation(n)
+    tensors = tf.nest.map_structure(lambda a: tf.constant(a[order]), arrays)
+    n_batches = -(-n // batch_size)
+
+    def take(i):
+        start = i * batch_size
+        return tf.nest.map_structure(lambda t: t[start : tf.minimum(start + batch_size, n)], tensors)
+
+    # whole batches are sliced out of the tensors: no per-row work inside tf.data
+    order_of_batches = tf.data.Dataset.range(n_batches).shuffle(n_batches, seed=seed, reshuffle_each_iteration=True)
+    return order_of_batches.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def stream_batches(arrays, y, share: float, batch_size: int, seed):
+    """The ``stream`` remedy's epoch: every batch holds minority rows at ``share``.
+
+    Majority rows pass once per epoch in shuffled batches and are never copied; the minority
+    rows (rare by definition) stay in memory and each batch draws its share of them at
+    random, vectorised (``tf.gather`` on stateless random indices from a seeded
+    ``Dataset.random`` stream that changes every epoch).
+    """
+    import tensorflow as tf
+
+    counts = np.bincount(y)
+    majority = int(np.argmax(counts))
+    is_majority = y == majority
+    major = tf.nest.map_structure(lambda a: a[is_majority], arrays)
+    minor = tf.nest.map_structure(lambda a: tf.constant(a[~is_majority]), arrays)
+    n_minor = int((~is_majority).sum())
+    share = max(share, counts.min() / counts.sum())
+    k = int(min(batch_size - 1, max(1, round(batch_size * share))))
+    batches = shuffled_batches(major, int(is_majority.sum()), batch_size - k, seed)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def add_minority(batch, draw):
+        index = tf.random.stateless_uniform([k], seed=tf.stack([draw, tf.constant(0, tf.int64)]),
+                                            maxval=n_minor, dtype=tf.int64)
+        return tf.nest.map_structure(lambda b, m: tf.concat([b, tf.gather(m, index)], axis=0), batch, minor)
+
+    return tf.data.Dataset.zip((batches, draws)).map(add_minority, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
