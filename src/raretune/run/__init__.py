@@ -1,0 +1,1 @@
+"""The run, one stage a module (placeholder; the lead replaces it on merge)."""
