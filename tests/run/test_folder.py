@@ -113,6 +113,17 @@ def test_commit_swaps_in_the_new_run_and_keeps_the_users_own_files(tmp_path):
     assert siblings(out) == ["expected"]
 
 
+def test_overwrite_through_a_link_replaces_the_run_it_points_to(tmp_path):
+    (tmp_path / "disk").mkdir()
+    make_run(tmp_path / "disk")
+    (tmp_path / "r").symlink_to(tmp_path / "disk")
+    with RunFolder(tmp_path / "r", mode="overwrite") as folder:
+        write_bytes(folder.path / "config.json", b"new")
+        folder.commit()
+    assert (tmp_path / "r").is_symlink() and (tmp_path / "r" / "config.json").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "r"]
+
+
 def test_overwrite_of_a_folder_without_a_run_writes_in_place(tmp_path):
     out = tmp_path / "r"
     with RunFolder(out, mode="overwrite") as folder:

@@ -92,6 +92,8 @@ class RunFolder:
             raise ConfigError("A worker never replaces the run folder; pass --overwrite to the chief.")
         self.mode, self.role = mode, role
         self.target = check_run_target(out, writable=role != "worker")
+        if self.target.is_symlink():  # swap the folder the link points to, not the link
+            self.target = Path(os.path.realpath(self.target))
         # hidden siblings, named relative to the target as the user wrote it ("." needs the absolute form)
         base = self.target if self.target.name not in ("", "..") else Path(os.path.abspath(self.target))
         self._lock_path, self._staging, self._old, self._replaced = (
@@ -130,7 +132,7 @@ class RunFolder:
         return self.mode == "overwrite" and self.role is None and holds_run
 
     def read_config(self) -> dict:
-        """The ``config.json`` of the run in ``target``.
+        """The ``config.json`` of the run in ``target`` (inside the ``with`` block: after repairs).
 
         Raises
         ------
@@ -143,7 +145,7 @@ class RunFolder:
             raise RunStateError(f"{str(self.target)!r} has no readable config.json; it cannot be resumed.") from None
 
     def check_fingerprint(self, fingerprint: str) -> None:
-        """Refuse to resume a run made from other data or another search space.
+        """Refuse to resume a run made from other data or another search space (inside ``with``).
 
         Raises
         ------
@@ -249,15 +251,9 @@ class RunFolder:
         try:
             if not self._owner:
                 return  # the folder is another run's: this one did nothing there
-            if self.path == self._staging and self._staging.exists():
-                shutil.rmtree(self._staging)
-            elif self._replaced.exists():
-                if self.target.exists():
-                    shutil.rmtree(self.target)
-                os.rename(self._replaced, self.target)
-                _sync_folder(self.target.parent)
-            elif self.target in self._created and not is_run_dir(self.target):
-                shutil.rmtree(self.target, ignore_errors=True)
+            self._repair()  # drops a staging folder, puts an old run set aside back in place
+            if self.target in self._created and not is_run_dir(self.target):
+                shutil.rmtree(self.target, ignore_errors=True)  # made for a run that wrote nothing
         finally:
             self._unlock()
             for folder in reversed(self._created):
