@@ -24,8 +24,9 @@ __all__ = [
     "read_json", "to_jsonable",
 ]
 
-# ".<final name>.<8 hex digits>.tmp[<suffix>]", as made by atomic_path
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+# ".<final name>.<8 hex digits>.tmp[<suffix>]", as made by atomic_path; and the names of its
+# tempfile.mkstemp days (".<final name>.<8 of [a-z0-9_]><.tmp or the suffix of a model or scores>")
+_TEMPORARY = re.compile(r"^\..+\.([0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(tmp|keras|npz))$")
 
 
 @contextlib.contextmanager

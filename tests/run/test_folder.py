@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from raretune import ConfigError, RunStateError
-from raretune._io import atomic_path, write_bytes, write_json
+from raretune._io import atomic_path, is_temporary, write_bytes, write_json
 from raretune.run._folder import RunFolder, is_run_dir
 from raretune.run._paths import check_output_file
 
@@ -138,17 +138,27 @@ def test_resume_works_in_place_and_sweeps_a_killed_writers_temporaries(tmp_path)
     out.mkdir()
     make_run(out)
     stale = [out / ".model.keras.1a2b3c4d.tmp.keras", out / ".metrics.json.deadbeef.tmp",
-             out / "tuner" / ".oracle.json.0badf00d.tmp"]
+             out / "tuner" / ".oracle.json.0badf00d.tmp",
+             out / ".model.keras.k_3x9qzp.keras", out / ".history.json.ab_cd123.tmp"]  # mkstemp's names
     for path in stale:
         path.write_bytes(b"half")
-    (out / ".keep").write_text("the user's")
+    kept = [out / ".keep", out / ".notes.abcdefgh.txt", out / "tuner" / "oracle.json.12345678.tmp"]
+    for path in kept:
+        path.write_text("the user's")
     with RunFolder(out, mode="resume") as folder:
         assert folder.path == out
         assert not any(path.exists() for path in stale)
-        assert (out / ".keep").exists()
+        assert all(path.exists() for path in kept)
         folder.check_fingerprint("old")
         with pytest.raises(RunStateError, match="other data or another search space"):
             folder.check_fingerprint("new")
+
+
+def test_atomic_paths_temporaries_are_recognised(tmp_path):
+    for name, suffix in (("metrics.json", ""), ("model.keras", ".keras"), ("p.csv", ".csv")):
+        with atomic_path(tmp_path / name, suffix=suffix) as tmp:
+            assert is_temporary(tmp.name) and tmp.name.endswith(suffix) and tmp.parent == tmp_path
+    assert not any(is_temporary(name) for name in ("metrics.json", ".keep", "a.12345678.tmp", ".a.b.txt"))
 
 
 def test_unreadable_config_cannot_be_resumed(tmp_path):
