@@ -387,16 +387,19 @@ def test_the_current_folder_cannot_be_replaced_from_inside(tmp_path, monkeypatch
         RunFolder(".", mode="overwrite")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_parents_are_refused(tmp_path):
+def test_unwritable_parents_are_refused(tmp_path, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir()
     os.chmod(locked, 0o500)
+    if os.geteuid() == 0:  # root writes anywhere: let os.access answer as for anyone else
+        access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and access(path, mode))
     try:
-        with pytest.raises(RunStateError, match=r"^Cannot write the run .*is not writable\.$"):
+        with pytest.raises(RunStateError, match=r"^Cannot write the run .*: '.*locked' is not writable\.$"):
             RunFolder(locked / "runs" / "r", mode="new")
-        with pytest.raises(RunStateError, match=r"^Cannot write .*is not writable\.$"):
+        with pytest.raises(RunStateError, match=r"^Cannot write .*: '.*locked' is not writable\.$"):
             check_output_file(locked / "out" / "p.csv")
+        assert RunFolder(locked / "r", mode="new", role="worker").target == locked / "r"  # no lock beside it for a worker
     finally:
         os.chmod(locked, 0o700)
 
