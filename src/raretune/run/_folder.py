@@ -99,13 +99,16 @@ class RunFolder:
         self._lock_path, self._staging, self._old, self._replaced = (
             base.parent / f".{base.name}{suffix}" for suffix in (".lock", ".staging", ".old", ".replaced")
         )
+        holds_run = self._will_hold_run()
         if role != "worker":
-            self._check_state(self._will_hold_run())
-            here = os.path.realpath(os.getcwd())
-            mine = os.path.realpath(self.target)
-            if mode == "overwrite" and self._will_hold_run() and (here == mine or here.startswith(mine + os.sep)):
-                raise RunStateError(f"Cannot replace {str(self.target)!r} from inside it; run from elsewhere or use another --out.")
-        self.path = self._staging if self._swaps(self._will_hold_run()) else self.target
+            self._check_state(holds_run)
+            here, mine = os.path.realpath(os.getcwd()), os.path.realpath(self.target)
+            # the swap renames the folder: the process would be left working in the deleted old run
+            if mode == "overwrite" and holds_run and (here == mine or here.startswith(mine + os.sep)):
+                raise RunStateError(
+                    f"Cannot replace {str(self.target)!r} from inside it; run from elsewhere or use another --out."
+                )
+        self.path = self._staging if self._swaps(holds_run) else self.target
         self._lock_fd = None
         self._owner = False  # locked (or past the lock where there are no locks): ours to clean
         self._created: list[Path] = []  # folders this run made, outermost first
