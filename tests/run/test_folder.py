@@ -2,11 +2,14 @@
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -245,6 +248,49 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path):
     assert child.returncode == 0
     with RunFolder(out, mode="overwrite"):  # free again
         pass
+
+
+def test_writers_started_together_one_wins_the_others_are_refused(tmp_path):
+    out = tmp_path / "runs" / "r"
+    go_read, go_write = os.pipe()
+    children = []
+    for _ in range(4):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.read(go_read, 1)  # all start at once
+                try:
+                    with RunFolder(out, mode="new") as folder:
+                        write_bytes(folder.path / "config.json", str(os.getpid()).encode())
+                        time.sleep(0.3)
+                        write_bytes(folder.path / "metrics.json", str(os.getpid()).encode())
+                        folder.commit()
+                    message = "won"
+                except RunStateError as exc:
+                    message = str(exc)
+                except BaseException:  # shown in the assertion below
+                    message = traceback.format_exc()
+                os.write(write, message.encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        children.append((pid, read))
+    os.write(go_write, b"x" * len(children))
+    results = {}
+    for pid, read in children:
+        with os.fdopen(read) as pipe:
+            results[pid] = pipe.read()
+        os.waitpid(pid, 0)
+    winners = [pid for pid, message in results.items() if message == "won"]
+    assert len(winners) == 1, results
+    for pid, message in results.items():
+        if pid not in winners:
+            assert re.fullmatch(r"'.*' (is in use by (process \d+|another process) \(a raretune run\)|already holds a run).*",
+                                message), message
+    assert (out / "config.json").read_text() == (out / "metrics.json").read_text() == str(winners[0])
 
 
 def test_a_killed_holder_frees_the_folder(tmp_path):
