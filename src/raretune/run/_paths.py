@@ -119,8 +119,9 @@ def _home() -> set:
 
 def _is_system(path: Path, folders) -> bool:
     """Whether ``path``, as written or with links resolved, is one of ``folders`` or under /proc, /sys."""
+    resolved = {os.path.realpath(folder) for folder in folders}  # /etc is /private/etc on macOS
     for form in {os.path.abspath(path), os.path.realpath(path)}:
-        if form in folders or {os.path.realpath(f) for f in folders} & {form}:
+        if form in folders or form in resolved:
             return True
         if any(form == v or form.startswith(v + os.sep) for v in _VIRTUAL):
             return True
