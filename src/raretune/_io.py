@@ -1,5 +1,11 @@
 """Crash-safe writes: every artefact goes to a temporary file in the same folder, then is
-renamed into place, so a reader sees the old file or the new one, never half of one."""
+renamed into place, so a reader sees the old file or the new one, never half of one.
+
+Temporary names look like ``.metrics.json.1f2e3d4c.tmp`` (``.model.keras.1f2e3d4c.tmp.keras``
+when a suffix is asked for): :func:`is_temporary` recognises them, so that a resumed run can
+sweep away those a killed process left behind. Files are created with mode ``0666`` less the
+user's umask, as ``open`` would, not ``0600`` as :func:`tempfile.mkstemp` does.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,20 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_json", "write_text", "read_json", "to_jsonable"]
+__all__ = [
+    "atomic_path", "is_temporary", "remove_temporaries", "write_bytes", "write_json", "write_text",
+    "read_json", "to_jsonable",
+]
+
+# ".<final name>.<8 hex digits>.tmp[<suffix>]", as made by atomic_path; and the names of its
+# tempfile.mkstemp days (".<final name>.<8 of [a-z0-9_]><.tmp or the suffix of a model or scores>")
+_TEMPORARY = re.compile(r"^\..+\.([0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(tmp|keras|npz))$")
 
 
 @contextlib.contextmanager
@@ -28,16 +42,58 @@ def atomic_path(path, *, suffix: str = ""):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{suffix}"
+        try:
+            # 0o666: the kernel applies the umask, which tells the mode a plain open would give
+            # without the process-wide os.umask() dance
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
     try:
-        yield Path(tmp)
+        mode = os.fstat(fd).st_mode & 0o777
+        os.fchmod(fd, 0o600)  # private and writable while it is being written (even under umask 0222)
+    finally:
+        os.close(fd)
+    try:
+        yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of :func:`atomic_path`'s temporary names."""
+    return _TEMPORARY.match(name) is not None
+
+
+def remove_temporaries(folder) -> list:
+    """Delete the temporary files a killed writer left in ``folder`` and its subfolders.
+
+    Only call it on a folder no other process is writing to: a live writer's temporary file
+    looks the same as a dead one's.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    removed = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if is_temporary(name):
+                path = Path(root) / name
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(path)
+    return removed
 
 
 def write_bytes(path, data: bytes) -> None:
