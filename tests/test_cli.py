@@ -65,7 +65,7 @@ def test_inspect_prints_balance_and_columns(data_csv, capsys):
 
 
 def test_remedies_lists_every_remedy(capsys):
-    from raretune.tuning import REMEDIES
+    from raretune.remedies import REMEDIES
 
     assert main(["remedies"]) == 0
     out = capsys.readouterr().out
@@ -107,11 +107,11 @@ def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, caps
 
 
 def test_search_switches_map_onto_the_run_config():
-    from raretune.cli import _run_config, build_parser
+    from raretune.cli import build_parser, run_config
 
     argv = ["run", "--data", "x.csv", "--no-linear", "--no-trees", "--no-refit", "--no-baseline", "--folds", "3"]
-    config = _run_config(build_parser().parse_args(argv), argv)
+    config = run_config(build_parser().parse_args(argv), argv)
     assert (config.linear, config.trees, config.refit, config.baseline, config.folds) == (False, False, False, False, 3)
     argv = ["run", "--data", "x.csv", "--no-trees"]
-    config = _run_config(build_parser().parse_args(argv), argv)
+    config = run_config(build_parser().parse_args(argv), argv)
     assert (config.linear, config.trees, config.refit, config.baseline) == (True, False, True, True)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from raretune.cli import main
-from raretune.tuning import REMEDIES
+from raretune.remedies import REMEDIES
 
 from tests.conftest import make_frame
 

@@ -15,8 +15,8 @@ import raretune
 from raretune import ConfigError, DataError
 from raretune.cli import main
 from raretune.datasets import ImageData, load_data, load_images, stratified_split
-from raretune.tuning import ImageHyperModel, ImageSchema, augment_stream, check_strategies
-from raretune.tuning._image import stream_class_shares
+from raretune.remedies import check_strategies, stream_class_shares
+from raretune.tuning import ImageHyperModel, ImageSchema, augment_stream
 
 
 @pytest.fixture(scope="module")

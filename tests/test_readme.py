@@ -20,7 +20,7 @@ def test_python_examples_run(index, tmp_path, monkeypatch):
 
 
 def test_remedy_table_lists_every_remedy():
-    from raretune.tuning import REMEDIES
+    from raretune.remedies import REMEDIES
 
     text = README.read_text()
     for name in REMEDIES:

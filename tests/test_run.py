@@ -13,7 +13,7 @@ from raretune import RunStateError
 from raretune.datasets import load_data, stratified_split
 from raretune.thresholds import ProbabilityCalibrator
 from raretune.tuning import LINEAR_C, TREE_CONFIGS
-from raretune.tuning._hypermodel import predict_proba
+from raretune.models import predict_proba
 
 from tests.conftest import make_frame
 
@@ -208,7 +208,7 @@ def test_tensorboard_logs_of_every_trial(finished):
 def test_refit_epochs_count_from_scratch_through_hyperband_continuations():
     import keras_tuner as kt
 
-    from raretune._run import _best_epochs
+    from raretune.run._refit import best_epochs as _best_epochs
 
     hp = kt.HyperParameters()
     hp.Fixed("tuner/initial_epoch", 9)
@@ -224,7 +224,7 @@ def test_refit_epochs_count_from_scratch_through_hyperband_continuations():
 def test_ensemble_candidates_are_distinct_configurations():
     import keras_tuner as kt
 
-    from raretune._run import _distinct_configurations
+    from raretune.run._search import distinct_configurations as _distinct_configurations
 
     def trial(units, epochs, trial_id):
         hp = kt.HyperParameters()
@@ -239,7 +239,7 @@ def test_ensemble_candidates_are_distinct_configurations():
 def test_ensemble_averages_stay_probabilities():
     from sklearn.metrics import brier_score_loss
 
-    from raretune._run import _weighted_average
+    from raretune.run._ensemble import weighted_average as _weighted_average
 
     ones = np.ones(1000)
     weights = np.array([6, 23, 1]) / 30

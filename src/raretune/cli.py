@@ -111,7 +111,7 @@ def run_config(args, argv):
     from .run import RunConfig
 
     options = read_toml(args.config_file) if args.config_file else {}
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"command"}
     options.update({name: value for name, value in vars(args).items() if name in fields and value is not None})
     return RunConfig(**options, command=("raretune", *argv))
 
@@ -206,13 +206,11 @@ def _cmd_run(args, argv) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from ._errors import RunStateError
     from ._io import atomic_path
     from .run import predict
+    from .run._paths import check_output_file
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise RunStateError(f"--out {args.out!r} is a folder; name a CSV file.")
+    out = check_output_file(args.out)
     frame = predict(args.run_dir, args.data, data_dir=args.data_dir)
     with atomic_path(out, suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False)

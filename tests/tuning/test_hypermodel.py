@@ -7,7 +7,8 @@ import pytest
 from raretune.datasets import load_data
 from raretune.metrics import get_objective
 from raretune.tuning import FeatureSchema, TabularHyperModel
-from raretune.tuning._hypermodel import fold_assignment, predict_proba
+from raretune.models import predict_proba
+from raretune.tuning import fold_assignment
 
 from tests.conftest import make_frame
 
@@ -33,8 +34,8 @@ def table():
 def _fit_and_capture(table, strategy, folds=4):
     hm = TabularHyperModel(FeatureSchema.from_data(table), strategies=[strategy], random_state=0, folds=folds)
     captured = []
-    original = hm._fold_dataset
-    hm._fold_dataset = lambda *a, **k: captured.append(original(*a, **k)) or captured[-1]
+    original = hm._crossfit._fold_dataset
+    hm._crossfit._fold_dataset = lambda *a, **k: captured.append(original(*a, **k)) or captured[-1]
     hp = kt.HyperParameters()
     model = hm.build(hp)
     history = hm.fit(hp, model, train=table, validation=None, epochs=2)
@@ -80,7 +81,7 @@ def test_balanced_bagging_folds_draw_bags_from_rows_outside_the_fold(table):
     ids, _ = hm.folds_of(table)
     bags = []
     for epoch in range(2):
-        dataset, steps = hm._balanced_bags(table, ids, {"bagging_neg_ratio": 1.0}, 32, [0, epoch])
+        dataset, steps = hm._crossfit._balanced_bags(table, ids, {"bagging_neg_ratio": 1.0}, 32, [0, epoch])
         rows, weights = [], []
         for inputs, labels, sample_weights in dataset:
             rows.append(inputs["row"].numpy()[:, 0])

@@ -7,12 +7,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from raretune.datasets import load_data, stratified_split
-from raretune.tuning import REMEDIES, FeatureSchema, TabularHyperModel
-from raretune.tuning._remedies import is_sampler, make_sampler
+from raretune.remedies import REMEDIES, get_remedy
+from raretune.tuning import FeatureSchema, TabularHyperModel
 
 from tests.conftest import make_frame
 
-SAMPLERS = [name for name in REMEDIES if is_sampler(name)]
+SAMPLERS = [name for name, remedy in REMEDIES.items() if remedy.resamples]
+
+
+def make_sampler(settings, y, **kwargs):
+    return get_remedy(settings["strategy"]).sampler(settings, y, **kwargs)
 KNOBS = {
     "random_over": {"over_ratio": 0.5},
     "random_under": {"under_ratio": 0.5},
@@ -40,17 +44,43 @@ def _keys(table):
     return set(map(tuple, table.features[list(table.numeric)].round(9).to_numpy()))
 
 
+def _fit_one_epoch(hm, strategy, split, knobs):
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hp.Fixed("strategy", strategy)
+    for name, value in knobs.items():
+        hp.Fixed(name, value)
+    model = hm.build(hp)
+    hm.fit(hp, model, train=split.train, validation=split.validation, epochs=1)
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), strategy=st.sampled_from(SAMPLERS))
-def test_samplers_see_training_rows_only(seed, strategy):
+def test_samplers_never_see_validation_or_test_rows(seed, strategy):
+    """A trial is handed the whole split; the rows reaching the sampler are training rows only."""
+    from raretune.resample import _tabular
+
     split = _split(seed)
-    rows = _rows(strategy, split.train, seed)
-    train_keys, held_out = _keys(split.train), _keys(split.validation) | _keys(split.test)
-    out_keys = _keys(rows)
-    # no validation or test row is ever copied into training
-    assert not (out_keys & held_out)
+    seen = []
+    original = _tabular.resample_table
+
+    def spy(train, sampler, **kwargs):
+        seen.append(train)
+        return original(train, sampler, **kwargs)
+
+    hm = TabularHyperModel(FeatureSchema.from_data(split.train), strategies=[strategy], random_state=seed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_tabular, "resample_table", spy)
+        _fit_one_epoch(hm, strategy, split, KNOBS.get(strategy, {}))
+    assert len(seen) == 1
+    fed = _keys(seen[0])
+    assert fed == _keys(split.train)
+    assert not fed & (_keys(split.validation) | _keys(split.test))
+    rows = hm.training_rows(split.train, {"strategy": strategy, **KNOBS.get(strategy, {})}, seed=seed)
     # every synthetic row derives from training rows only: it lies inside the bounding box of
     # the training rows of its class, and its categories were seen in training
+    train_keys = _keys(split.train)
     synthetic = rows.features[[k not in train_keys for k in map(tuple, rows.features[list(rows.numeric)].round(9).to_numpy())]]
     if len(synthetic):
         positives = split.train.features[split.train.y == 1]
@@ -75,7 +105,7 @@ def test_random_under_keeps_all_positives_and_drops_negatives():
     assert rows.class_counts[0] == train.class_counts[1] * 2
 
 
-def test_smote_nc_rows_lie_on_segments_between_positive_neighbours():
+def test_smote_rows_lie_on_segments_between_positive_neighbours():
     train = _split(categorical=False).train
     rows = _rows("smote", train)
     n = train.n_rows
@@ -111,16 +141,11 @@ def test_cleaning_only_removes_negatives(strategy):
 
 
 def test_k_neighbors_falls_back_with_a_warning_when_positives_are_few():
-    frame = make_frame(n=400, positive_rate=0.01, seed=2, categorical=False)
-    frame.loc[frame.index[:3], "label"] = "fraud"
-    data = load_data(frame, target="label")
-    y = data.y
     y_small = np.r_[np.zeros(50, int), np.ones(3, int)]
     with pytest.warns(UserWarning, match=r"smallest class has 3 training rows.*k_neighbors=2"):
         sampler, _ = make_sampler({"strategy": "smote", "smote_ratio": 1.0, "smote_k": 5}, y_small, n_classes=2,
                                   numeric=("a",), categorical=(), random_state=0)
     assert sampler.k_neighbors == 2
-    assert len(y) > 0
 
 
 def test_class_weight_bias_init_focal_and_stream():
@@ -156,11 +181,11 @@ def test_class_weight_bias_init_focal_and_stream():
 def test_resampling_over_the_memory_budget_fails_the_trial_with_the_figure():
     import keras_tuner as kt
 
-    from raretune.tuning._hypermodel import estimate_resampled_bytes
+    from raretune.tuning._data import estimate_resampled_bytes
 
     train = _split().train
     hm = TabularHyperModel(FeatureSchema.from_data(train), strategies=["smote"], random_state=0, memory_budget=10_000)
-    with pytest.raises(kt.errors.FailedTrialError, match=r"SMOTENC would need about .* GiB .* over the"):
+    with pytest.raises(kt.errors.FailedTrialError, match=r"SMOTENC for 420 training rows would need about .* GiB, over the"):
         hm.training_rows(train, {"strategy": "smote", **KNOBS["smote"]}, seed=0)
     sampler, _ = make_sampler({"strategy": "random_over", "over_ratio": 1.0}, train.y, n_classes=2,
                               numeric=train.numeric, categorical=train.categorical, random_state=0)
@@ -172,16 +197,27 @@ def test_resampling_over_the_memory_budget_fails_the_trial_with_the_figure():
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), strategy=st.sampled_from(["none", "class_weight", "bias_init", "focal", "stream"]))
 def test_remedies_without_a_sampler_train_on_training_rows_only(seed, strategy):
+    """A trial is handed the whole split; every row its network trains on is a training row."""
+    import keras
+
     split = _split(seed)
     hm = TabularHyperModel(FeatureSchema.from_data(split.train), strategies=[strategy], random_state=seed)
     knobs = {"class_weight": {"cw_strength": 0.5}, "stream": {"stream_share": 0.25}}.get(strategy, {})
-    dataset = hm.training_dataset(split.train, {"strategy": strategy, **knobs}, batch_size=128, seed=seed)
     fed = set()
-    for inputs, _, _ in dataset:
-        block = np.hstack([inputs[name].numpy() for name in split.train.numeric])
-        fed |= set(map(tuple, block.astype("float64").round(5)))
-    train = set(map(tuple, split.train.features[list(split.train.numeric)].to_numpy().astype("float32").astype("float64").round(5)))
-    held_out = set()
-    for part in (split.validation, split.test):
-        held_out |= set(map(tuple, part.features[list(part.numeric)].to_numpy().astype("float32").astype("float64").round(5)))
-    assert fed <= train and not (fed & held_out)
+    original = keras.Model.fit
+
+    def spy(model, dataset, *args, **kwargs):
+        for inputs, _, _ in dataset:
+            block = np.hstack([inputs[name].numpy() for name in split.train.numeric])
+            fed.update(map(tuple, block.astype("float64").round(5)))
+        return original(model, dataset, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "fit", spy)
+        _fit_one_epoch(hm, strategy, split, knobs)
+
+    def keys(part):
+        return set(map(tuple, part.features[list(part.numeric)].to_numpy().astype("float32").astype("float64").round(5)))
+
+    assert fed and fed <= keys(split.train)
+    assert not fed & (keys(split.validation) | keys(split.test))

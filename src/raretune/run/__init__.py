@@ -102,7 +102,8 @@ def _job(config: RunConfig) -> RunResult:
     progress = Progress(quiet=config.quiet, verbose=config.verbose)
     role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = RunFolder(out, mode=_folder_mode(config, role))
+    folder = RunFolder(out, mode="resume" if config.resume else "overwrite" if config.overwrite else "new",
+                       role=None if role is None else role.kind)
 
     with progress.phase("load"):
         data, test_data = _load(config, progress)
@@ -117,11 +118,11 @@ def _job(config: RunConfig) -> RunResult:
     modality = modality.learn(split.train)
     run_fingerprint = fingerprint(modality, data, test_data,
                                   {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
-    if config.resume and (role is None or role.kind == "chief"):
-        folder.check_fingerprint(run_fingerprint)
     warnings_ = []
 
     with folder:
+        if config.resume and (role is None or role.kind == "chief"):
+            folder.check_fingerprint(run_fingerprint)
         if role is not None and role.kind == "worker":  # the chief's config.json must carry this fingerprint
             distributed.join_search(role, folder.path, run_fingerprint, log=progress.say)
         elif not config.resume:
@@ -197,14 +198,6 @@ def _job(config: RunConfig) -> RunResult:
     metrics = read_json(final / "metrics.json")
     progress.say(summary(metrics))
     return RunResult(out=final, metrics=metrics)
-
-
-def _folder_mode(config: RunConfig, role) -> str:
-    if role is not None:
-        return role.kind
-    if config.resume:
-        return "resume"
-    return "overwrite" if config.overwrite else "new"
 
 
 def _load(config: RunConfig, progress):
