@@ -5,10 +5,11 @@ TFDS builders made locally (``synthetic_fraud``, ``synthetic_digits``) live in
 """
 
 from ._diagnosis import describe_imbalance
-from ._images import ImageData, load_images
-from ._loaders import MISSING_CATEGORY, load_data, read_frame, table_features, table_from_frame
+from ._images import ImageData
+from ._loaders import load_data, load_images, read_rows
+from ._sources import read_frame
 from ._split import DataSplit, stratified_split
-from ._table import TabularData
+from ._table import MISSING_CATEGORY, TabularData, table_features, table_from_frame
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -19,6 +20,7 @@ __all__ = [
     "load_images",
     "load_data",
     "read_frame",
+    "read_rows",
     "stratified_split",
     "table_features",
     "table_from_frame",

@@ -1,13 +1,33 @@
-"""The in-memory form of a labelled table that the rest of raretune works on."""
+"""The in-memory form of a labelled table, and how a DataFrame's columns become one.
+
+:func:`table_from_frame` types each feature column (numeric or categorical) and encodes the
+labels; :func:`table_features` coerces new rows to a finished table's columns.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LabelledRows", "TabularData"]
+from .._errors import DataError
+from ._labels import encode_known_labels, encode_labels, label_name, list_names
+
+__all__ = ["LabelledRows", "MISSING_CATEGORY", "RawTable", "TabularData", "rows_like_reference",
+           "table_features", "table_from_frame"]
+
+#: Category that stands for a missing value in a categorical column.
+MISSING_CATEGORY = "(missing)"
+
+
+class RawTable(NamedTuple):
+    """A table as a reader found it: the frame, the label column its source names (or None), where from."""
+
+    frame: pd.DataFrame
+    target: str | None
+    source: str
 
 
 class LabelledRows:
@@ -104,3 +124,160 @@ class TabularData(LabelledRows):
         for name in self.categorical:
             inputs[name] = self.features[name].to_numpy(dtype=object).astype(str).reshape(-1, 1)
         return inputs
+
+
+def table_from_frame(
+    frame: pd.DataFrame,
+    *,
+    target: str | None,
+    positive=None,
+    source: str = "DataFrame",
+    reference: TabularData | None = None,
+) -> TabularData:
+    """Validate a DataFrame and encode it as a :class:`TabularData` (see :func:`load_data`)."""
+    if frame.shape[0] == 0:
+        raise DataError(f"The data from {source} has no rows.")
+    if target is None:
+        raise DataError(f"Name the label column with target= (--target); columns: {list_names(frame.columns)}.")
+    if target not in frame.columns:
+        raise DataError(f"Unknown target column {target!r}; columns: {list_names(frame.columns)}.")
+    notes = []
+    labels = frame[target]
+    missing_label = labels.isna().to_numpy()
+    if missing_label.any():
+        notes.append(f"{int(missing_label.sum())} rows without a label in {target!r} dropped")
+        frame = frame.loc[~missing_label]
+        labels = frame[target]
+    if frame.shape[0] == 0:
+        raise DataError(f"Every row of {source} lacks a label in {target!r}.")
+    features = frame.drop(columns=[target]).reset_index(drop=True)
+    features.columns = [str(c) for c in features.columns]
+    classes, y, task_note = encode_labels(labels.to_numpy(), positive, None if reference is None else reference.classes)
+    if task_note:
+        notes.append(task_note)
+    if reference is None:
+        numeric, categorical, features, column_notes = _type_columns(features)
+    else:
+        missing = [c for c in reference.columns if c not in features.columns]
+        if missing:
+            raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
+        numeric, categorical = tuple(reference.numeric), tuple(reference.categorical)
+        features, column_notes = _coerce_columns(features, numeric, categorical)
+    notes.extend(column_notes)
+    if not numeric and not categorical:
+        raise DataError(f"The data from {source} has no feature columns besides {target!r}.")
+    return TabularData(
+        features=features,
+        y=y,
+        classes=classes,
+        target=str(target),
+        numeric=numeric,
+        categorical=categorical,
+        source=source,
+        notes=tuple(notes),
+    )
+
+
+def table_features(frame: pd.DataFrame, reference: TabularData, source: str) -> pd.DataFrame:
+    """Features of an unlabelled frame, typed like ``reference`` (for prediction)."""
+    return _features_like(frame, reference, source)[0]
+
+
+def rows_like_reference(raw: RawTable, reference: TabularData) -> TabularData:
+    """Rows to score or evaluate with ``reference``'s model (see :func:`raretune.datasets.read_rows`)."""
+    frame = raw.frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    features, notes = _features_like(frame, reference, raw.source)
+    if reference.target in frame.columns:
+        labels = frame[reference.target]
+        y = encode_known_labels(labels.to_numpy(dtype=object), reference.classes)
+        y[labels.isna().to_numpy()] = -1
+        unknown = sorted({label_name(v) for v in labels[(y < 0) & labels.notna().to_numpy()]})
+        if unknown:
+            notes.append(
+                f"{int(((y < 0) & labels.notna().to_numpy()).sum())} rows with a label not seen in "
+                f"training ({list_names(unknown, 3)}): y = -1"
+            )
+    else:
+        y = np.full(frame.shape[0], -1, dtype=np.int64)
+    return TabularData(
+        features=features, y=y, classes=tuple(reference.classes), target=reference.target,
+        numeric=tuple(reference.numeric), categorical=tuple(reference.categorical),
+        source=raw.source, notes=tuple(notes),
+    )
+
+
+def _features_like(frame: pd.DataFrame, reference: TabularData, source: str):
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in reference.columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
+    return _coerce_columns(frame[list(reference.columns)], reference.numeric, reference.categorical)
+
+
+# -- feature columns ------------------------------------------------------------------------
+
+
+def _type_columns(features: pd.DataFrame):
+    numeric, categorical, notes = [], [], []
+    for name in list(features.columns):
+        column = features[name]
+        if column.isna().all():
+            notes.append(f"column {name!r} dropped: every value is missing")
+            features = features.drop(columns=[name])
+            continue
+        if pd.api.types.is_bool_dtype(column):
+            categorical.append(name)
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            numeric.append(name)
+            notes.append(f"column {name!r}: dates used as seconds since 1970")
+        elif pd.api.types.is_numeric_dtype(column):
+            numeric.append(name)
+        else:
+            categorical.append(name)
+    features, coerce_notes = _coerce_columns(features, tuple(numeric), tuple(categorical))
+    return tuple(numeric), tuple(categorical), features, notes + coerce_notes
+
+
+def _coerce_columns(features: pd.DataFrame, numeric, categorical):
+    notes = []
+    out = {}
+    for name in numeric:
+        column = features[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            values = column.astype("int64").to_numpy(dtype="float64") / 1e9
+            values[column.isna().to_numpy()] = np.nan
+        else:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
+            bad = np.isnan(values) & column.notna().to_numpy()
+            if bad.any():
+                example = column[bad].iloc[0]
+                raise DataError(
+                    f"Column {name!r} should be numeric but holds {example!r} "
+                    f"({int(bad.sum())} such values)."
+                )
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            raise DataError(
+                f"Column {name!r} holds {n_inf} infinite values; replace them (or mark them "
+                "missing) before training."
+            )
+        n_missing = int(np.isnan(values).sum())
+        if n_missing:
+            notes.append(
+                f"column {name!r}: {n_missing} missing values, imputed with the training median"
+            )
+        out[name] = values
+    for name in categorical:
+        column = features[name]
+        n_missing = int(column.isna().sum())
+        values = np.array([label_name(v) for v in column.to_numpy(dtype=object)], dtype=object)
+        if n_missing:
+            values[column.isna().to_numpy()] = MISSING_CATEGORY
+            notes.append(f"column {name!r}: {n_missing} missing values, kept as category {MISSING_CATEGORY!r}")
+        out[name] = values
+    frame = pd.DataFrame(out, index=range(features.shape[0]))
+    for name in categorical:
+        frame[name] = frame[name].astype(object)
+    return frame, notes
