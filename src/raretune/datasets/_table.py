@@ -141,6 +141,9 @@ def table_from_frame(
         raise DataError(f"Name the label column with target= (--target); columns: {list_names(frame.columns)}.")
     if target not in frame.columns:
         raise DataError(f"Unknown target column {target!r}; columns: {list_names(frame.columns)}.")
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(f"Column {str(repeated[0])!r} appears twice in {source}; give every column its own name.")
     notes = []
     labels = frame[target]
     missing_label = labels.isna().to_numpy()
@@ -156,6 +159,7 @@ def table_from_frame(
     if task_note:
         notes.append(task_note)
     if reference is None:
+        _refuse_label_copies(features, labels, str(target))
         numeric, categorical, features, column_notes = _type_columns(features)
     else:
         missing = [c for c in reference.columns if c not in features.columns]
@@ -217,6 +221,17 @@ def _features_like(frame: pd.DataFrame, reference: TabularData, source: str):
 
 
 # -- feature columns ------------------------------------------------------------------------
+
+
+def _refuse_label_copies(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
+    """A feature equal to the label (pandas names a repeated CSV header ``label.1``) is a target leak."""
+    label_text = labels.astype(str).to_numpy()
+    n_labels = labels.nunique()
+    for name in features.columns:
+        column = features[name]
+        # cheap filter first: a copy has as many distinct values as the label
+        if column.nunique() == n_labels and (column.astype(str).to_numpy() == label_text).all():
+            raise DataError(f"Column {name!r} repeats the label {target!r} (a target leak); drop it.")
 
 
 def _type_columns(features: pd.DataFrame):
