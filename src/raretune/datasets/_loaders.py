@@ -19,6 +19,8 @@ def load_data(
     positive=None,
     reference: TabularData | None = None,
     data_dir: str | os.PathLike | None = None,
+    keep=(),
+    drop=(),
 ) -> TabularData | ImageData:
     """Load a labelled table (or image set) from any supported source.
 
@@ -43,6 +45,15 @@ def load_data(
         may be missing, are read by :func:`read_rows` instead.
     data_dir : path, optional
         TFDS data folder (TFDS's default when omitted).
+    keep : str or sequence of str, default ()
+        Columns never left out as identifiers. A column is an identifier when it is text
+        with a different value on every row, or whole numbers all distinct and strictly
+        rising (or falling) in row order (a row number, a sequential id); identifiers are
+        left out, each with a note, and named in ``TabularData.dropped``. Tables of fewer
+        than 20 rows keep every column.
+    drop : str or sequence of str, default ()
+        More columns to leave out. ``keep`` and ``drop`` apply without ``reference`` only
+        (with it, the reference's columns are used).
 
     Returns
     -------
@@ -52,7 +63,9 @@ def load_data(
     ------
     DataError
         One line saying what is wrong: missing or empty file, unknown target (the columns
-        are listed), one class only, infinite values, unknown label in ``reference`` mode.
+        are listed), one class only, infinite values, unknown label in ``reference`` mode,
+        a feature column equal to the label (a target leak), a name in ``keep`` or
+        ``drop`` that is not a column, dropping the target or every feature.
 
     Notes
     -----
@@ -69,6 +82,7 @@ def load_data(
         return images_from_raw(raw, positive=positive, reference=reference)
     return table_from_frame(
         raw.frame, target=target or raw.target, positive=positive, source=raw.source, reference=reference,
+        keep=keep, drop=drop,
     )
 
 

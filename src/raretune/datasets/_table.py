@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError
+from ._columns import MISSING_CATEGORY, coerce_columns, refuse_label_copies, select_columns, type_columns
 from ._labels import encode_known_labels, encode_labels, label_name, list_names
 
 __all__ = ["LabelledRows", "MISSING_CATEGORY", "RawTable", "TabularData", "rows_like_reference",
            "table_features", "table_from_frame"]
 
-#: Category that stands for a missing value in a categorical column.
-MISSING_CATEGORY = "(missing)"
 
 
 class RawTable(NamedTuple):
@@ -78,6 +77,9 @@ class TabularData(LabelledRows):
         Where the table came from, for the report.
     notes : tuple of str
         What loading changed (rows dropped, values imputed), for the report.
+    dropped : tuple of str
+        Columns of the source left out as identifiers (see ``keep`` in
+        :func:`~raretune.datasets.load_data`), for a warning in the run's record.
 
     Examples
     --------
@@ -97,6 +99,7 @@ class TabularData(LabelledRows):
     categorical: tuple = ()
     source: str = ""
     notes: tuple = field(default_factory=tuple)
+    dropped: tuple = ()
 
     @property
     def columns(self) -> tuple:
@@ -133,6 +136,8 @@ def table_from_frame(
     positive=None,
     source: str = "DataFrame",
     reference: TabularData | None = None,
+    keep=(),
+    drop=(),
 ) -> TabularData:
     """Validate a DataFrame and encode it as a :class:`TabularData` (see :func:`load_data`)."""
     if frame.shape[0] == 0:
@@ -159,14 +164,17 @@ def table_from_frame(
     if task_note:
         notes.append(task_note)
     if reference is None:
-        _refuse_label_copies(features, labels, str(target))
-        numeric, categorical, features, column_notes = _type_columns(features)
+        features, dropped, column_notes = select_columns(features, str(target), keep=keep, drop=drop)
+        refuse_label_copies(features, labels, str(target))
+        numeric, categorical, features, type_notes = type_columns(features)
+        column_notes += type_notes
     else:
         missing = [c for c in reference.columns if c not in features.columns]
         if missing:
             raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
         numeric, categorical = tuple(reference.numeric), tuple(reference.categorical)
-        features, column_notes = _coerce_columns(features, numeric, categorical)
+        features, column_notes = coerce_columns(features, numeric, categorical)
+        dropped = ()
     notes.extend(column_notes)
     if not numeric and not categorical:
         raise DataError(f"The data from {source} has no feature columns besides {target!r}.")
@@ -179,6 +187,7 @@ def table_from_frame(
         categorical=categorical,
         source=source,
         notes=tuple(notes),
+        dropped=dropped,
     )
 
 
@@ -200,7 +209,7 @@ def rows_like_reference(raw: RawTable, reference: TabularData) -> TabularData:
         if unknown:
             notes.append(
                 f"{int(((y < 0) & labels.notna().to_numpy()).sum())} rows with a label not seen in "
-                f"training ({list_names(unknown, 3)}): y = -1"
+                f"training ({list_names([repr(u) for u in unknown], 3)}): y = -1"
             )
     else:
         y = np.full(frame.shape[0], -1, dtype=np.int64)
@@ -217,82 +226,4 @@ def _features_like(frame: pd.DataFrame, reference: TabularData, source: str):
     missing = [c for c in reference.columns if c not in frame.columns]
     if missing:
         raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
-    return _coerce_columns(frame[list(reference.columns)], reference.numeric, reference.categorical)
-
-
-# -- feature columns ------------------------------------------------------------------------
-
-
-def _refuse_label_copies(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
-    """A feature equal to the label (pandas names a repeated CSV header ``label.1``) is a target leak."""
-    label_text = labels.astype(str).to_numpy()
-    n_labels = labels.nunique()
-    for name in features.columns:
-        column = features[name]
-        # cheap filter first: a copy has as many distinct values as the label
-        if column.nunique() == n_labels and (column.astype(str).to_numpy() == label_text).all():
-            raise DataError(f"Column {name!r} repeats the label {target!r} (a target leak); drop it.")
-
-
-def _type_columns(features: pd.DataFrame):
-    numeric, categorical, notes = [], [], []
-    for name in list(features.columns):
-        column = features[name]
-        if column.isna().all():
-            notes.append(f"column {name!r} dropped: every value is missing")
-            features = features.drop(columns=[name])
-            continue
-        if pd.api.types.is_bool_dtype(column):
-            categorical.append(name)
-        elif pd.api.types.is_datetime64_any_dtype(column):
-            numeric.append(name)
-            notes.append(f"column {name!r}: dates used as seconds since 1970")
-        elif pd.api.types.is_numeric_dtype(column):
-            numeric.append(name)
-        else:
-            categorical.append(name)
-    features, coerce_notes = _coerce_columns(features, tuple(numeric), tuple(categorical))
-    return tuple(numeric), tuple(categorical), features, notes + coerce_notes
-
-
-def _coerce_columns(features: pd.DataFrame, numeric, categorical):
-    notes = []
-    out = {}
-    for name in numeric:
-        column = features[name]
-        if pd.api.types.is_datetime64_any_dtype(column):
-            values = column.astype("int64").to_numpy(dtype="float64") / 1e9
-            values[column.isna().to_numpy()] = np.nan
-        else:
-            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
-            bad = np.isnan(values) & column.notna().to_numpy()
-            if bad.any():
-                example = column[bad].iloc[0]
-                raise DataError(
-                    f"Column {name!r} should be numeric but holds {example!r} "
-                    f"({int(bad.sum())} such values)."
-                )
-        n_inf = int(np.isinf(values).sum())
-        if n_inf:
-            raise DataError(
-                f"Column {name!r} holds {n_inf} infinite values; replace them (or mark them "
-                "missing) before training."
-            )
-        n_missing = int(np.isnan(values).sum())
-        if n_missing:
-            notes.append(
-                f"column {name!r}: {n_missing} missing values, imputed with the training median"
-            )
-        out[name] = values
-    for name in categorical:
-        column = features[name]
-        n_missing = int(column.isna().sum())
-        values = np.array([label_name(v) for v in column.to_numpy(dtype=object)], dtype=object)
-        if n_missing:
-            values[column.isna().to_numpy()] = MISSING_CATEGORY
-            notes.append(f"column {name!r}: {n_missing} missing values, kept as category {MISSING_CATEGORY!r}")
-        out[name] = values
-    frame = pd.DataFrame(out, index=range(features.shape[0]))
-    for name in categorical:
-        frame[name] = frame[name].astype(object)
-    return frame, notes
+    return coerce_columns(frame[list(reference.columns)], reference.numeric, reference.categorical)
