@@ -1,5 +1,8 @@
 """Loading, diagnosing and splitting labelled data.
 
+:func:`load_data` reads data to train on (tables or images, from any supported source);
+:func:`read_rows` reads rows to score or evaluate with a finished run's schema, labels optional.
+
 TFDS builders made locally (``synthetic_fraud``, ``synthetic_digits``) live in
 ``raretune.datasets.builders``; importing that module registers them with TFDS.
 """
