@@ -122,3 +122,21 @@ def test_tfds_source_reads_a_prepared_dataset(tmp_path):
         # mock_data answers for any registered builder; raretune's loader batches the split
         data = load_data("tfds:titanic:train", target="survived")
     assert data.n_rows == 20 and data.target == "survived"
+
+
+def test_a_repeated_label_header_is_a_target_leak(tmp_path):
+    path = tmp_path / "leak.csv"
+    path.write_text("x,label,label\n0.1,0,0\n0.4,0,0\n0.2,1,1\n0.9,0,0\n")
+    with pytest.raises(DataError, match=r"^Column 'label\.1' repeats the label 'label' \(a target leak\); drop it\.$"):
+        load_data(path, target="label")
+    # a column that agrees with the label on some rows only is a feature
+    path.write_text("x,label,flag\n0.1,0,0\n0.4,0,1\n0.2,1,1\n0.9,0,0\n")
+    assert load_data(path, target="label").columns == ("x", "flag")
+
+
+def test_a_text_copy_of_the_label_is_a_leak_too():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4], "y": ["a", "a", "b", "a"], "y_copy": ["a", "a", "b", "a"]})
+    with pytest.raises(DataError, match="'y_copy' repeats the label 'y'"):
+        load_data(frame, target="y")
+    with pytest.raises(DataError, match="'y' appears twice"):
+        load_data(pd.concat([frame[["x", "y"]], frame[["y"]]], axis=1), target="y")

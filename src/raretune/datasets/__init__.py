@@ -1,14 +1,18 @@
 """Loading, diagnosing and splitting labelled data.
 
+:func:`load_data` reads data to train on (tables or images, from any supported source);
+:func:`read_rows` reads rows to score or evaluate with a finished run's schema, labels optional.
+
 TFDS builders made locally (``synthetic_fraud``, ``synthetic_digits``) live in
 ``raretune.datasets.builders``; importing that module registers them with TFDS.
 """
 
 from ._diagnosis import describe_imbalance
-from ._images import ImageData, load_images
-from ._loaders import MISSING_CATEGORY, load_data, read_frame, table_features, table_from_frame
+from ._images import ImageData
+from ._loaders import load_data, load_images, read_rows
+from ._sources import read_frame
 from ._split import DataSplit, stratified_split
-from ._table import TabularData
+from ._table import MISSING_CATEGORY, TabularData, table_features, table_from_frame
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -19,6 +23,7 @@ __all__ = [
     "load_images",
     "load_data",
     "read_frame",
+    "read_rows",
     "stratified_split",
     "table_features",
     "table_from_frame",

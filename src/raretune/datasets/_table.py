@@ -1,13 +1,32 @@
-"""The in-memory form of a labelled table that the rest of raretune works on."""
+"""The in-memory form of a labelled table, and how a DataFrame's columns become one.
+
+:func:`table_from_frame` types each feature column (numeric or categorical) and encodes the
+labels; :func:`table_features` coerces new rows to a finished table's columns.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LabelledRows", "TabularData"]
+from .._errors import DataError
+from ._columns import MISSING_CATEGORY, coerce_columns, refuse_label_copies, select_columns, type_columns
+from ._labels import encode_known_labels, encode_labels, label_name, list_names
+
+__all__ = ["LabelledRows", "MISSING_CATEGORY", "RawTable", "TabularData", "rows_like_reference",
+           "table_features", "table_from_frame"]
+
+
+
+class RawTable(NamedTuple):
+    """A table as a reader found it: the frame, the label column its source names (or None), where from."""
+
+    frame: pd.DataFrame
+    target: str | None
+    source: str
 
 
 class LabelledRows:
@@ -58,6 +77,9 @@ class TabularData(LabelledRows):
         Where the table came from, for the report.
     notes : tuple of str
         What loading changed (rows dropped, values imputed), for the report.
+    dropped : tuple of str
+        Columns of the source left out as identifiers (see ``keep`` in
+        :func:`~raretune.datasets.load_data`), for a warning in the run's record.
 
     Examples
     --------
@@ -77,6 +99,7 @@ class TabularData(LabelledRows):
     categorical: tuple = ()
     source: str = ""
     notes: tuple = field(default_factory=tuple)
+    dropped: tuple = ()
 
     @property
     def columns(self) -> tuple:
@@ -104,3 +127,103 @@ class TabularData(LabelledRows):
         for name in self.categorical:
             inputs[name] = self.features[name].to_numpy(dtype=object).astype(str).reshape(-1, 1)
         return inputs
+
+
+def table_from_frame(
+    frame: pd.DataFrame,
+    *,
+    target: str | None,
+    positive=None,
+    source: str = "DataFrame",
+    reference: TabularData | None = None,
+    keep=(),
+    drop=(),
+) -> TabularData:
+    """Validate a DataFrame and encode it as a :class:`TabularData` (see :func:`load_data`)."""
+    if frame.shape[0] == 0:
+        raise DataError(f"The data from {source} has no rows.")
+    if target is None:
+        raise DataError(f"Name the label column with target= (--target); columns: {list_names(frame.columns)}.")
+    if target not in frame.columns:
+        raise DataError(f"Unknown target column {target!r}; columns: {list_names(frame.columns)}.")
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(f"Column {str(repeated[0])!r} appears twice in {source}; give every column its own name.")
+    notes = []
+    labels = frame[target]
+    missing_label = labels.isna().to_numpy()
+    if missing_label.any():
+        notes.append(f"{int(missing_label.sum())} rows without a label in {target!r} dropped")
+        frame = frame.loc[~missing_label]
+        labels = frame[target]
+    if frame.shape[0] == 0:
+        raise DataError(f"Every row of {source} lacks a label in {target!r}.")
+    features = frame.drop(columns=[target]).reset_index(drop=True)
+    features.columns = [str(c) for c in features.columns]
+    classes, y, task_note = encode_labels(labels.to_numpy(), positive, None if reference is None else reference.classes)
+    if task_note:
+        notes.append(task_note)
+    if reference is None:
+        features, dropped, column_notes = select_columns(features, str(target), keep=keep, drop=drop)
+        refuse_label_copies(features, labels, str(target))
+        numeric, categorical, features, type_notes = type_columns(features)
+        column_notes += type_notes
+    else:
+        missing = [c for c in reference.columns if c not in features.columns]
+        if missing:
+            raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
+        numeric, categorical = tuple(reference.numeric), tuple(reference.categorical)
+        features, column_notes = coerce_columns(features, numeric, categorical)
+        dropped = ()
+    notes.extend(column_notes)
+    if not numeric and not categorical:
+        raise DataError(f"The data from {source} has no feature columns besides {target!r}.")
+    return TabularData(
+        features=features,
+        y=y,
+        classes=classes,
+        target=str(target),
+        numeric=numeric,
+        categorical=categorical,
+        source=source,
+        notes=tuple(notes),
+        dropped=dropped,
+    )
+
+
+def table_features(frame: pd.DataFrame, reference: TabularData, source: str) -> pd.DataFrame:
+    """Features of an unlabelled frame, typed like ``reference`` (for prediction)."""
+    return _features_like(frame, reference, source)[0]
+
+
+def rows_like_reference(raw: RawTable, reference: TabularData) -> TabularData:
+    """Rows to score or evaluate with ``reference``'s model (see :func:`raretune.datasets.read_rows`)."""
+    frame = raw.frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    features, notes = _features_like(frame, reference, raw.source)
+    if reference.target in frame.columns:
+        labels = frame[reference.target]
+        y = encode_known_labels(labels.to_numpy(dtype=object), reference.classes)
+        y[labels.isna().to_numpy()] = -1
+        unknown = sorted({label_name(v) for v in labels[(y < 0) & labels.notna().to_numpy()]})
+        if unknown:
+            notes.append(
+                f"{int(((y < 0) & labels.notna().to_numpy()).sum())} rows with a label not seen in "
+                f"training ({list_names([repr(u) for u in unknown], 3)}): y = -1"
+            )
+    else:
+        y = np.full(frame.shape[0], -1, dtype=np.int64)
+    return TabularData(
+        features=features, y=y, classes=tuple(reference.classes), target=reference.target,
+        numeric=tuple(reference.numeric), categorical=tuple(reference.categorical),
+        source=raw.source, notes=tuple(notes),
+    )
+
+
+def _features_like(frame: pd.DataFrame, reference: TabularData, source: str):
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in reference.columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"Column {missing[0]!r} is missing from {source}; it is needed by the model.")
+    return coerce_columns(frame[list(reference.columns)], reference.numeric, reference.categorical)

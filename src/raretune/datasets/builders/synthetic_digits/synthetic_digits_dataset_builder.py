@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from raretune.datasets.builders._local import GeneratedLocally
+
 __all__ = ["Builder", "make_digits", "RARE_DIGIT", "RARE_SHARE", "IMAGE_SIZE"]
 
 RARE_DIGIT = 8
@@ -60,7 +62,7 @@ def make_digits(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return index, images, labels[index]
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
     """scikit-learn's digits at 16x16, digit 8 kept rare (~3%); generated locally."""
 
     VERSION = tfds.core.Version("1.0.0")

@@ -17,6 +17,7 @@ from tensorflow_datasets.core import file_adapters
 from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 
 from raretune._validation import check_number
+from raretune.datasets.builders._local import GeneratedLocally
 
 __all__ = ["Builder", "SyntheticFraudConfig", "generate_chunks", "FEATURE_NAMES", "LABEL"]
 
@@ -340,7 +341,7 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
     """Synthetic card transactions with ~0.3% fraud, generated locally (no download)."""
 
     VERSION = tfds.core.Version("1.0.0")
