@@ -18,7 +18,7 @@ import sys
 
 from ._errors import ConfigError, DataError, RaretuneError, RunStateError
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401
 
 # The run package is TensorFlow-free at import; importing it here also keeps the name
 # ``raretune.run`` bound to the function, not to the subpackage of the same name.

@@ -35,6 +35,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--target", help="label column (default: the dataset's label)")
     data.add_argument("--positive", help="positive class (default: the rarer class)")
     data.add_argument("--test-data", help="a fixed test set (same columns); the data is then split into train/validation only")
+    data.add_argument("--keep", help="columns to keep although they look like identifiers (comma-separated)")
+    data.add_argument("--drop", help="columns to leave out (comma-separated)")
     data.add_argument("--validation-size", type=float, help="validation fraction (default 0.15)")
     data.add_argument("--test-size", type=float, help="test fraction (default 0.15)")
     data.add_argument("--data-dir", help="TFDS data folder")
@@ -84,7 +86,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``raretune`` command."""
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(prog="raretune", description="Train Keras classifiers on highly imbalanced data.")
     parser.add_argument("--version", action="version", version=f"raretune {__version__}")
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_insp.add_argument("--target")
     p_insp.add_argument("--positive")
     p_insp.add_argument("--data-dir")
+    p_insp.add_argument("--keep", default="", help="columns to keep although they look like identifiers")
+    p_insp.add_argument("--drop", default="", help="columns to leave out")
     p_rep = sub.add_parser("report", help="rebuild report.html of a run")
     p_rep.add_argument("run_dir")
     sub.add_parser("remedies", help="list the remedies and when to use each")
@@ -221,7 +225,8 @@ def _cmd_predict(args) -> int:
 def _cmd_inspect(args) -> int:
     from .datasets import describe_imbalance, load_data
 
-    data = load_data(args.data, target=args.target, positive=args.positive, data_dir=args.data_dir)
+    data = load_data(args.data, target=args.target, positive=args.positive, data_dir=args.data_dir,
+                     keep=[c for c in args.keep.split(",") if c], drop=[c for c in args.drop.split(",") if c])
     d = describe_imbalance(data)
     print(f"source      {data.source}")
     print(f"rows        {d['n_rows']:,}")

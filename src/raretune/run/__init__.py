@@ -118,7 +118,10 @@ def _job(config: RunConfig) -> RunResult:
     modality = modality.learn(split.train)
     run_fingerprint = fingerprint(modality, data, test_data,
                                   {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
-    warnings_ = []
+    warnings_ = [f"column {name!r} dropped: it looks like an identifier (unique per row or a sequence number); "
+                 f"keep it with --keep {name}" for name in getattr(data, "dropped", ())]
+    for warning in warnings_:
+        progress.say(f"warning: {warning}")
 
     with folder:
         if config.resume and (role is None or role.kind == "chief"):
@@ -204,7 +207,9 @@ def _load(config: RunConfig, progress):
     """The data (and a fixed test set), checked before anything is written."""
     source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
     progress.say(f"loading {source}")
-    data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir)
+    data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir,
+                     keep=config.keep, drop=config.drop)
+
     test_data = None
     if config.test_data is not None:
         test_data = load_data(config.test_data, target=data.target, reference=data, data_dir=config.data_dir)

@@ -28,7 +28,7 @@ FAST_MAX_ROWS = 20_000
 _TUNERS = ("hyperband", "bayesian", "random")
 _CALIBRATIONS = ("auto", "none", "prior", "platt", "isotonic")
 #: Options that decide what is searched: a resumed run or a worker must have the same ones.
-SEARCH_OPTIONS = ("strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
+SEARCH_OPTIONS = ("keep", "drop", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
                   "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
 
 
@@ -48,6 +48,9 @@ class RunConfig:
     test_data : optional
         A fixed test set, loaded like ``data``; then ``data`` is split into train and
         validation only.
+    keep, drop : sequence of str
+        Columns to keep although they look like identifiers (unique per row, or a sequence
+        number), which are dropped by default with a warning; columns to leave out.
     out : path, optional
         Run folder (default ``runs/<timestamp>``).
     strategies : sequence of str, optional
@@ -108,6 +111,8 @@ class RunConfig:
     target: str | None = None
     positive: str | None = None
     test_data: object = None
+    keep: tuple = ()
+    drop: tuple = ()
     out: str | os.PathLike | None = None
     strategies: tuple | None = None
     tuner: str = "hyperband"
@@ -152,7 +157,7 @@ class RunConfig:
         from ..remedies import check_strategies
         from ..tuning import distributed
 
-        changes = {"command": tuple(self.command)}
+        changes = {"command": tuple(self.command), "keep": _names(self.keep, "keep"), "drop": _names(self.drop, "drop")}
         if self.strategies is not None:
             changes["strategies"] = check_strategies(self.strategies)
         check_option(self.tuner, "tuner", "run", _TUNERS)
@@ -197,7 +202,17 @@ class RunConfig:
         out["out"] = None if self.out is None else str(self.out)
         out["strategies"] = None if self.strategies is None else list(self.strategies)
         out["command"] = list(self.command)
+        out["keep"], out["drop"] = list(self.keep), list(self.drop)
         return out
+
+
+def _names(value, option: str) -> tuple:
+    """Column names from a comma-separated string or a sequence of strings."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"The {option!r} parameter of run must be column names. Got {value!r} instead.")
+    return tuple(value)
 
 
 def threshold_rule(config: RunConfig) -> tuple:

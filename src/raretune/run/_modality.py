@@ -57,6 +57,14 @@ class TableModality:
 
         return predict_proba(model, self.schema.inputs(rows.features))
 
+    def reference(self, classes, target: str):
+        """A table with no rows but the run's columns and classes: what new rows must look like."""
+        from ..datasets import TabularData
+
+        return TabularData(features=pd.DataFrame(columns=list(self.schema.columns)), y=np.zeros(0, dtype=int),
+                           classes=tuple(classes), target=target, numeric=self.schema.numeric,
+                           categorical=self.schema.categorical)
+
     def columns(self, data) -> dict:
         """The inputs, for ``metrics.json``."""
         return {"numeric": list(data.numeric), "categorical": list(data.categorical)}
@@ -112,6 +120,10 @@ class ImageModality:
         from ..models import predict_images
 
         return predict_images(model, rows.images)
+
+    def reference(self, classes, target: str):
+        return ImageData(images=np.zeros((0, *self.schema.image_shape), dtype=np.uint8), y=np.zeros(0, dtype=np.int64),
+                         classes=tuple(classes), target=target)
 
     def columns(self, data) -> dict:
         return {"image": ["x".join(str(d) for d in data.image_shape) + " uint8"]}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, RunStateError
+from .._errors import RunStateError
 from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
@@ -91,41 +90,10 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
 
 
 def _read_rows(loaded, data, data_dir):
-    from ..datasets import TabularData, read_frame, table_features
-    from ..datasets._loaders import _frame_from_tf_dataset, _frame_from_tfds, _is_tf_dataset
+    from ..datasets import read_rows
 
-    modality = loaded["modality"]
-    if modality.kind == "image":
-        from ..datasets._images import _as_uint8, _shape_text, read_images
-
-        images, _, _, _, source = read_images(data, data_dir=data_dir)
-        images, _ = _as_uint8(images, source)
-        if tuple(images.shape[1:]) != tuple(modality.schema.image_shape):
-            raise DataError(f"Images from {source} are {_shape_text(images.shape[1:])}; the model was built for "
-                            f"{_shape_text(modality.schema.image_shape)}.")
-
-        class _Images:
-            pass
-
-        rows = _Images()
-        rows.images = images
-        return rows
-    schema = modality.schema
-    if isinstance(data, (str, os.PathLike)) and str(data).startswith("tfds:"):
-        frame, _, source = _frame_from_tfds(str(data), data_dir)
-    elif isinstance(data, (str, os.PathLike)):
-        frame, source = read_frame(data), str(data)
-    elif isinstance(data, pd.DataFrame):
-        frame, source = data, "DataFrame"
-    elif _is_tf_dataset(data):
-        frame, _ = _frame_from_tf_dataset(data, loaded["target"])
-        source = "tf.data.Dataset"
-    else:
-        raise DataError(f"Cannot score a {type(data).__name__}: pass a path, 'tfds:NAME' or a DataFrame.")
-    reference = TabularData(features=pd.DataFrame(columns=list(schema.columns)), y=np.zeros(0, dtype=int),
-                            classes=tuple(loaded["classes"]), target=loaded["target"],
-                            numeric=schema.numeric, categorical=schema.categorical)
-    return reference.with_rows(table_features(frame, reference, source), np.zeros(len(frame), dtype=int))
+    reference = loaded["modality"].reference(loaded["classes"], loaded["target"])
+    return read_rows(data, reference, data_dir=data_dir)
 
 
 def score_frame(loaded: dict, raw) -> pd.DataFrame:

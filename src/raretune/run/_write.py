@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._io import atomic_path, write_json
 from ..remedies import remedy_settings
 from ..record import (BestRecord, DataRecord, DeployedRecord, EnsembleRecord, MetricsRecord, SearchRecord,
