@@ -48,6 +48,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     search.add_argument("--cost-fp", type=float, help="cost of a false alarm (objective/threshold 'cost')")
     search.add_argument("--max-trials", type=int)
     search.add_argument("--max-epochs", type=int)
+    search.add_argument("--time-limit", metavar="DURATION",
+                        help="limit on the whole run, e.g. 90s, 10m, 1h (the search stops early; later phases are "
+                             "skipped when they would not fit)")
     search.add_argument("--folds", type=int,
                         help="cross-fitting folds over train+validation (default: 5 below 20,000 rows, else 1 = hold-out)")
     search.add_argument("--ensemble", type=int,

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from .._errors import RaretuneError, RunStateError
 from .._io import read_json, write_json
+from .._threads import sklearn_phase
 from ..datasets import describe_imbalance, load_data, stratified_split
 from ..metrics import score_predictions
+from ._budget import Budget
 from ._candidates import converged_candidates, member_label, trial_candidates
 from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
@@ -100,6 +102,7 @@ def _job(config: RunConfig) -> RunResult:
     from ..tuning import distributed
 
     progress = Progress(quiet=config.quiet, verbose=config.verbose)
+    budget = Budget(config.time_limit)
     role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = RunFolder(out, mode="resume" if config.resume else "overwrite" if config.overwrite else "new",
@@ -139,10 +142,16 @@ def _job(config: RunConfig) -> RunResult:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
         with progress.phase("search"):
-            search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume)
+            search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume,
+                                   budget=budget)
         if search.worker_trials is not None:
             return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
                                                           "trials": search.worker_trials})
+        untried = sorted(set(plan.strategies) - {t.hyperparameters.values.get("strategy")
+                                                 for t in search.tuner.oracle.trials.values()})
+        if untried:
+            warnings_.append(f"remedies without a trial (the search stopped early): {', '.join(untried)}")
+            progress.say(f"warning: {warnings_[-1]}")
         best = search.best
         progress.say(f"best trial {best.trial_id}: {best.hyperparameters.values['strategy']}, "
                      f"{plan.objective.metric} = {best.score:.4f}")
@@ -151,8 +160,8 @@ def _job(config: RunConfig) -> RunResult:
             candidates = trial_candidates(plan, modality, hypermodel, search, split)
             converged = []
             if plan.cross_fitted and plan.ensemble > 1:
-                with _isolated("converged candidates", progress, warnings_):
-                    converged = converged_candidates(plan, hypermodel, split.validation, progress)
+                with _isolated("converged candidates", progress, warnings_), sklearn_phase():
+                    converged = converged_candidates(plan, hypermodel, split.validation, progress, budget)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
             if len(chosen.members) > 1 or chosen.members[0]["trial_id"] != best.trial_id:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
@@ -166,14 +175,22 @@ def _job(config: RunConfig) -> RunResult:
             validation, test = _score(plan, data, decision, split, validation_score, test_score)
             leaderboard = remedy_rows(plan, modality, search, split.test)
             leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
-        if config.baseline:
+        baseline_estimate = max((c.seconds for c in converged), default=0.0)
+        if config.baseline and not budget.fits(baseline_estimate):
+            progress.say("time limit: the baseline is skipped")
+            warnings_.append("time limit: no HistGradientBoosting baseline")
+        elif config.baseline:
             with progress.phase("baseline", "baseline: HistGradientBoosting"), \
-                    _isolated("the baseline", progress, warnings_):
+                    _isolated("the baseline", progress, warnings_), sklearn_phase():
                 folds = hypermodel.folds_of(split.train)[0] if plan.cross_fitted else None
                 leaderboard.append(baseline_row(plan, modality, split, folds=folds))
 
         model, refitted = chosen.model, None
-        if plan.cross_fitted and config.refit:
+        refit_estimate = _refit_estimate(chosen, search, converged)
+        if plan.cross_fitted and config.refit and not budget.fits(refit_estimate):
+            progress.say(f"time limit: no refit (about {refit_estimate:.0f} s); model.keras is the tested model")
+            warnings_.append("time limit: the chosen models were not refitted on every row")
+        elif plan.cross_fitted and config.refit:
             with progress.phase("refit", "refit: retraining the chosen models on every row"), \
                     _isolated("the refit", progress, warnings_):
                 model, refit_decision, refit_record = refit(plan, hypermodel, search, chosen, split)
@@ -201,6 +218,19 @@ def _job(config: RunConfig) -> RunResult:
     metrics = read_json(final / "metrics.json")
     progress.say(summary(metrics))
     return RunResult(out=final, metrics=metrics)
+
+
+def _refit_estimate(chosen, search, converged) -> float:
+    """Seconds a refit of ``chosen`` should take: its members' own training times."""
+    seconds = {c.member.get("model", "") + str(c.member.get("C", c.member.get("config", ""))): c.seconds
+               for c in converged}
+    total = 0.0
+    for member in chosen.members:
+        if member["trial_id"] is not None:
+            total += search.trial_log.seconds.get(member["trial_id"]) or 0.0
+        else:
+            total += seconds.get(member["model"] + str(member.get("C", member.get("config", ""))), 0.0)
+    return total
 
 
 def _load(config: RunConfig, progress):

@@ -60,8 +60,12 @@ def training_prior(hypermodel, train, trial):
     return remedy.training_prior(settings, rows.y, train.n_classes)
 
 
-def converged_candidates(plan, hypermodel, rows, progress) -> list:
-    """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees."""
+def converged_candidates(plan, hypermodel, rows, progress, budget=None) -> list:
+    """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees.
+
+    Under a time limit (``budget``) a model starts only if one more like the slowest so
+    far still fits; the ones left out are named.
+    """
     from ..tuning import LINEAR_C, TREE_CONFIGS
 
     config = plan.config
@@ -69,16 +73,22 @@ def converged_candidates(plan, hypermodel, rows, progress) -> list:
     prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes  # balanced class weights
     members = ([{"model": "logistic_regression", "C": C} for C in LINEAR_C] if config.linear else []) + (
         [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else [])
-    out = []
+    out, slowest = [], 0.0
     for i, member in enumerate(members, start=1):
-        started = time.monotonic()
         member = {"trial_id": None, **member, "strategy": "class_weight"}
+        if budget is not None and not budget.fits(1.5 * slowest):
+            left = ", ".join(member_label(m) for m in members[i - 1:])
+            progress.say(f"time limit: converged candidates left out: {left}")
+            break
+        started = time.monotonic()
         progress.say(f"candidate {i}/{len(members)}: {member_label(member)}, {hypermodel.folds} folds",
                      verbose_only=True)
         raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+        seconds = time.monotonic() - started
+        slowest = max(slowest, seconds)
         if network is None:  # many classes, few categories: no linear layout (see logistic_model)
             continue
-        out.append(Candidate(member, network, raw, prior, time.monotonic() - started))
+        out.append(Candidate(member, network, raw, prior, seconds))
     return out
 
 

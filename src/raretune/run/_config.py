@@ -68,6 +68,10 @@ class RunConfig:
     max_trials, max_epochs : int, optional
         Search budget. By default it follows the size of the training split: 20 trials of
         up to 9 epochs from 20,000 training rows up, 40 trials of up to 27 epochs below.
+    time_limit : float or str, optional
+        A limit on the whole run, from loading to the report: seconds, or ``"90s"``,
+        ``"10m"``, ``"1h"``. The search stops starting trials when its share is spent; the
+        converged candidates, baseline and refit run only if they fit in what is left.
     validation_size, test_size : float
         Split fractions.
     folds : int, optional
@@ -123,6 +127,7 @@ class RunConfig:
     calibration: str = "auto"
     max_trials: int | None = None
     max_epochs: int | None = None
+    time_limit: float | str | None = None
     validation_size: float = 0.15
     test_size: float = 0.15
     folds: int | None = None
@@ -168,6 +173,9 @@ class RunConfig:
                 check_number(getattr(self, name), name, "run", kind=int, low=low, high=high)
         for name in ("cost_fn", "cost_fp"):
             check_number(getattr(self, name), name, "run", low=0, closed="neither")
+        from ._budget import parse_duration
+
+        changes["time_limit"] = parse_duration(self.time_limit)
         if self.resume and self.overwrite:
             raise ConfigError("Pass --resume or --overwrite, not both.")
         distributed.check_distributed_options(self.chief, self.worker, self.worker_id, self.lease_seconds)

@@ -111,6 +111,10 @@ def make_plan(config: RunConfig, modality, split: DataSplit) -> RunPlan:
             strategies = tuple(dict.fromkeys(kept + ["stream"]))
             notes.append(f"{split.train.n_rows:,} training rows (over {config.stream_above:,}): {', '.join(swapped)} "
                          "replaced by streaming rebalancing (stream) to keep one copy of the data in memory")
+    if max_trials < len(strategies):  # every remedy asked for gets a trial (Keras Tuner draws each first)
+        notes.append(f"{len(strategies)} remedies for {max_trials} trials: the budget is raised to "
+                     f"{len(strategies)} trials, one for each remedy")
+        max_trials = len(strategies)
     folds = _folds(config, modality, split)
     ensemble = config.ensemble if config.ensemble is not None else (DEFAULT_ENSEMBLE if folds > 1 else 1)
     return RunPlan(config=config, objective=config.objective_, strategies=strategies, max_trials=max_trials,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from .._threads import sklearn_phase
 from ._candidates import fit_converged
 from ._decide import decide
 from ._ensemble import weighted_average
@@ -39,7 +40,8 @@ def refit(plan, hypermodel, search, chosen, split):
     networks, predictions, weights, epochs = [], [], [], []
     for member in chosen.members:
         if member["trial_id"] is None:  # a converged model: cross-fitted again on every row
-            oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed)
+            with sklearn_phase():
+                oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed)
             predictions.append(oof)
             epochs.append(None)
         else:

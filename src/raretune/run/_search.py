@@ -47,7 +47,8 @@ class Search:
         return self.ranked[0]
 
 
-def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, resume: bool = False) -> Search:
+def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, resume: bool = False,
+                  budget=None) -> Search:
     """Run the search and return its trials.
 
     Parameters
@@ -62,6 +63,9 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
     role : distributed Role or None
     resume : bool
         Reload the tuner's project instead of starting afresh.
+    budget : Budget, optional
+        A whole-run time limit: no trial starts after the search's deadline, and a running
+        trial stops at its next epoch end.
 
     Raises
     ------
@@ -72,7 +76,7 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
 
     config = plan.config
     is_worker = role is not None and role.kind == "worker"
-    trial_log = TrialLog(out / "trials.json", progress, resume=resume)
+    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget)
     with distributed.kt_environment(role):
         try:
             tuner = make_tuner(
@@ -91,8 +95,11 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
             trial_log.oracle = tuner.oracle
         progress.say(f"search: {config.tuner}, up to {plan.max_trials} trials of up to {plan.max_epochs} epochs, "
                      f"objective {plan.objective.describe()}, remedies {', '.join(plan.strategies)}")
+        callbacks = _callbacks(out, progress) + ([budget.callback()] if budget is not None and budget.limit else [])
+        if budget is not None:
+            budget.start_search()
         fit = dict(train=split.train, validation=split.validation, epochs=plan.max_epochs, verbose=0,
-                   callbacks=_callbacks(out, progress))
+                   callbacks=callbacks)
         if role is None:
             tuner.search(**fit)
         elif role.kind == "chief":
@@ -163,13 +170,17 @@ class TrialLog:
         Where the one line per finished trial goes.
     resume : bool
         Keep the records of an earlier, interrupted search.
+    budget : Budget, optional
+        When the search's share of a time limit is spent, the oracle starts no more trials.
     """
 
     oracle = None  # set once the chief's or local oracle exists: records are rewritten after every trial
 
-    def __init__(self, path: Path, progress, *, resume: bool = False):
+    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None):
         self.path = path
         self.progress = progress
+        self.budget = budget
+        self.stopped_early = False
         self.seconds = {}
         self.tuner_ids = {}  # which tuner ran each trial ("tuner0" on one machine, the worker's name)
         if path.exists() and resume:
@@ -186,6 +197,11 @@ class TrialLog:
         self.tuner_ids[event["trial_id"]] = event.get("tuner_id")
         if self.oracle is not None:
             self.write(self.oracle)  # after every trial, so a crash keeps the records
+            if self.budget is not None and self.budget.search_over() and not self.stopped_early:
+                # Keras Tuner creates no trial past max_trials: the search ends after this one
+                self.oracle.max_trials = len(self.oracle.trials)
+                self.stopped_early = True
+                self.progress.say(f"time limit: the search stops after {len(self.oracle.trials)} trials")
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
         total = event["max_trials"] or "?"

@@ -109,7 +109,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
             columns=modality.columns(data),
             notes=list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else [])
             + ([f"cross-fitting: the {split.train.n_rows:,} training rows are split into {folds} folds; "
-                "validation scores are out-of-fold predictions"] if folds > 1 else []),
+                "validation scores are out-of-fold predictions"] if folds > 1 else []) + list(plan.notes),
             warnings=diagnosis["warnings"],
         ),
         search=SearchRecord(tuner=config.tuner, objective=plan.objective.to_dict(), max_trials=plan.max_trials,
