@@ -3,13 +3,14 @@
 Importing this module imports Keras and Keras Tuner.
 """
 
-from ._ensemble import average_models, greedy_ensemble
-from ._hypermodel import TabularHyperModel, ValidationScorer, build_tabular_model, fold_assignment
-from ._image import ImageHyperModel, ImageSchema, augment_stream, build_image_model, make_augmenter
-from ._linear import LINEAR_C, cross_fit_logistic, linear_features, logistic_model
+# graphs and compilers live in raretune.models; re-exported so callers of tuning keep working
+from ..models import FeatureSchema, ImageSchema, average_models, build_image_model, build_tabular_model
+from ..models.export import linear_features, logistic_model, trees_model
+from ._converged import LINEAR_C, TREE_CONFIGS, cross_fit_logistic, cross_fit_trees
+from ._ensemble import greedy_ensemble
+from ._hypermodel import TabularHyperModel, ValidationScorer, fold_assignment
+from ._image import ImageHyperModel, augment_stream, make_augmenter
 from ._remedies import DEFAULT_IMAGE_STRATEGIES, DEFAULT_STRATEGIES, REMEDIES, Remedy, check_strategies
-from ._schema import FeatureSchema
-from ._trees import TREE_CONFIGS, cross_fit_trees, trees_model
 from ._tuner import TUNERS, completed_trials, make_tuner
 
 __all__ = [

@@ -1,28 +1,19 @@
-"""Converged logistic regressions, cross-fitted, written as plain Keras models.
+"""Fitted logistic regressions written as plain Keras models.
 
-A search trains linear models too (``layers`` = 0) but, under Hyperband's short budgets, by
-a few epochs of Adam: on small, nearly linear tables they stop far from the optimum that a
-second-order solver reaches in a second. These helpers fit scikit-learn's L-BFGS logistic
-regression on exactly the features a raretune network sees (training-median imputation,
-training-mean/variance scaling, one indicator per category seen in training), one per fold,
-and copy the coefficients into :func:`~raretune.tuning.build_stacked_model` with no hidden
-layer, so the result is an ordinary Keras model that plain Keras loads.
+:func:`linear_features` is exactly the design matrix a raretune network sees
+(training-median imputation, training-mean/variance scaling, one indicator per category
+seen in training); :func:`logistic_model` copies regressions fitted on it (one per fold,
+see ``raretune.tuning.cross_fit_logistic``) into :func:`~raretune.models.build_stacked_model`
+with no hidden layer, so the result is an ordinary Keras model that plain Keras loads.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..datasets import TabularData
-from ._schema import FeatureSchema
+from .._schema import FeatureSchema
 
-__all__ = ["LINEAR_C", "cross_fit_logistic", "linear_features", "logistic_model"]
-
-#: Inverse regularisation strengths tried (scikit-learn's ``C``); each is one ensemble candidate.
-LINEAR_C = (0.01, 0.1, 1.0, 10.0)
-
+__all__ = ["linear_features", "logistic_model"]
 
 def linear_features(schema: FeatureSchema, features) -> np.ndarray:
     """The design matrix a linear raretune network sees: scaled numbers and category indicators.
@@ -56,59 +47,6 @@ def linear_features(schema: FeatureSchema, features) -> np.ndarray:
     return np.hstack(parts) if parts else np.zeros((n, 0))
 
 
-def _fit(X, y, *, C: float, class_weight, random_state):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, random_state=random_state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
-
-
-def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C: float, class_weight="balanced", random_state=None):
-    """One logistic regression per fold, each fitted on the rows outside its fold.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-    data : TabularData
-        The rows to cross-fit.
-    fold_ids : array-like of int
-        Fold of each row, 0 .. K-1.
-    C : float
-        Inverse regularisation strength.
-    class_weight : {"balanced"} or None, default="balanced"
-    random_state : int or None
-
-    Returns
-    -------
-    out_of_fold : ndarray
-        Each row's probability from the regression that did not see it: shape (n,) for two
-        classes, (n, n_classes) otherwise.
-    fitted : list of sklearn.linear_model.LogisticRegression
-        One per fold, in fold order.
-    """
-    return cross_fit(schema, data, fold_ids, lambda X, y: _fit(X, y, C=C, class_weight=class_weight, random_state=random_state))
-
-
-def cross_fit(schema: FeatureSchema, data: TabularData, fold_ids, fit):
-    """``(out-of-fold probabilities, fitted models)``: ``fit(X, y)`` on the rows outside each fold.
-
-    ``X`` is :func:`linear_features`; the models need ``classes_`` and ``predict_proba``.
-    """
-    X = linear_features(schema, data.features)
-    ids = np.asarray(fold_ids)
-    out = np.zeros((data.n_rows, data.n_classes))
-    fitted = []
-    for k in range(int(ids.max()) + 1):
-        inside = ids == k
-        model = fit(X[~inside], data.y[~inside])
-        out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
-        fitted.append(model)
-    return (out[:, 1] if data.n_classes == 2 else out), fitted
-
-
 def logistic_model(schema: FeatureSchema, fitted, *, name: str = "raretune_logistic"):
     """A Keras model averaging the probabilities of fitted logistic regressions.
 
@@ -127,7 +65,7 @@ def logistic_model(schema: FeatureSchema, fitted, *, name: str = "raretune_logis
         column's embedding is narrower than the number of class scores (many classes,
         few categories), which the linear layout cannot hold.
     """
-    from ._hypermodel import build_stacked_model
+    from .._mlp import build_stacked_model
 
     k = len(fitted)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes

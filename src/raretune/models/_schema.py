@@ -1,4 +1,4 @@
-"""What the model needs to know about the columns, learnt from the training rows only."""
+"""What a model needs to know about its training data: columns (tables) or image shape and classes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..datasets import TabularData
+from ..datasets import ImageData, TabularData
 
-__all__ = ["FeatureSchema"]
+__all__ = ["FeatureSchema", "ImageSchema"]
 
 _MAX_VOCABULARY = 1000
 
@@ -125,3 +125,42 @@ def _input_names(columns) -> tuple:
         seen.add(name)
         names.append(name)
     return tuple(names)
+
+
+@dataclass(frozen=True)
+class ImageSchema:
+    """What an image network needs to know about its training images.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)``.
+    classes : tuple of str
+        Class names, by class index.
+    class_counts : tuple of int
+        Training images of each class (for ``bias_init``).
+    """
+
+    image_shape: tuple
+    classes: tuple
+    class_counts: tuple
+
+    @classmethod
+    def from_data(cls, train: ImageData) -> "ImageSchema":
+        """The schema of a training image set."""
+        return cls(tuple(train.image_shape), tuple(train.classes), tuple(int(c) for c in train.class_counts))
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (stored in ``config.json``)."""
+        return {"image_shape": list(self.image_shape), "classes": list(self.classes),
+                "class_counts": list(self.class_counts)}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "ImageSchema":
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(record["image_shape"]), tuple(record["classes"]), tuple(record["class_counts"]))

@@ -1,10 +1,10 @@
 """Gradient-boosted trees, cross-fitted, compiled into plain Keras layers.
 
 On many small tables boosted trees rank rare rows better than any network a short search
-finds (axis-aligned thresholds, interactions for free). These helpers fit scikit-learn's
-``HistGradientBoostingClassifier`` with balanced class weights on the design matrix of
-:func:`~raretune.tuning.linear_features`, one per fold, and compile the fitted trees
-into three built-in Keras layers, so the ensemble that holds them is still one ``.keras``
+finds (axis-aligned thresholds, interactions for free). :func:`trees_model` compiles
+scikit-learn ``HistGradientBoostingClassifier`` models fitted on the design matrix of
+:func:`~raretune.models.export.linear_features` (one per fold, see
+``raretune.tuning.cross_fit_trees``) into three built-in Keras layers, so the ensemble that holds them is still one ``.keras``
 file that plain Keras loads and TensorFlow Serving runs:
 
 1. ``tree_splits``: one ``Dense`` unit per split node, ``hard_sigmoid`` of a steep ramp:
@@ -18,22 +18,11 @@ file that plain Keras loads and TensorFlow Serving runs:
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..datasets import TabularData
-from ._linear import cross_fit
-from ._schema import FeatureSchema
+from .._schema import FeatureSchema
 
-__all__ = ["TREE_CONFIGS", "cross_fit_trees", "trees_model"]
-
-#: Boosting settings tried, each one ensemble candidate: scikit-learn's defaults, and
-#: smaller trees with L2 shrinkage of leaf values for tables with a handful of rare rows.
-TREE_CONFIGS = {
-    "default": {},
-    "small_leaves": {"max_leaf_nodes": 8, "min_samples_leaf": 5, "l2_regularization": 1.0},
-}
+__all__ = ["trees_model"]
 
 #: Width of a split's ramp, relative to its threshold (in standardised units, at least 1).
 #: A split sends a row left when its value is at most ``threshold + margin``, right from
@@ -42,43 +31,6 @@ TREE_CONFIGS = {
 #: spare for float32 rounding (about 1e-7 relative); only values within two margins above a
 #: threshold can be scored differently.
 _MARGIN = 1e-6
-
-
-def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, config: str = "default",
-                    class_weight="balanced", random_state=None):
-    """One boosted-trees model per fold, each fitted on the rows outside its fold.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-    data : TabularData
-        The rows to cross-fit.
-    fold_ids : array-like of int
-        Fold of each row, 0 .. K-1.
-    config : str, default="default"
-        A key of ``TREE_CONFIGS``.
-    class_weight : {"balanced"} or None, default="balanced"
-    random_state : int or None
-
-    Returns
-    -------
-    out_of_fold : ndarray
-        Each row's probability from the model that did not see it: shape (n,) for two
-        classes, (n, n_classes) otherwise.
-    fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
-        One per fold, in fold order.
-    """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    params = TREE_CONFIGS[config]
-
-    def fit(X, y):
-        model = HistGradientBoostingClassifier(class_weight=class_weight, random_state=random_state, **params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return model.fit(X, y)
-
-    return cross_fit(schema, data, fold_ids, fit)
 
 
 def _paths(nodes) -> tuple:
@@ -102,7 +54,7 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
     Parameters
     ----------
     schema : FeatureSchema
-        The schema whose :func:`~raretune.tuning.linear_features` the models were fitted on.
+        The schema whose :func:`~raretune.models.export.linear_features` the models were fitted on.
     fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
         Fitted on every class of ``schema``, on numeric features only (the design matrix).
 
@@ -115,7 +67,7 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
     """
     import keras
 
-    from ._hypermodel import _encoded_inputs
+    from .._inputs import encoded_inputs
 
     k = len(fitted)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes
@@ -157,7 +109,7 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
                 leaf_bias[tree, slot] = 1.0 - sum(1 for _, left in path if left)
                 values[f, t * n_leaves + slot, out_index] = float(nodes["value"][leaf])
 
-    inputs, features = _encoded_inputs(schema, None, one_hot=True)
+    inputs, features = encoded_inputs(schema, None, one_hot=True)
     splits = keras.layers.Dense(k * n_trees * n_splits, activation="hard_sigmoid", name="tree_splits")(features)
     splits = keras.layers.Reshape((k * n_trees, n_splits), name="splits_per_tree")(splits)
     leaves = keras.layers.EinsumDense("btn,tnl->btl", output_shape=(k * n_trees, n_leaves), bias_axes="tl",

@@ -1,0 +1,145 @@
+"""Tabular networks: an MLP over raw columns, and K independent MLPs stacked as one graph."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from ._inputs import encoded_inputs
+from ._schema import FeatureSchema
+
+__all__ = ["build_stacked_model", "build_tabular_model", "tower_outputs"]
+
+
+def build_stacked_model(
+    schema: FeatureSchema,
+    *,
+    n_towers: int,
+    layers: int = 2,
+    units: int = 64,
+    dropout: float = 0.1,
+    initial_bias=None,
+    seed: int | None = None,
+    name: str = "raretune_mlp",
+):
+    """``n_towers`` independent MLPs computed as one stacked network, and their average.
+
+    The towers share the input preprocessing of :func:`build_tabular_model`; each hidden
+    layer is one ``EinsumDense`` whose kernel holds every tower's weights side by side
+    (``(towers, in, out)``), so K towers cost one layer's worth of graph and optimizer
+    work instead of K. The layer ``towers`` outputs every tower's probabilities,
+    ``(batch, n_towers, n_out)``; the model's output is their mean (batch, n_out). Only
+    built-in layers, so plain Keras loads the saved model.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    n_towers : int
+        Independent networks (cross-fitting: one per fold).
+    layers, units, dropout, initial_bias, seed, name
+        As in :func:`build_tabular_model` (``layers`` = 0: logistic regressions).
+
+    Returns
+    -------
+    keras.Model
+    """
+    k = int(n_towers)
+    inputs, features = encoded_inputs(schema, seed, towers=k)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+
+    def init(kind, offset):  # He (relu layers) or Glorot (output), per tower: EinsumDense's fans are per tower
+        scale = 2.0 if kind == "he" else 1.0
+        mode = "fan_in" if kind == "he" else "fan_avg"
+        return keras.initializers.VarianceScaling(scale, mode, "uniform", seed=None if seed is None else seed + offset)
+
+    x, width = features, None
+    for i in range(layers):
+        x = keras.layers.EinsumDense("bkf,kfu->bku" if i == 0 else "bku,kuv->bkv", output_shape=(k, units),
+                                     bias_axes="ku" if i == 0 else "kv",
+                                     activation="relu", kernel_initializer=init("he", i), name=f"stacked_dense_{i}")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
+        width = units
+    equation = "bkf,kfo->bko" if width is None else "bku,kuo->bko"
+    bias = "zeros" if initial_bias is None else keras.initializers.Constant(
+        np.tile(np.asarray(initial_bias, dtype="float32").reshape(1, n_out), (k, 1)))
+    logits = keras.layers.EinsumDense(equation, output_shape=(k, n_out), bias_axes="ko", kernel_initializer=init("glorot", 99),
+                                      bias_initializer=bias, name="stacked_logits")(x)
+    towers = keras.layers.Activation("sigmoid" if n_out == 1 else "softmax", name="towers")(logits)
+    probability = keras.layers.GlobalAveragePooling1D(name="probability")(towers)
+    return keras.Model(inputs, probability, name=name)
+
+
+def build_tabular_model(
+    schema: FeatureSchema,
+    *,
+    layers: int = 2,
+    units: int = 64,
+    dropout: float = 0.1,
+    initial_bias=None,
+    seed: int | None = None,
+    n_towers: int = 1,
+    name: str = "raretune_mlp",
+):
+    """A Keras MLP that takes raw columns and does its own preprocessing.
+
+    Numeric columns pass through a ``Normalization`` layer holding the training means and
+    variances; categorical columns through ``StringLookup`` (training vocabulary, one
+    out-of-vocabulary slot) and an ``Embedding``. Only built-in Keras layers are used, so the
+    saved ``.keras`` file loads with plain ``keras.models.load_model``.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+        Learnt from the training rows.
+    layers, units : int
+        Hidden layers and their width.
+    dropout : float
+        Dropout after each hidden layer.
+    initial_bias : array-like, optional
+        Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
+    seed : int, optional
+        Seed of the weight initialisers.
+    n_towers : int
+        With more than one, the model averages ``n_towers`` MLPs that share the input
+        preprocessing (the balanced-bagging ensemble); tower ``t``'s layers are named
+        ``tower{t}_...``.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    keras.Model
+        Inputs: a dict ``{input_name: (batch, 1)}``. Output: the positive-class probability
+        (batch, 1) for two classes, class probabilities (batch, K) otherwise.
+    """
+    inputs, features = encoded_inputs(schema, seed)
+    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
+    towers = []
+    for t in range(n_towers):
+        prefix = "" if n_towers == 1 else f"tower{t}_"
+        tower_seed = None if seed is None else seed + 1000 * t
+        x = features
+        for i in range(layers):
+            x = keras.layers.Dense(
+                units, activation="relu", name=f"{prefix}dense_{i}",
+                kernel_initializer=keras.initializers.HeUniform(seed=None if tower_seed is None else tower_seed + i),
+            )(x)
+            if dropout > 0:
+                x = keras.layers.Dropout(dropout, seed=tower_seed, name=f"{prefix}dropout_{i}")(x)
+        towers.append(keras.layers.Dense(
+            n_out,
+            activation="sigmoid" if n_out == 1 else "softmax",
+            bias_initializer=bias_init,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=None if tower_seed is None else tower_seed + 99),
+            name=f"{prefix}probability" if n_towers > 1 else "probability",
+        )(x))
+    outputs = towers[0] if n_towers == 1 else keras.layers.Average(name="probability")(towers)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tower_outputs(model):
+    """The output layers of an ensemble's towers, in tower order."""
+    layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
+    return sorted(layers, key=lambda layer: int(layer.name[len("tower"):].split("_")[0]))
