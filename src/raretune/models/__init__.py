@@ -12,7 +12,7 @@ from ._cnn import build_image_model
 from ._inputs import encoded_inputs
 from ._mlp import build_stacked_model, build_tabular_model, tower_outputs
 from ._predict import predict_images, predict_proba
-from ._schema import FeatureSchema, ImageSchema
+from ._schema import FeatureSchema, ImageSchema, fold_schemas
 
 __all__ = [
     "FeatureSchema",
@@ -22,6 +22,7 @@ __all__ = [
     "build_stacked_model",
     "build_tabular_model",
     "encoded_inputs",
+    "fold_schemas",
     "predict_images",
     "predict_proba",
     "tower_outputs",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
@@ -12,9 +14,10 @@ __all__ = ["build_stacked_model", "build_tabular_model", "tower_outputs"]
 
 
 def build_stacked_model(
-    schema: FeatureSchema,
+    schema: FeatureSchema | None = None,
     *,
-    n_towers: int,
+    n_towers: int | None = None,
+    schemas: Sequence[FeatureSchema] | None = None,
     layers: int = 2,
     units: int = 64,
     dropout: float = 0.1,
@@ -24,28 +27,48 @@ def build_stacked_model(
 ):
     """``n_towers`` independent MLPs computed as one stacked network, and their average.
 
-    The towers share the input preprocessing of :func:`build_tabular_model`; each hidden
-    layer is one ``EinsumDense`` whose kernel holds every tower's weights side by side
+    Each tower preprocesses the raw columns as :func:`build_tabular_model` does, with
+    statistics of its own schema: with ``schemas`` (cross-fitting: schema ``t`` learnt on
+    the rows outside fold ``t``, see :func:`~raretune.models.fold_schemas`) tower ``t`` imputes with its own
+    medians, standardises with its own means and variances and looks categories up in its
+    own vocabularies, each with an embedding of its own. Each hidden layer is one
+    ``EinsumDense`` whose kernel holds every tower's weights side by side
     (``(towers, in, out)``), so K towers cost one layer's worth of graph and optimizer
     work instead of K. The layer ``towers`` outputs every tower's probabilities,
     ``(batch, n_towers, n_out)``; the model's output is their mean (batch, n_out). Only
-    built-in layers, so plain Keras loads the saved model.
+    built-in layers and ``keras.ops``, so plain Keras loads the saved model.
 
     Parameters
     ----------
-    schema : FeatureSchema
-    n_towers : int
-        Independent networks (cross-fitting: one per fold).
+    schema : FeatureSchema, optional
+        One schema for every tower (with ``n_towers``); give this or ``schemas``.
+    n_towers : int, optional
+        Independent networks; with ``schemas``, defaults to (and must equal) their number.
+    schemas : sequence of FeatureSchema, optional
+        One schema per tower, all of the same columns and classes.
     layers, units, dropout, initial_bias, seed, name
         As in :func:`build_tabular_model` (``layers`` = 0: logistic regressions).
 
     Returns
     -------
     keras.Model
+        Layer ``normalize`` holds every tower's means and variances, shape
+        ``(1, n_towers, n_numeric)``; categorical column ``c`` has one ``StringLookup``
+        over the union of the towers' vocabularies and one ``Embedding`` ``embed_<c>``
+        whose rows are split into per-tower blocks (see ``tower_rows``).
     """
-    k = int(n_towers)
-    inputs, features = encoded_inputs(schema, seed, towers=k)
-    n_out = 1 if schema.n_classes == 2 else schema.n_classes
+    if (schema is None) == (schemas is None):
+        raise ValueError("build_stacked_model takes `schema` (with `n_towers`) or `schemas`, not both.")
+    if schemas is None:
+        if n_towers is None:
+            raise ValueError("build_stacked_model needs `n_towers` with a single `schema`.")
+        schemas = [schema] * int(n_towers)
+    elif n_towers is not None and int(n_towers) != len(schemas):
+        raise ValueError(f"Invalid `n_towers`. Expected len(schemas)={len(schemas)}. Received: n_towers={n_towers}")
+    schemas = list(schemas)
+    k = len(schemas)
+    inputs, features = encoded_inputs(schemas, seed)
+    n_out = 1 if schemas[0].n_classes == 2 else schemas[0].n_classes
 
     def init(kind, offset):  # He (relu layers) or Glorot (output), per tower: EinsumDense's fans are per tower
         scale = 2.0 if kind == "he" else 1.0
@@ -83,8 +106,8 @@ def build_tabular_model(
 ):
     """A Keras MLP that takes raw columns and does its own preprocessing.
 
-    Numeric columns pass through a ``Normalization`` layer holding the training means and
-    variances; categorical columns through ``StringLookup`` (training vocabulary, one
+    A missing number (NaN) becomes the training median and numeric columns pass through a
+    ``Normalization`` layer holding the training means and variances; categorical columns through ``StringLookup`` (training vocabulary, one
     out-of-vocabulary slot) and an ``Embedding``. Only built-in Keras layers are used, so the
     saved ``.keras`` file loads with plain ``keras.models.load_model``.
 

@@ -31,7 +31,7 @@ def linear_features(schema: FeatureSchema, features) -> np.ndarray:
         A value outside a column's training vocabulary has no indicator (all zeros), as
         Keras' ``StringLookup`` maps it to the out-of-vocabulary slot.
     """
-    inputs = schema.inputs(features)
+    inputs = schema.inputs(schema.impute(features))  # the graph imputes the same float32 medians
     n = len(features)
     parts = []
     if schema.numeric:
@@ -61,7 +61,7 @@ def logistic_model(schema: FeatureSchema, fitted, *, name: str = "raretune_logis
     -------
     keras.Model or None
         Same inputs and output as the search's networks; its predictions match the
-        regressions' ``predict_proba`` to float32 precision. ``None`` when a categorical
+        regressions' ``predict_proba`` within float32 rounding. ``None`` when a categorical
         column's embedding is narrower than the number of class scores (many classes,
         few categories), which the linear layout cannot hold.
     """
@@ -82,14 +82,15 @@ def logistic_model(schema: FeatureSchema, fitted, *, name: str = "raretune_logis
     offset, column = n_numeric, n_numeric
     for name, vocabulary in zip(schema.input_names[n_numeric:], schema.vocabularies):
         embedding = model.get_layer(f"embed_{name}")
-        dim = embedding.embeddings.shape[1] // k
+        dim = embedding.embeddings.shape[1]
         if dim < n_out:
             return None
-        table = np.zeros((len(vocabulary) + 1, dim * k))
+        block = len(vocabulary) + 1  # tower t's rows: t * block (out of vocabulary), then its values
+        table = np.zeros((k * block, dim))
         for t in range(k):
             for o in range(n_out):  # dimension o of tower t's embedding carries class score o
-                table[1:, t * dim + o] = coefs[t, o, column:column + len(vocabulary)]
-                kernel[t, offset + o, o] = 1.0
+                table[t * block + 1:(t + 1) * block, o] = coefs[t, o, column:column + len(vocabulary)]
+        kernel[:, offset:offset + n_out, :] = np.eye(n_out)
         embedding.embeddings.assign(table.astype("float32"))
         offset += dim
         column += len(vocabulary)
