@@ -6,6 +6,6 @@ with the same inputs and output as raretune's networks.
 """
 
 from ._linear import linear_features, logistic_model
-from ._trees import trees_model
+from ._trees import DEFAULT_MAX_TREE_PARAMS, ModelTooLarge, trees_model
 
-__all__ = ["linear_features", "logistic_model", "trees_model"]
+__all__ = ["DEFAULT_MAX_TREE_PARAMS", "ModelTooLarge", "linear_features", "logistic_model", "trees_model"]
