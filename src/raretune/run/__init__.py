@@ -137,7 +137,7 @@ def _job(config: RunConfig) -> RunResult:
             import keras
 
             keras.utils.set_random_seed(plan.seed)
-        hypermodel = modality.hypermodel(plan)
+        hypermodel = modality.hypermodel(plan, split.train)
         if plan.cross_fitted:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")

@@ -44,12 +44,12 @@ class TableModality:
 
         return replace(self, schema=FeatureSchema.from_data(train))
 
-    def hypermodel(self, plan):
-        """The Keras Tuner hypermodel that searches network and remedy."""
+    def hypermodel(self, plan, rows):
+        """The Keras Tuner hypermodel that searches network and remedy on ``rows``."""
         from ..tuning import TabularHyperModel
 
         return TabularHyperModel(self.schema, strategies=plan.strategies, objective=plan.objective,
-                                 random_state=plan.seed, folds=plan.folds)
+                                 random_state=plan.seed, folds=plan.folds, rows=rows if plan.cross_fitted else None)
 
     def predict_raw(self, model, rows) -> np.ndarray:
         """The network's raw scores for labelled or unlabelled rows: (n,) binary, (n, K) multiclass."""
@@ -111,7 +111,7 @@ class ImageModality:
 
         return replace(self, schema=ImageSchema.from_data(train))
 
-    def hypermodel(self, plan):
+    def hypermodel(self, plan, rows):
         from ..tuning import ImageHyperModel
 
         return ImageHyperModel(self.schema, strategies=plan.strategies, objective=plan.objective, random_state=plan.seed)

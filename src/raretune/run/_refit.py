@@ -35,7 +35,7 @@ def refit(plan, hypermodel, search, chosen, split):
     rows = concat_rows(split.train, split.test)
     refitter = TabularHyperModel(
         hypermodel.schema, strategies=hypermodel.strategies, objective=plan.objective, random_state=plan.seed,
-        memory_budget=hypermodel.memory_budget, folds=min(hypermodel.folds, int(rows.class_counts.min())),
+        memory_budget=hypermodel.memory_budget, folds=min(hypermodel.folds, int(rows.class_counts.min())), rows=rows,
     )
     networks, predictions, weights, epochs = [], [], [], []
     for member in chosen.members:

@@ -57,6 +57,7 @@ class CrossFitter:
         self._folds = None     # (rows, ids, parts) of the last rows seen
         self._inputs = None    # (rows, model inputs)
         self._view = None      # (model, towers view)
+        self._schemas = None   # (rows, per-fold schemas)
 
     def folds_of(self, train: TabularData):
         """``(fold ids, parts)`` of ``train``: part k holds the rows outside fold k.
@@ -69,6 +70,15 @@ class CrossFitter:
             ids = fold_assignment(train.y, hm.folds, random_state=hm.random_state)
             self._folds = (train, ids, [train.take(np.flatnonzero(ids != k)) for k in range(hm.folds)])
         return self._folds[1], self._folds[2]
+
+    def schemas(self, rows: TabularData) -> list:
+        """One feature schema per tower, schema k learnt on the rows outside fold k of ``rows``."""
+        from ..models import fold_schemas
+
+        if getattr(self, "_schemas", None) is None or self._schemas[0] is not rows:
+            ids, _ = self.folds_of(rows)
+            self._schemas = (rows, fold_schemas(rows, ids))
+        return self._schemas[1]
 
     def towers(self, model):
         """A model with every tower's output, ``(batch, towers, outputs)``, sharing ``model``'s layers."""

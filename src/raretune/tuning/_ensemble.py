@@ -3,8 +3,9 @@
 A search leaves many good networks behind; averaging a few of them is nearly always
 better than the single best, and on small data it also averages away the luck of the
 choice. :func:`greedy_ensemble` picks, with replacement, the trials whose averaged
-validation (or out-of-fold) predictions score best; :func:`average_models` turns the
-choice into one Keras model that plain Keras loads.
+validation (or out-of-fold) predictions score best;
+:func:`raretune.models.average_models` turns the choice into one Keras model that plain
+Keras loads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..metrics import Objective
 
-__all__ = ["average_models", "greedy_ensemble"]
+__all__ = ["greedy_ensemble"]
 
 
 def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, bags: int = 1,
@@ -92,43 +93,3 @@ def _select(predictions, y, objective, rounds) -> np.ndarray:
         if trial_scores[pick] > best_score + 1e-12:
             best_score, best_counts = trial_scores[pick], counts.copy()
     return best_counts
-
-
-def average_models(models, weights, *, name: str = "raretune_ensemble"):
-    """One Keras model whose output is the weighted average of ``models``' outputs.
-
-    The models must take the same named inputs. Each becomes a nested model (renamed
-    ``member_<i>``); integer ``weights`` repeat members in a built-in ``Average`` layer,
-    so the result has no custom objects and ``keras.models.load_model`` reads it.
-
-    Parameters
-    ----------
-    models : sequence of keras.Model
-    weights : sequence of int
-        Counts from :func:`greedy_ensemble`; members with 0 are left out.
-
-    Returns
-    -------
-    keras.Model
-    """
-    import keras
-
-    chosen = [(m, int(w)) for m, w in zip(models, weights) if int(w) > 0]
-    if not chosen:
-        raise ValueError("average_models needs at least one member with a positive weight.")
-    if len(chosen) == 1:
-        return chosen[0][0]
-    first = chosen[0][0]
-    inputs = {key: keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=key)
-              for key, tensor in _named_inputs(first).items()}
-    outputs = []
-    for i, (model, weight) in enumerate(chosen):
-        member = keras.Model(model.input, model.output, name=f"member_{i}")
-        output = member({key: inputs[key] for key in _named_inputs(model)})
-        outputs.extend([output] * weight)
-    return keras.Model(inputs, keras.layers.Average(name="probability")(outputs), name=name)
-
-
-def _named_inputs(model) -> dict:
-    """``{input name: input tensor}`` of a functional model."""
-    return {tensor.name.split(":")[0]: tensor for tensor in model.inputs}

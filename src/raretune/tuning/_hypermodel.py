@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import math
 
 import keras
 import keras_tuner as kt
@@ -17,209 +15,13 @@ from ..remedies import DEFAULT_STRATEGIES, check_strategies, declare_data_knobs,
 from ._callbacks import ValidationScorer
 from ._crossfit import CrossFitter
 from ._data import RowsCache, balanced_bag_rows, batch_size_choices, check_resampling_memory, estimate_resampled_bytes, shuffled_batches, stream_batches
-from ._schema import FeatureSchema
+from ..models import FeatureSchema, build_stacked_model, build_tabular_model, fold_schemas
+from ..models import tower_outputs as _tower_outputs
 
-__all__ = ["TabularHyperModel", "build_tabular_model", "predict_proba"]
+__all__ = ["TabularHyperModel", "trial_seed"]
 
 #: Resampled training sets kept per fold (Hyperband continues trials with the same rows).
 _CACHE_SIZE = 3
-
-
-def _encoded_inputs(schema: FeatureSchema, seed, towers: int | None = None, *, one_hot: bool = False):
-    """``(inputs, features)``: named raw-column inputs and their encoded, concatenated form.
-
-    With ``towers``, features are ``(batch, towers, width)``: numeric columns repeated, and
-    each tower with embeddings of its own (a shared, trained embedding would carry what one
-    fold's labels taught it into the tower that must not see that fold). With ``one_hot``
-    (no towers), a categorical column is its one-hot indicators instead of an embedding,
-    out-of-vocabulary slot first.
-    """
-    inputs, encoded = {}, []
-    numeric_inputs = []
-    for input_name, column in zip(schema.input_names, schema.columns):
-        if column in schema.numeric:
-            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="float32")
-            numeric_inputs.append(inputs[input_name])
-        else:
-            inputs[input_name] = keras.Input(shape=(1,), name=input_name, dtype="string")
-    if numeric_inputs:
-        stacked = numeric_inputs[0] if len(numeric_inputs) == 1 else keras.layers.Concatenate(name="numeric")(numeric_inputs)
-        normalized = keras.layers.Normalization(mean=list(schema.means), variance=list(schema.variances), name="normalize")(stacked)
-        encoded.append(normalized if towers is None else keras.layers.RepeatVector(towers, name="per_tower")(normalized))
-    for input_name, column, vocabulary in zip(
-        schema.input_names[len(schema.numeric):], schema.categorical, schema.vocabularies
-    ):
-        if one_hot:
-            encoded.append(keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, output_mode="one_hot",
-                                                     name=f"onehot_{input_name}")(inputs[input_name]))
-            continue
-        lookup = keras.layers.StringLookup(vocabulary=list(vocabulary), num_oov_indices=1, name=f"lookup_{input_name}")
-        dim = int(min(16, max(2, math.ceil(len(vocabulary) ** 0.5))))
-        embedded = keras.layers.Embedding(
-            len(vocabulary) + 1, dim * (towers or 1), name=f"embed_{input_name}",
-            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
-        )(lookup(inputs[input_name]))
-        if towers is None:
-            encoded.append(keras.layers.Flatten(name=f"flat_{input_name}")(embedded))
-        else:
-            encoded.append(keras.layers.Reshape((towers, dim), name=f"split_{input_name}")(embedded))
-    features = encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(axis=-1, name="features")(encoded)
-    return inputs, features
-
-
-def build_stacked_model(
-    schema: FeatureSchema,
-    *,
-    n_towers: int,
-    layers: int = 2,
-    units: int = 64,
-    dropout: float = 0.1,
-    initial_bias=None,
-    seed: int | None = None,
-    name: str = "raretune_mlp",
-):
-    """``n_towers`` independent MLPs computed as one stacked network, and their average.
-
-    The towers share the input preprocessing of :func:`build_tabular_model`; each hidden
-    layer is one ``EinsumDense`` whose kernel holds every tower's weights side by side
-    (``(towers, in, out)``), so K towers cost one layer's worth of graph and optimizer
-    work instead of K. The layer ``towers`` outputs every tower's probabilities,
-    ``(batch, n_towers, n_out)``; the model's output is their mean (batch, n_out). Only
-    built-in layers, so plain Keras loads the saved model.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-    n_towers : int
-        Independent networks (cross-fitting: one per fold).
-    layers, units, dropout, initial_bias, seed, name
-        As in :func:`build_tabular_model` (``layers`` = 0: logistic regressions).
-
-    Returns
-    -------
-    keras.Model
-    """
-    k = int(n_towers)
-    inputs, features = _encoded_inputs(schema, seed, towers=k)
-    n_out = 1 if schema.n_classes == 2 else schema.n_classes
-
-    def init(kind, offset):  # He (relu layers) or Glorot (output), per tower: EinsumDense's fans are per tower
-        scale = 2.0 if kind == "he" else 1.0
-        mode = "fan_in" if kind == "he" else "fan_avg"
-        return keras.initializers.VarianceScaling(scale, mode, "uniform", seed=None if seed is None else seed + offset)
-
-    x, width = features, None
-    for i in range(layers):
-        x = keras.layers.EinsumDense("bkf,kfu->bku" if i == 0 else "bku,kuv->bkv", output_shape=(k, units),
-                                     bias_axes="ku" if i == 0 else "kv",
-                                     activation="relu", kernel_initializer=init("he", i), name=f"stacked_dense_{i}")(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
-        width = units
-    equation = "bkf,kfo->bko" if width is None else "bku,kuo->bko"
-    bias = "zeros" if initial_bias is None else keras.initializers.Constant(
-        np.tile(np.asarray(initial_bias, dtype="float32").reshape(1, n_out), (k, 1)))
-    logits = keras.layers.EinsumDense(equation, output_shape=(k, n_out), bias_axes="ko", kernel_initializer=init("glorot", 99),
-                                      bias_initializer=bias, name="stacked_logits")(x)
-    towers = keras.layers.Activation("sigmoid" if n_out == 1 else "softmax", name="towers")(logits)
-    probability = keras.layers.GlobalAveragePooling1D(name="probability")(towers)
-    return keras.Model(inputs, probability, name=name)
-
-
-def build_tabular_model(
-    schema: FeatureSchema,
-    *,
-    layers: int = 2,
-    units: int = 64,
-    dropout: float = 0.1,
-    initial_bias=None,
-    seed: int | None = None,
-    n_towers: int = 1,
-    name: str = "raretune_mlp",
-):
-    """A Keras MLP that takes raw columns and does its own preprocessing.
-
-    Numeric columns pass through a ``Normalization`` layer holding the training means and
-    variances; categorical columns through ``StringLookup`` (training vocabulary, one
-    out-of-vocabulary slot) and an ``Embedding``. Only built-in Keras layers are used, so the
-    saved ``.keras`` file loads with plain ``keras.models.load_model``.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-        Learnt from the training rows.
-    layers, units : int
-        Hidden layers and their width.
-    dropout : float
-        Dropout after each hidden layer.
-    initial_bias : array-like, optional
-        Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
-    seed : int, optional
-        Seed of the weight initialisers.
-    n_towers : int
-        With more than one, the model averages ``n_towers`` MLPs that share the input
-        preprocessing (the balanced-bagging ensemble); tower ``t``'s layers are named
-        ``tower{t}_...``.
-    name : str
-        Model name.
-
-    Returns
-    -------
-    keras.Model
-        Inputs: a dict ``{input_name: (batch, 1)}``. Output: the positive-class probability
-        (batch, 1) for two classes, class probabilities (batch, K) otherwise.
-    """
-    inputs, features = _encoded_inputs(schema, seed)
-    n_out = 1 if schema.n_classes == 2 else schema.n_classes
-    bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
-    towers = []
-    for t in range(n_towers):
-        prefix = "" if n_towers == 1 else f"tower{t}_"
-        tower_seed = None if seed is None else seed + 1000 * t
-        x = features
-        for i in range(layers):
-            x = keras.layers.Dense(
-                units, activation="relu", name=f"{prefix}dense_{i}",
-                kernel_initializer=keras.initializers.HeUniform(seed=None if tower_seed is None else tower_seed + i),
-            )(x)
-            if dropout > 0:
-                x = keras.layers.Dropout(dropout, seed=tower_seed, name=f"{prefix}dropout_{i}")(x)
-        towers.append(keras.layers.Dense(
-            n_out,
-            activation="sigmoid" if n_out == 1 else "softmax",
-            bias_initializer=bias_init,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=None if tower_seed is None else tower_seed + 99),
-            name=f"{prefix}probability" if n_towers > 1 else "probability",
-        )(x))
-    outputs = towers[0] if n_towers == 1 else keras.layers.Average(name="probability")(towers)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def predict_proba(model, inputs, *, batch_size: int = 4096) -> np.ndarray:
-    """Model outputs for a dict of input arrays (string columns included), as float64.
-
-    Returns shape (n,) for a one-unit (binary) model, (n, K) otherwise.
-    """
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(max(level, logging.ERROR))  # each new model traces its predict function once: expected
-    try:
-        proba = np.asarray(model.predict(dataset, verbose=0), dtype="float64")
-    finally:
-        logger.setLevel(level)
-    return proba[:, 0] if proba.shape[1] == 1 else proba
-
-
-
-def _tower_outputs(model):
-    """The output layers of an ensemble's towers, in tower order."""
-    layers = [layer for layer in model.layers if layer.name.startswith("tower") and layer.name.endswith("_probability")]
-    return sorted(layers, key=lambda layer: int(layer.name[len("tower"):].split("_")[0]))
-
-
 
 
 class TabularHyperModel(kt.HyperModel):
@@ -251,6 +53,11 @@ class TabularHyperModel(kt.HyperModel):
         K networks (the towers of one model) on K stratified folds, scored on their pooled
         out-of-fold predictions. The search space then also holds linear models
         (``layers`` = 0).
+    rows : TabularData, optional
+        With cross-fitting, the rows ``fit`` will be given: each tower's preprocessing
+        (imputation, normalisation, vocabularies) and ``bias_init``'s class counts are
+        learnt from the rows outside its own fold (:func:`raretune.models.fold_schemas`).
+        Without it every tower uses ``schema``.
 
     Examples
     --------
@@ -260,8 +67,10 @@ class TabularHyperModel(kt.HyperModel):
     """
 
     def __init__(self, schema: FeatureSchema, *, strategies=DEFAULT_STRATEGIES, objective: Objective | None = None,
-                 random_state: int | None = None, memory_budget: int | None = None, folds: int = 1):
+                 random_state: int | None = None, memory_budget: int | None = None, folds: int = 1,
+                 rows: TabularData | None = None):
         super().__init__(name="raretune_tabular", tunable=True)
+        self.rows = rows
         self.memory_budget = memory_budget
         self.folds = folds
         self.schema = schema
@@ -294,12 +103,15 @@ class TabularHyperModel(kt.HyperModel):
         dropout = hp.Choice("dropout", [0.0, 0.1, 0.3], default=0.1)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         seed = self.trial_seed(hp)
-        bias = remedy.initial_bias(self.schema.class_counts)
         if self.folds > 1:  # cross-fitting: one tower per fold (balanced bagging: one bag per fold)
+            schemas = self._crossfit.schemas(self.rows) if self.rows is not None else [self.schema] * self.folds
+            biases = [remedy.initial_bias(s.class_counts) for s in schemas]
             model = build_stacked_model(
-                self.schema, n_towers=self.folds, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
+                schemas=schemas, layers=layers, units=units, dropout=dropout, seed=seed,
+                initial_bias=None if biases[0] is None else np.stack(biases),
             )
         else:
+            bias = remedy.initial_bias(self.schema.class_counts)
             model = build_tabular_model(
                 self.schema, layers=layers, units=units, dropout=dropout, initial_bias=bias, seed=seed,
                 n_towers=hp.get("bagging_k") if strategy == "balanced_bagging" else 1,

@@ -10,7 +10,6 @@ randomly flipped, rotated, zoomed and contrast-changed inside ``tf.data``
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import keras
 import keras_tuner as kt
@@ -19,128 +18,18 @@ import numpy as np
 from .._validation import check_number
 from ..datasets import ImageData
 from ..metrics import Objective, get_objective
+from ..models import ImageSchema, build_image_model
+from ..models._predict import IMAGE_BATCH as _PREDICT_BATCH
 from ..remedies import (DEFAULT_IMAGE_STRATEGIES, check_strategies, declare_data_knobs, declare_strategy, get_remedy,
                         remedy_settings)
 from ._callbacks import ValidationScorer
 from ._data import RowsCache, check_resampling_memory
-from ._hypermodel import predict_proba, trial_seed
+from ._hypermodel import trial_seed
 
-__all__ = [
-    "ImageHyperModel",
-    "ImageSchema",
-    "augment_stream",
-    "build_image_model",
-    "make_augmenter",
-]
+__all__ = ["ImageHyperModel", "augment_stream", "make_augmenter"]
 
-_PREDICT_BATCH = 512
 #: Resampled image sets kept (Hyperband continues trials with the same rows).
 _CACHE_SIZE = 3
-
-
-@dataclass(frozen=True)
-class ImageSchema:
-    """What an image network needs to know about its training images.
-
-    Parameters
-    ----------
-    image_shape : tuple of int
-        ``(height, width, channels)``.
-    classes : tuple of str
-        Class names, by class index.
-    class_counts : tuple of int
-        Training images of each class (for ``bias_init``).
-    """
-
-    image_shape: tuple
-    classes: tuple
-    class_counts: tuple
-
-    @classmethod
-    def from_data(cls, train: ImageData) -> "ImageSchema":
-        """The schema of a training image set."""
-        return cls(tuple(train.image_shape), tuple(train.classes), tuple(int(c) for c in train.class_counts))
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    def to_dict(self) -> dict:
-        """JSON-ready form (stored in ``config.json``)."""
-        return {"image_shape": list(self.image_shape), "classes": list(self.classes),
-                "class_counts": list(self.class_counts)}
-
-    @classmethod
-    def from_dict(cls, record: dict) -> "ImageSchema":
-        """Inverse of :meth:`to_dict`."""
-        return cls(tuple(record["image_shape"]), tuple(record["classes"]), tuple(record["class_counts"]))
-
-
-def build_image_model(
-    schema: ImageSchema,
-    *,
-    blocks: int = 2,
-    filters: int = 16,
-    dropout: float = 0.25,
-    initial_bias=None,
-    seed: int | None = None,
-    name: str = "raretune_cnn",
-):
-    """A small Keras CNN that takes uint8 images and rescales them itself.
-
-    ``Rescaling(1/255)``, then ``blocks`` blocks of a 3x3 ``Conv2D`` (``filters``,
-    doubling each block) and 2x2 max pooling (while the image is at least 4 pixels across),
-    then flatten (or global average pooling for large maps), dropout and the output layer.
-    Only built-in Keras layers are used, so ``model.keras`` loads with plain Keras.
-
-    Parameters
-    ----------
-    schema : ImageSchema
-    blocks, filters : int
-        Convolution blocks and the filters of the first one.
-    dropout : float
-        Dropout before the output layer.
-    initial_bias : array-like, optional
-        Initial bias of the output layer (see :func:`raretune.weighting.output_bias`).
-    seed : int, optional
-        Seed of the weight initialisers.
-    name : str
-        Model name.
-
-    Returns
-    -------
-    keras.Model
-        Input ``image``: uint8 (batch, H, W, C). Output: the positive-class probability
-        (batch, 1) for two classes, class probabilities (batch, K) otherwise.
-    """
-    inputs = keras.Input(shape=tuple(schema.image_shape), dtype="uint8", name="image")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    height, width = schema.image_shape[0], schema.image_shape[1]
-    for i in range(blocks):
-        x = keras.layers.Conv2D(
-            filters * 2**i, 3, padding="same", activation="relu", name=f"conv_{i}",
-            kernel_initializer=keras.initializers.HeUniform(seed=None if seed is None else seed + i),
-        )(x)
-        if min(height, width) >= 4:
-            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-            height, width = height // 2, width // 2
-    if height * width * filters * 2 ** max(blocks - 1, 0) <= 4096:
-        x = keras.layers.Flatten(name="flatten")(x)
-    else:
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    if dropout > 0:
-        x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    n_out = 1 if schema.n_classes == 2 else schema.n_classes
-    bias_init = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, dtype="float32"))
-    outputs = keras.layers.Dense(
-        n_out,
-        activation="sigmoid" if n_out == 1 else "softmax",
-        bias_initializer=bias_init,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=None if seed is None else seed + 99),
-        name="probability",
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 # -- minority augmentation inside tf.data -----------------------------------------------------
@@ -427,8 +316,3 @@ class ImageHyperModel(kt.HyperModel):
         if get_remedy(strategy).one_hot_labels(n_classes):
             return np.eye(n_classes, dtype="float32")[y]
         return y.astype("int32")
-
-
-def predict_images(model, images: np.ndarray) -> np.ndarray:
-    """Model outputs for uint8 images, as float64: (n,) binary, (n, K) multiclass."""
-    return predict_proba(model, images, batch_size=_PREDICT_BATCH)

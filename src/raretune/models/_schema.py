@@ -1,4 +1,4 @@
-"""What the model needs to know about the columns, learnt from the training rows only."""
+"""What a model needs to know about its training data: columns (tables) or image shape and classes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..datasets import TabularData
+from ..datasets import ImageData, TabularData
 
-__all__ = ["FeatureSchema"]
+__all__ = ["FeatureSchema", "ImageSchema", "fold_schemas"]
 
 _MAX_VOCABULARY = 1000
 
@@ -80,15 +80,18 @@ class FeatureSchema:
         return self.numeric + self.categorical
 
     def impute(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Fill missing numeric values with the training medians."""
+        """Fill missing numeric values with the training medians (as the models do in their graph)."""
         features = features.copy()
         for name, median in zip(self.numeric, self.medians):
             features[name] = features[name].astype("float64").fillna(median)
         return features
 
     def inputs(self, features: pd.DataFrame) -> dict:
-        """Model inputs for raw feature rows: ``{input_name: array of shape (n, 1)}``."""
-        features = self.impute(features)
+        """Model inputs for raw feature rows: ``{input_name: array of shape (n, 1)}``.
+
+        Missing numbers stay NaN: the model imputes them itself (with the medians of the
+        schema each tower was built from).
+        """
         out = {}
         for input_name, column in zip(self.input_names, self.columns):
             if column in self.numeric:
@@ -111,6 +114,43 @@ class FeatureSchema:
         return cls(**state)
 
 
+def fold_schemas(train: TabularData, fold_ids) -> list[FeatureSchema]:
+    """One schema per fold, schema ``k`` learnt on the rows outside fold ``k``.
+
+    With cross-fitting, tower ``k`` of :func:`~raretune.models.build_stacked_model`
+    (``schemas=fold_schemas(...)``) scores fold ``k``'s rows; its medians, means,
+    variances and vocabularies must not have seen them either.
+
+    Parameters
+    ----------
+    train : TabularData
+        The rows that are cross-fitted.
+    fold_ids : array-like of int
+        Fold of each row of ``train``, 0 .. K-1.
+
+    Returns
+    -------
+    list of FeatureSchema
+        K schemas of the same columns, in fold order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from raretune.datasets import load_data
+    >>> data = load_data(pd.DataFrame({"x": [1., 2., 3., 40.], "y": [0, 1, 0, 1]}), target="y")
+    >>> [s.medians for s in fold_schemas(data, [0, 0, 1, 1])]
+    [(21.5,), (1.5,)]
+    """
+    ids = np.asarray(fold_ids)
+    if ids.shape != (train.n_rows,):
+        raise ValueError(f"Invalid `fold_ids`. Expected one fold per row ({train.n_rows}). Received: shape {ids.shape}")
+    schemas = []
+    for k in range(int(ids.max()) + 1):
+        outside = ids != k
+        schemas.append(FeatureSchema.from_data(train.with_rows(train.features[outside], train.y[outside])))
+    return schemas
+
+
 def _input_names(columns) -> tuple:
     """Keras-safe, unique input names derived from column names."""
     names, seen = [], set()
@@ -125,3 +165,42 @@ def _input_names(columns) -> tuple:
         seen.add(name)
         names.append(name)
     return tuple(names)
+
+
+@dataclass(frozen=True)
+class ImageSchema:
+    """What an image network needs to know about its training images.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)``.
+    classes : tuple of str
+        Class names, by class index.
+    class_counts : tuple of int
+        Training images of each class (for ``bias_init``).
+    """
+
+    image_shape: tuple
+    classes: tuple
+    class_counts: tuple
+
+    @classmethod
+    def from_data(cls, train: ImageData) -> "ImageSchema":
+        """The schema of a training image set."""
+        return cls(tuple(train.image_shape), tuple(train.classes), tuple(int(c) for c in train.class_counts))
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (stored in ``config.json``)."""
+        return {"image_shape": list(self.image_shape), "classes": list(self.classes),
+                "class_counts": list(self.class_counts)}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "ImageSchema":
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(record["image_shape"]), tuple(record["classes"]), tuple(record["class_counts"]))

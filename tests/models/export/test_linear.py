@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from raretune.datasets import TabularData
-from raretune.tuning import FeatureSchema, cross_fit_logistic, fold_assignment, linear_features, logistic_model
-from raretune.tuning._hypermodel import predict_proba
+from raretune.models import FeatureSchema, predict_proba
+from raretune.models.export import linear_features, logistic_model
+from raretune.tuning import cross_fit_logistic, fold_assignment
 
 from tests.conftest import plain_keras_predict
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from raretune.datasets import TabularData
-from raretune.tuning import FeatureSchema, cross_fit_trees, fold_assignment, linear_features, trees_model
-from raretune.tuning._hypermodel import predict_proba
+from raretune.models import FeatureSchema, predict_proba
+from raretune.models.export import DEFAULT_MAX_TREE_PARAMS, ModelTooLarge, linear_features, trees_model
+from raretune.tuning import cross_fit_trees, fold_assignment
 
 from tests.conftest import plain_keras_predict
 
@@ -81,3 +82,35 @@ def test_saved_model_loads_in_plain_keras(tmp_path):
     expected = predict_proba(model, schema.inputs(data.features.head(4)))
     got = plain_keras_predict(tmp_path / "m.keras", schema.inputs(data.features.head(4)))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_columns_no_tree_splits_on_are_not_read():
+    data = _table()
+    features = data.features.assign(e=1.0)  # constant: no tree can split on it
+    data = TabularData(features, data.y, data.classes, "t", numeric=("a", "b", "e"), categorical=("c", "d"))
+    schema = FeatureSchema.from_data(data)
+    _, fitted = cross_fit_trees(schema, data, fold_assignment(data.y, 3, random_state=0), config="small_leaves")
+    model = trees_model(schema, fitted)
+    # two weights per split node, whatever the width of the design matrix
+    assert model.get_layer("tree_splits").count_params() == 2 * model.get_layer("tree_leaves").kernel.shape[0] * \
+        model.get_layer("tree_leaves").kernel.shape[1]
+    frame = data.features.head(300).copy()
+    want = predict_proba(model, schema.inputs(frame))
+    frame["e"] = np.inf  # a weight of 0 on this column would still turn it into NaN
+    got = predict_proba(model, schema.inputs(frame))
+    np.testing.assert_array_equal(got, want)
+    sklearn = np.mean([m.predict_proba(linear_features(schema, data.features.head(300)))[:, 1] for m in fitted], axis=0)
+    assert np.median(np.abs(got - sklearn)) < 1e-5
+
+
+def test_a_model_over_the_size_cap_is_refused():
+    data = _table()
+    schema = FeatureSchema.from_data(data)
+    _, fitted = cross_fit_trees(schema, data, fold_assignment(data.y, 2, random_state=0), config="small_leaves")
+    n = trees_model(schema, fitted).count_params()
+    assert 0 < n <= DEFAULT_MAX_TREE_PARAMS
+    assert trees_model(schema, fitted, max_params=n).count_params() == n
+    with pytest.raises(ModelTooLarge, match=f"{n:,} parameters, over the cap of {n - 1:,}"):
+        trees_model(schema, fitted, max_params=n - 1)
+    assert issubclass(ModelTooLarge, ValueError)
+

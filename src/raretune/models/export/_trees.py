@@ -1,39 +1,46 @@
-"""Gradient-boosted trees, cross-fitted, compiled into plain Keras layers.
+"""Gradient-boosted trees compiled into plain Keras layers.
 
 On many small tables boosted trees rank rare rows better than any network a short search
-finds (axis-aligned thresholds, interactions for free). These helpers fit scikit-learn's
-``HistGradientBoostingClassifier`` with balanced class weights on the design matrix of
-:func:`~raretune.tuning.linear_features`, one per fold, and compile the fitted trees
-into three built-in Keras layers, so the ensemble that holds them is still one ``.keras``
-file that plain Keras loads and TensorFlow Serving runs:
+finds (axis-aligned thresholds, interactions for free). :func:`trees_model` compiles
+scikit-learn ``HistGradientBoostingClassifier`` models fitted on the design matrix of
+:func:`~raretune.models.export.linear_features` (one per fold, see
+``raretune.tuning.cross_fit_trees``) into built-in Keras layers, so the ensemble that holds
+them is still one ``.keras`` file that plain Keras loads and TensorFlow Serving runs:
 
-1. ``tree_splits``: one ``Dense`` unit per split node, ``hard_sigmoid`` of a steep ramp:
-   1 when the row goes left (value <= threshold), 0 when it goes right (see ``_MARGIN``);
-2. ``tree_leaves``: per tree, an ``EinsumDense`` whose leaf unit sums its path's split
+1. ``tree_inputs``: a fixed gather (``keras.ops.take``) of the one feature column each
+   split node tests; columns no tree splits on are never read, and the split layer needs
+   two weights per split instead of one per split and feature;
+2. ``tree_splits``: one unit per split node (an elementwise ``EinsumDense``),
+   ``hard_sigmoid`` of a steep ramp: 1 when the row goes left (value <= threshold), 0 when
+   it goes right (see ``_MARGIN``);
+3. ``tree_leaves``: per tree, an ``EinsumDense`` whose leaf unit sums its path's split
    indicators (+1 for a left turn, -1 for a right one) and passes ``relu`` of that sum
-   minus the left turns plus one: exactly 1 for the row's leaf, 0 for every other;
-3. ``tree_sums``: the leaves' values summed per fold model plus its baseline, then the
+   minus the left turns plus one: 1 for the row's leaf, 0 for every other;
+4. ``tree_sums``: the leaves' values summed per fold model plus its baseline, then the
    sigmoid (softmax) and the average over folds, as for the search's networks.
+
+The model matches scikit-learn's ``predict_proba`` within float32 rounding (not exactly:
+the graph computes in float32). Its size grows with folds x trees x leaves squared;
+``max_params`` refuses, with :class:`ModelTooLarge`, a compilation over the cap.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..datasets import TabularData
-from ._linear import cross_fit
-from ._schema import FeatureSchema
+from .._schema import FeatureSchema
 
-__all__ = ["TREE_CONFIGS", "cross_fit_trees", "trees_model"]
+__all__ = ["DEFAULT_MAX_TREE_PARAMS", "ModelTooLarge", "trees_model"]
 
-#: Boosting settings tried, each one ensemble candidate: scikit-learn's defaults, and
-#: smaller trees with L2 shrinkage of leaf values for tables with a handful of rare rows.
-TREE_CONFIGS = {
-    "default": {},
-    "small_leaves": {"max_leaf_nodes": 8, "min_samples_leaf": 5, "l2_regularization": 1.0},
-}
+#: Largest compiled trees model :func:`trees_model` builds by default: 4,000,000 parameters,
+#: about 16 MB of float32 weights (five folds of 100 default trees of 31 leaves on a binary
+#: table need about 0.5 million).
+DEFAULT_MAX_TREE_PARAMS = 4_000_000
+
+
+class ModelTooLarge(ValueError):
+    """The compiled model would have more parameters than allowed."""
+
 
 #: Width of a split's ramp, relative to its threshold (in standardised units, at least 1).
 #: A split sends a row left when its value is at most ``threshold + margin``, right from
@@ -42,43 +49,6 @@ TREE_CONFIGS = {
 #: spare for float32 rounding (about 1e-7 relative); only values within two margins above a
 #: threshold can be scored differently.
 _MARGIN = 1e-6
-
-
-def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, config: str = "default",
-                    class_weight="balanced", random_state=None):
-    """One boosted-trees model per fold, each fitted on the rows outside its fold.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-    data : TabularData
-        The rows to cross-fit.
-    fold_ids : array-like of int
-        Fold of each row, 0 .. K-1.
-    config : str, default="default"
-        A key of ``TREE_CONFIGS``.
-    class_weight : {"balanced"} or None, default="balanced"
-    random_state : int or None
-
-    Returns
-    -------
-    out_of_fold : ndarray
-        Each row's probability from the model that did not see it: shape (n,) for two
-        classes, (n, n_classes) otherwise.
-    fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
-        One per fold, in fold order.
-    """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    params = TREE_CONFIGS[config]
-
-    def fit(X, y):
-        model = HistGradientBoostingClassifier(class_weight=class_weight, random_state=random_state, **params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return model.fit(X, y)
-
-    return cross_fit(schema, data, fold_ids, fit)
 
 
 def _paths(nodes) -> tuple:
@@ -96,26 +66,45 @@ def _paths(nodes) -> tuple:
     return splits, leaves
 
 
-def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
+def compiled_tree_params(n_models: int, n_trees: int, n_splits: int, n_leaves: int, n_out: int) -> int:
+    """Parameters of the compiled graph: two per split, a path table and a value per leaf, baselines."""
+    units = n_models * n_trees
+    return (2 * units * n_splits + units * n_splits * n_leaves + units * n_leaves
+            + units * n_leaves * n_out + n_models * n_out)
+
+
+def trees_model(schema: FeatureSchema, fitted, *, max_params: int | None = DEFAULT_MAX_TREE_PARAMS,
+                name: str = "raretune_trees"):
     """A Keras model averaging the probabilities of fitted boosted-trees models.
 
     Parameters
     ----------
     schema : FeatureSchema
-        The schema whose :func:`~raretune.tuning.linear_features` the models were fitted on.
+        The schema whose :func:`~raretune.models.export.linear_features` the models were fitted on.
     fitted : list of sklearn.ensemble.HistGradientBoostingClassifier
         Fitted on every class of ``schema``, on numeric features only (the design matrix).
+    max_params : int or None, default=DEFAULT_MAX_TREE_PARAMS
+        Most parameters the compiled model may have (None: no cap).
+    name : str
+        Model name.
 
     Returns
     -------
     keras.Model
         Same inputs and output as the search's networks; its predictions match the models'
-        ``predict_proba`` up to float32 rounding, except for rows within a hair (2e-6
+        ``predict_proba`` within float32 rounding, except for rows within a hair (2e-6
         relative, see ``_MARGIN``) above a split threshold.
+
+    Raises
+    ------
+    ModelTooLarge
+        When the compiled model would have more than ``max_params`` parameters (checked
+        before any layer is built).
     """
     import keras
+    from keras import ops
 
-    from ._hypermodel import _encoded_inputs
+    from .._inputs import encoded_inputs
 
     k = len(fitted)
     n_out = 1 if schema.n_classes == 2 else schema.n_classes
@@ -127,6 +116,10 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
     n_trees = max(len(f) for f in parsed)
     n_splits = max([1] + [len(p[0][0]) for f in parsed for p in f])
     n_leaves = max([1] + [len(p[0][1]) for f in parsed for p in f])
+    n_params = compiled_tree_params(k, n_trees, n_splits, n_leaves, n_out)
+    if max_params is not None and n_params > max_params:
+        raise ModelTooLarge(f"Compiled boosted trees would have {n_params:,} parameters, over the cap of "
+                            f"{max_params:,} (max_params).")
 
     # graph columns of the design matrix: numbers, then each category's one-hot (OOV slot first)
     n_numeric = len(schema.numeric)
@@ -136,8 +129,10 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
         column += list(range(width + 1, width + 1 + len(vocabulary)))
         width += len(vocabulary) + 1
 
-    split_kernel = np.zeros((width, k * n_trees * n_splits), dtype="float64")
-    split_bias = np.zeros(k * n_trees * n_splits, dtype="float64")
+    units = k * n_trees * n_splits
+    split_column = np.zeros(units, dtype="int32")  # padding units read column 0, output 0, lead nowhere
+    split_scale = np.zeros(units, dtype="float64")
+    split_bias = np.full(units, -3.0)  # hard_sigmoid(-3) = 0
     leaf_kernel = np.zeros((k * n_trees, n_splits, n_leaves))
     leaf_bias = np.zeros((k * n_trees, n_leaves))
     values = np.zeros((k, n_trees * n_leaves, n_out))
@@ -149,7 +144,8 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
                 unit = tree * n_splits + p
                 threshold = float(nodes["num_threshold"][node])
                 sharpness = 1.0 / (_MARGIN * max(1.0, abs(threshold)))
-                split_kernel[column[int(nodes["feature_idx"][node])], unit] = -6.0 * sharpness
+                split_column[unit] = column[int(nodes["feature_idx"][node])]
+                split_scale[unit] = -6.0 * sharpness
                 split_bias[unit] = 6.0 * sharpness * threshold + 9.0
             for slot, (leaf, path) in enumerate(leaves):
                 for p, left in path:
@@ -157,8 +153,10 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
                 leaf_bias[tree, slot] = 1.0 - sum(1 for _, left in path if left)
                 values[f, t * n_leaves + slot, out_index] = float(nodes["value"][leaf])
 
-    inputs, features = _encoded_inputs(schema, None, one_hot=True)
-    splits = keras.layers.Dense(k * n_trees * n_splits, activation="hard_sigmoid", name="tree_splits")(features)
+    inputs, features = encoded_inputs(schema, None, one_hot=True)
+    tested = ops.take(features, split_column, axis=1)  # (batch, units): the value each split node tests
+    splits = keras.layers.EinsumDense("bu,u->bu", output_shape=(units,), bias_axes="u", activation="hard_sigmoid",
+                                      name="tree_splits")(tested)
     splits = keras.layers.Reshape((k * n_trees, n_splits), name="splits_per_tree")(splits)
     leaves = keras.layers.EinsumDense("btn,tnl->btl", output_shape=(k * n_trees, n_leaves), bias_axes="tl",
                                       activation="relu", name="tree_leaves")(splits)
@@ -167,7 +165,7 @@ def trees_model(schema: FeatureSchema, fitted, *, name: str = "raretune_trees"):
     towers = keras.layers.Activation("sigmoid" if n_out == 1 else "softmax", name="towers")(logits)
     probability = keras.layers.GlobalAveragePooling1D(name="probability")(towers)
     model = keras.Model(inputs, probability, name=name)
-    model.get_layer("tree_splits").set_weights([split_kernel.astype("float32"), split_bias.astype("float32")])
+    model.get_layer("tree_splits").set_weights([split_scale.astype("float32"), split_bias.astype("float32")])
     model.get_layer("tree_leaves").set_weights([leaf_kernel.astype("float32"), leaf_bias.astype("float32")])
     model.get_layer("tree_sums").set_weights([values.astype("float32"), baseline.astype("float32")])
     return model
