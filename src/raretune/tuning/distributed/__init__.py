@@ -9,16 +9,18 @@ The modules follow ``keras_tuner/src/distribute``'s split:
 
 * :mod:`._roles`: who this process is (:class:`Role`, :func:`resolve_role`,
   :func:`kt_environment`) and the protocol's constants;
-* :mod:`._chief`: the leased oracle and its gRPC server (:class:`LeasedOracle`,
-  :func:`serve_search`);
+* :mod:`._chief`: the leased oracle and the chief's search (:class:`LeasedOracle`,
+  :func:`serve_search`), served by :mod:`._servicer`;
 * :mod:`._worker`: the worker's lease and search (:class:`WorkerLease`, :func:`join_search`,
-  :func:`run_worker`).
+  :func:`run_worker`);
+* :mod:`._auth`: who may join (:class:`Auth`: a shared token on every call, optional TLS).
 
 Importing this package changes nothing in Keras Tuner: its stray ``print`` in
 ``Parent.to_proto`` is avoided by serialising quiet copies (:mod:`._protos`), and the oracle's
 internal queues are touched in one adapter (:mod:`._oracle_queue`).
 """
 
+from ._auth import AUTH_TOKEN_ENV, Auth
 from ._chief import LeasedOracle, serve_search
 from ._roles import (
     DEFAULT_LEASE_SECONDS,
@@ -32,7 +34,9 @@ from ._roles import (
 from ._worker import LeaseLostError, WorkerLease, join_search, run_worker
 
 __all__ = [
+    "AUTH_TOKEN_ENV",
     "DEFAULT_LEASE_SECONDS",
+    "Auth",
     "LeaseLostError",
     "LeasedOracle",
     "Role",

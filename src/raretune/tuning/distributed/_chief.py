@@ -26,15 +26,12 @@ import threading
 import time
 from typing import Callable
 
-from ..._errors import RunStateError
+from ._auth import Auth, check_listen_address, is_loopback
 from ._oracle_queue import OracleQueue
-from ._protos import space_to_proto, trial_to_proto
-from ._roles import DEFAULT_LEASE_SECONDS, LEASE_KEY, LEASE_SECONDS_KEY, TUNER_ID_KEY, Role
+from ._roles import DEFAULT_LEASE_SECONDS, Role
+from ._servicer import start_server
 
 __all__ = ["LeasedOracle", "serve_search"]
-
-_SERVER_THREADS = 32
-_IDLE_WAIT_SECONDS = 1.0
 
 
 class LeasedOracle:
@@ -268,78 +265,10 @@ class LeasedOracle:
             self.log(message)
 
 
-def _metadata_value(context, key):
-    for item in context.invocation_metadata():
-        if item.key == key:
-            return item.value
-    return None
-
-
-def _make_servicer(leased: LeasedOracle, *, idle_wait: float = _IDLE_WAIT_SECONDS):
-    """Keras Tuner's gRPC servicer, talking to ``leased`` and reading the worker's name."""
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import hyperparameters as hp_module
-    from keras_tuner.src.engine import trial as trial_module
-
-    service = protos.get_service()
-    lease_item = (LEASE_SECONDS_KEY, repr(leased.lease_seconds))
-
-    class _Servicer(protos.get_service_grpc().OracleServicer):
-        def _tuner(self, context):
-            tuner_id = _metadata_value(context, TUNER_ID_KEY)
-            leased.touch(tuner_id)
-            return tuner_id
-
-        def GetSpace(self, request, context):
-            self._tuner(context)
-            context.set_trailing_metadata((lease_item,))
-            return service.GetSpaceResponse(hyperparameters=space_to_proto(leased.get_space()))
-
-        def UpdateSpace(self, request, context):
-            self._tuner(context)
-            context.set_trailing_metadata((lease_item,))
-            leased.update_space(hp_module.HyperParameters.from_proto(request.hyperparameters))
-            return service.UpdateSpaceResponse()
-
-        def CreateTrial(self, request, context):
-            context.set_trailing_metadata((lease_item,))
-            trial = leased.create_trial(request.tuner_id)
-            if trial.status == trial_module.TrialStatus.IDLE:
-                time.sleep(idle_wait)  # outside the lock: a waiting worker does not spin
-            return service.CreateTrialResponse(trial=trial_to_proto(trial))
-
-        def UpdateTrial(self, request, context):
-            context.set_trailing_metadata((lease_item,))
-            trial = leased.update_trial(request.trial_id, dict(request.metrics), step=request.step,
-                                        tuner_id=self._tuner(context))
-            return service.UpdateTrialResponse(trial=trial_to_proto(trial))
-
-        def EndTrial(self, request, context):
-            context.set_trailing_metadata((lease_item,))
-            leased.end_trial(trial_module.Trial.from_proto(request.trial), tuner_id=self._tuner(context))
-            return service.EndTrialResponse()
-
-        def GetTrial(self, request, context):
-            tuner_id = _metadata_value(context, TUNER_ID_KEY)
-            items = [lease_item]
-            if tuner_id is not None:
-                held = leased.heartbeat(tuner_id, request.trial_id)
-                items.append((LEASE_KEY, "held" if held else "lost"))
-            context.set_trailing_metadata(tuple(items))
-            return service.GetTrialResponse(trial=trial_to_proto(leased.get_trial(request.trial_id)))
-
-        def GetBestTrials(self, request, context):
-            self._tuner(context)
-            context.set_trailing_metadata((lease_item,))
-            trials = leased.get_best_trials(request.num_trials)
-            return service.GetBestTrialsResponse(trials=[trial_to_proto(t) for t in trials])
-
-    return _Servicer()
-
-
 def serve_search(tuner, role: Role, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                  on_trial_end: Callable[[dict], None] | None = None,
-                 log: Callable[[str], None] | None = None, poll_seconds: float = 0.5) -> LeasedOracle:
+                 log: Callable[[str], None] | None = None, poll_seconds: float = 0.5,
+                 auth: Auth | None = None, allow_open: bool = False) -> LeasedOracle:
     """Serve ``tuner``'s oracle to the workers until the search is over; the chief's ``search``.
 
     Returns once the budget is spent, no trial runs or waits, and every worker seen has been
@@ -357,6 +286,10 @@ def serve_search(tuner, role: Role, *, lease_seconds: float = DEFAULT_LEASE_SECO
         See :class:`LeasedOracle`.
     poll_seconds : float
         How often the chief checks leases and the end of the search.
+    auth : Auth, optional
+        The token every call must carry, and TLS (see :class:`Auth`).
+    allow_open : bool
+        Serve a non-loopback address without a token (anyone who reaches it can join).
 
     Returns
     -------
@@ -364,13 +297,13 @@ def serve_search(tuner, role: Role, *, lease_seconds: float = DEFAULT_LEASE_SECO
 
     Raises
     ------
+    ConfigError
+        If ``role.host`` is reachable from other machines and there is no token (and not
+        ``allow_open``).
     RunStateError
         If the chief cannot listen on ``role.address``.
     """
-    import grpc
-    from concurrent import futures
-    from keras_tuner.src import protos
-
+    check_listen_address(role.host, auth, allow_open=allow_open)
     oracle = tuner.oracle
     oracle.verbose = 0
     leased = LeasedOracle(oracle, lease_seconds=lease_seconds, on_trial_end=on_trial_end, log=log)
@@ -379,15 +312,9 @@ def serve_search(tuner, role: Role, *, lease_seconds: float = DEFAULT_LEASE_SECO
         if log is not None:
             log("the search in this run folder is complete; no trial runs again")
         return leased
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=_SERVER_THREADS))
-    protos.get_service_grpc().add_OracleServicer_to_server(_make_servicer(leased), server)
-    try:
-        bound = server.add_insecure_port(role.address)
-    except RuntimeError:
-        bound = 0
-    if not bound:
-        raise RunStateError(f"The chief cannot listen on {role.address} (address in use, or not this machine's?).")
-    server.start()
+    server = start_server(leased, role.address, auth=auth, log=log)
+    if log is not None and not (auth is not None and auth.tls) and not is_loopback(role.host):
+        log("chief: calls travel unencrypted (the token too); give the chief --tls-cert and --tls-key")
     if log is not None:
         log(f"chief: serving the search on {role.address} (lease {lease_seconds:g} s); "
             f"start workers with --worker {role.address} --worker-id NAME")

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from ..._errors import ConfigError
+from ._auth import Auth, check_listen_address
 
 __all__ = [
     "CHIEF_WAIT_SECONDS",
@@ -104,7 +105,8 @@ def parse_address(value, option: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def check_distributed_options(chief, worker, worker_id, lease_seconds) -> None:
+def check_distributed_options(chief, worker, worker_id, lease_seconds, *, auth: Auth | None = None,
+                              allow_open: bool = False) -> None:
     """Validate the distributed fields of a run's configuration.
 
     Parameters
@@ -114,6 +116,10 @@ def check_distributed_options(chief, worker, worker_id, lease_seconds) -> None:
     worker_id : str or None
         The worker's name (``--worker-id``).
     lease_seconds : float
+    auth : Auth, optional
+        A chief that listens on an address other machines can reach needs its token.
+    allow_open : bool
+        Let such a chief listen without a token.
 
     Raises
     ------
@@ -140,6 +146,8 @@ def check_distributed_options(chief, worker, worker_id, lease_seconds) -> None:
         )
     if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, (int, float)) or not lease_seconds > 0:
         raise ConfigError(f"The 'lease_seconds' parameter of run must be a number > 0. Got {lease_seconds!r} instead.")
+    if chief is not None:
+        check_listen_address(parse_address(chief, "chief")[0], auth, allow_open=allow_open)
 
 
 def resolve_role(*, chief=None, worker=None, worker_id=None, environ=None) -> Role | None:

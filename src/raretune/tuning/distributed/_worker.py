@@ -18,6 +18,7 @@ NFS): workers write each trial's checkpoint there, and the chief loads the best 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,7 @@ from typing import Callable
 import keras
 
 from ..._errors import RunStateError
+from ._auth import Auth, open_channel
 from ._roles import CHIEF_WAIT_SECONDS, DEFAULT_LEASE_SECONDS, LEASE_KEY, LEASE_SECONDS_KEY, TUNER_ID_KEY, Role
 
 __all__ = ["LeaseLostError", "WorkerLease", "join_search", "run_worker"]
@@ -89,21 +91,33 @@ class WorkerLease:
     lease_seconds : float
         Used until the chief states its own lease (it does with every answer).
     log : callable, optional
+    auth : Auth, optional
+        The token sent with every call; with TLS, calls go over a TLS channel to ``address``.
+    address : str, optional
+        The chief's ``HOST:PORT`` (default: Keras Tuner's environment variables, as its
+        client reads them); used only for TLS.
     """
 
     def __init__(self, client, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, auth: Auth | None = None, address: str | None = None):
         self.tuner_id = client.tuner_id
         self.lease_seconds = float(lease_seconds)
         self.log = log
         self.lost = threading.Event()
         self.trial_id = None
         self.trials_run = []
-        self._metadata = ((TUNER_ID_KEY, self.tuner_id),)
+        self._metadata = ((TUNER_ID_KEY, self.tuner_id), *(auth.headers() if auth is not None else ()))
         self._client = client
-        self._stub = client.stub
+        self._plain_stub = self._stub = client.stub
+        if auth is not None and auth.tls:
+            from keras_tuner.src import protos
+
+            # Keras Tuner's client opened a plain channel; TLS needs one of raretune's own
+            if address is None:
+                address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+            self._stub = protos.get_service_grpc().OracleStub(auth.channel(address))
         # this client's calls only (an instance attribute); close() puts the plain stub back
-        client.stub = _TaggedStub(client.stub, self._metadata, self._read_trailing)
+        client.stub = _TaggedStub(self._stub, self._metadata, self._read_trailing)
         self._stop = None
         self._thread = None
 
@@ -142,7 +156,7 @@ class WorkerLease:
     def close(self) -> None:
         """End heartbeats and give the client its plain stub back (the search is over)."""
         self.stop()
-        self._client.stub = self._stub
+        self._client.stub = self._plain_stub
 
     def guard(self) -> keras.callbacks.Callback:
         """The Keras callback that stops a trial whose lease was lost."""
@@ -168,28 +182,50 @@ class WorkerLease:
 
 
 def join_search(role: Role, out, fingerprint: str, *, timeout: float = CHIEF_WAIT_SECONDS,
-                log: Callable[[str], None] | None = None) -> None:
+                log: Callable[[str], None] | None = None, auth: Auth | None = None) -> None:
     """Wait for the chief, then check that this worker's data and search match the chief's.
 
     The chief writes ``config.json`` (with the fingerprint of data and search space) into
     the shared run folder before it serves; a worker that loaded other data, or split it
     with another seed, would train on rows the chief never validates on.
 
+    Parameters
+    ----------
+    role : Role
+        This worker's role (the chief's address).
+    out : path-like
+        The shared run folder.
+    fingerprint : str
+        This worker's fingerprint of data and search space.
+    timeout : float
+        Seconds to wait for the chief.
+    log : callable, optional
+    auth : Auth, optional
+        The token (checked now, with one call) and TLS settings.
+
     Raises
     ------
     RunStateError
-        No chief answered within ``timeout``; the run folder holds no chief's
-        ``config.json`` (not shared?); or the fingerprints differ.
+        No chief answered within ``timeout`` (a TLS mismatch looks the same); the chief
+        refused this worker's token; the run folder holds no chief's ``config.json`` (not
+        shared?); or the fingerprints differ.
     """
     import grpc
+    from keras_tuner.src import protos
 
     if log is not None:
         log(f"{role.tuner_id}: waiting for the chief at {role.address}")
-    channel = grpc.insecure_channel(role.address)
+    channel = open_channel(role.address, auth)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
+        # one call, without the worker's name (the chief then does not count it as a worker)
+        protos.get_service_grpc().OracleStub(channel).GetSpace(
+            protos.get_service().GetSpaceRequest(), metadata=auth.headers() if auth is not None else (),
+            timeout=min(timeout, 60.0))
     except grpc.FutureTimeoutError:
         raise RunStateError(f"No chief answered at {role.address} within {timeout:.0f} s.") from None
+    except grpc.RpcError as exc:
+        raise _refusal(exc, role.address) from None
     finally:
         channel.close()
     path = Path(out) / "config.json"
@@ -208,8 +244,17 @@ def join_search(role: Role, out, fingerprint: str, *, timeout: float = CHIEF_WAI
         )
 
 
+def _refusal(exc, address: str) -> Exception:
+    """The ``RunStateError`` for a gRPC error from the chief (the error itself if unexpected)."""
+    import grpc
+
+    if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+        return RunStateError(f"The chief at {address} refused this worker: its auth token is missing or differs.")
+    return RunStateError(f"The chief at {address} failed to answer: {exc.code().name}: {exc.details()}")
+
+
 def run_worker(tuner, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-               log: Callable[[str], None] | None = None, **search_kwargs) -> list:
+               log: Callable[[str], None] | None = None, auth: Auth | None = None, **search_kwargs) -> list:
     """Run trials for the chief until it says the search is over; a worker's ``search``.
 
     Parameters
@@ -219,6 +264,9 @@ def run_worker(tuner, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
         so that its ``oracle`` is Keras Tuner's gRPC client.
     lease_seconds : float
         Until the chief states its own.
+    log : callable, optional
+    auth : Auth, optional
+        The token sent with every call, and TLS settings.
     **search_kwargs
         Passed to ``tuner.search``.
 
@@ -229,10 +277,17 @@ def run_worker(tuner, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
     """
     if not hasattr(tuner.oracle, "stub"):
         raise RunStateError("This tuner was not built as a worker (Keras Tuner's environment was not set).")
-    lease = WorkerLease(tuner.oracle, lease_seconds=lease_seconds, log=log)
+    import grpc
+
+    lease = WorkerLease(tuner.oracle, lease_seconds=lease_seconds, log=log, auth=auth)
     tuner.lease = lease
     try:
         tuner.search(**search_kwargs)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise
+        address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+        raise _refusal(exc, address) from None
     finally:
         lease.close()
         tuner.lease = None
