@@ -72,7 +72,7 @@ class LeasedOracle:
         self._stopped = set()
         self._search_over = False
         self._queue = OracleQueue(oracle)
-        # Keras Tuner saved the last finished trial as still ongoing (see the package notes);
+        # Keras Tuner saved the last finished trial as still ongoing (see the module notes);
         # its reload queued it for a retry. A finished trial never runs again.
         if self._queue.forget_ended():
             oracle.save()
