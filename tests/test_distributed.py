@@ -50,7 +50,7 @@ def test_distributed_options_are_checked(options, message):
 
 
 def test_role_from_flags_or_keras_tuner_environment():
-    from raretune.tuning._distributed import Role, kt_environment, resolve_role
+    from raretune.tuning.distributed import Role, kt_environment, resolve_role
 
     assert resolve_role(environ={}) is None
     assert resolve_role(chief="127.0.0.1:9000", environ={}) == Role("chief", "chief", "127.0.0.1", 9000)
@@ -97,7 +97,7 @@ def _finish(leased, trial, tuner_id, score):
 
 
 def test_silent_worker_loses_its_trial_and_its_late_result_is_ignored(tmp_path):
-    from raretune.tuning._distributed import LeasedOracle
+    from raretune.tuning.distributed import LeasedOracle
 
     clock, events = _Clock(), []
     leased = LeasedOracle(_oracle(tmp_path), lease_seconds=10, clock=clock, on_trial_end=events.append)
@@ -132,7 +132,7 @@ def test_silent_worker_loses_its_trial_and_its_late_result_is_ignored(tmp_path):
 
 
 def test_dead_worker_does_not_keep_the_chief_waiting(tmp_path):
-    from raretune.tuning._distributed import LeasedOracle
+    from raretune.tuning.distributed import LeasedOracle
 
     clock = _Clock()
     leased = LeasedOracle(_oracle(tmp_path, max_trials=1), lease_seconds=5, clock=clock)
@@ -146,7 +146,7 @@ def test_dead_worker_does_not_keep_the_chief_waiting(tmp_path):
 
 def test_finished_trial_saved_as_ongoing_does_not_run_again(tmp_path):
     """Keras Tuner's end_trial saves oracle.json before it forgets the trial as ongoing."""
-    from raretune.tuning._distributed import LeasedOracle
+    from raretune.tuning.distributed import LeasedOracle
 
     oracle = _oracle(tmp_path, max_trials=1)
     trial = oracle.create_trial("w1")

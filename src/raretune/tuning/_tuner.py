@@ -1,24 +1,34 @@
 """Keras Tuner construction, with the defaults that make a search trustworthy.
 
-What raretune changes in Keras Tuner's behaviour, and why:
+What raretune changes in Keras Tuner's behaviour, and why, always in its own subclasses of
+Keras Tuner's tuners and oracles (importing raretune changes nothing for other users of
+Keras Tuner in the process):
 
 * The objective always carries its direction (Keras Tuner guesses "min" for F1).
 * ``seed=0`` is a real seed (the oracle's ``seed or random.randint(...)`` drops it).
+* The oracle's first random draws try every remedy once.
+* State files (``oracle.json``, ``trial.json``, the tuner's ``.json``) are written crash-safely.
 * TensorBoard is imported only when a TensorBoard callback is used (Keras Tuner imports it
   in every trial, and ``tensorflow-cpu`` does not install it).
 * Hyperband honours ``max_trials``.
-* A failed trial (NaN loss) is never retried and never stops the search early.
+* A failed trial (NaN loss) is never retried and never stops the search early, and its
+  traceback is printed only when ``verbose``.
 * Finished trials are reported to a progress callback (trial i of N, best so far).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+import traceback
 
 import keras_tuner as kt
 import numpy as np
-from keras_tuner.src import utils as _kt_utils
+from keras_tuner.src import errors as kt_errors
+from keras_tuner.src import utils as kt_utils
+from keras_tuner.src.engine import hyperparameters as hp_module
+from keras_tuner.src.engine import trial as trial_module
 
 from .._errors import ConfigError
 from .._io import write_text
@@ -27,32 +37,111 @@ from ..metrics import Objective
 
 __all__ = ["TUNERS", "make_tuner", "completed_trials", "trial_event"]
 
-_original_save_json = _kt_utils.save_json
+#: Tuner kinds accepted by :func:`make_tuner`.
+TUNERS = ("hyperband", "bayesian", "random")
 
 
-def _atomic_save_json(path, obj):
+def _write_state(path, state: dict) -> None:
     """Keras Tuner's ``save_json``, but crash-safe for local paths (temp file + rename).
 
     Keras Tuner writes ``oracle.json``, ``tuner0.json`` and every ``trial.json`` in place, so
-    a crash during a write leaves a truncated file and a project that no longer loads.
+    a crash during a write leaves a truncated file and a project that no longer loads. (It
+    also writes each trial's ``build_config.json`` with its own writer, but before the trial
+    ends: a crash there leaves an unfinished trial, which runs again and rewrites the file.)
     """
-    if "://" in str(path):
-        return _original_save_json(path, obj)
-    text = json.dumps(obj)
-    write_text(path, text)
-    return text
+    if "://" in str(path):  # a remote file system (gs://...): Keras Tuner's own writer
+        kt_utils.save_json(path, state)
+    else:
+        write_text(path, json.dumps(state))
 
 
-_kt_utils.save_json = _atomic_save_json
+# -- oracles ------------------------------------------------------------------------------------
 
-#: Tuner kinds accepted by :func:`make_tuner`.
-TUNERS = ("hyperband", "bayesian", "random")
+
+class _RaretuneOracleMixin:
+    """Behaviour shared by raretune's Hyperband, Bayesian and random-search oracles.
+
+    Parameters
+    ----------
+    cover_strategies : sequence of str
+        The remedies that the first random draws try once each, in this order.
+    **kwargs
+        Keras Tuner's oracle arguments.
+    """
+
+    def __init__(self, *, cover_strategies=(), **kwargs):
+        super().__init__(**kwargs)
+        self.cover_strategies = tuple(cover_strategies)
+        if kwargs.get("seed") is not None:
+            # Oracle.__init__ does `seed or random.randint(...)`, turning 0 into a random seed
+            self.seed = self._seed_state = kwargs["seed"]
+
+    def save(self):
+        # Oracle.save and Oracle._save_trial (Keras Tuner 1.4.8), with the crash-safe writer
+        _write_state(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        _write_state(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+
+    def _random_values(self):
+        """Keras Tuner's random draw, but the first draws try every remedy once.
+
+        Random draws can leave a remedy untried in a small budget (four remedies, twelve
+        trials: a 3 % chance per remedy), and then the leaderboard cannot say whether it
+        would have helped. Until each remedy has a trial, a fresh random draw keeps its other
+        values and takes the first untried remedy instead; that remedy's own knobs are drawn
+        at random. Which remedies have trials is read from the oracle's trials, so a resumed
+        search carries on correctly.
+        """
+        values = super()._random_values()
+        if values is None or len(self.cover_strategies) < 2:
+            return values
+        tried = {t.hyperparameters.values.get("strategy") for t in self.trials.values()}
+        untried = [s for s in self.cover_strategies if s not in tried]
+        if not untried or values.get("strategy") in untried:
+            return values
+        hps = hp_module.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hp.name == "strategy":
+                hps.values["strategy"] = untried[0]
+            elif hps.is_active(hp):
+                if hp.name in values:
+                    hps.values[hp.name] = values[hp.name]
+                else:
+                    hps.values[hp.name] = hp.random_sample(self._seed_state)
+                    self._seed_state += 1
+        return hps.values
+
+
+class _HyperbandOracle(_RaretuneOracleMixin, kt.oracles.HyperbandOracle):
+    def __init__(self, *, max_trials: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        # Keras Tuner's Hyperband has no trial budget; Oracle.create_trial honours this one
+        self.max_trials = max_trials
+
+
+class _BayesianOracle(_RaretuneOracleMixin, kt.oracles.BayesianOptimizationOracle):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # drawn from the seed before the mixin could correct it
+        self._random_state = np.random.RandomState(self.seed)
+        self.gpr = self._make_gpr()
+
+
+class _RandomOracle(_RaretuneOracleMixin, kt.oracles.RandomSearchOracle):
+    pass
+
+
+# -- tuners -------------------------------------------------------------------------------------
 
 
 class _RaretuneTunerMixin:
     """Behaviour shared by raretune's Hyperband, Bayesian and random-search tuners."""
 
     progress = None  # callable(event: dict) or None
+    verbose = False  # print the traceback of failed trials
+    lease = None  # WorkerLease on a worker of a distributed search (see .distributed)
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         if not any(type(cb).__name__ == "TensorBoard" for cb in callbacks):
@@ -65,20 +154,27 @@ class _RaretuneTunerMixin:
             ) from None
         super()._configure_tensorboard_dir(callbacks, trial, execution)
 
-    verbose = False
-
     def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
-        # Keras Tuner prints every failed trial's traceback (its DEBUG flag defaults to True);
-        # raretune records the reason with the trial and prints one line instead.
-        from keras_tuner.src import config as kt_config
-
-        saved, kt_config.DEBUG = kt_config.DEBUG, self.verbose
+        # Keras Tuner 1.4.8's, but the traceback of a failed trial is printed only when
+        # `verbose` (Keras Tuner prints it whenever its module-wide DEBUG flag is set, the
+        # default); the reason is kept with the trial either way.
         try:
-            return super()._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
-        finally:
-            kt_config.DEBUG = saved
+            self._run_and_update_trial(trial, *fit_args, **fit_kwargs)
+            trial.status = trial_module.TrialStatus.COMPLETED
+        except kt_errors.FatalError:
+            raise
+        except Exception as exc:
+            if self.verbose:
+                traceback.print_exc()
+            failed = isinstance(exc, kt_errors.FailedTrialError)
+            trial.status = trial_module.TrialStatus.FAILED if failed else trial_module.TrialStatus.INVALID
+            trial.message = traceback.format_exc()
 
-    lease = None  # WorkerLease on a worker of a distributed search (see _distributed)
+    def save(self):
+        # BaseTuner.save, with the crash-safe writer (a worker's oracle is the chief's)
+        if not self._is_worker():
+            self.oracle.save()
+        _write_state(self._get_tuner_fname(), self.get_state())
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         if self.lease is not None:
@@ -97,7 +193,13 @@ class _RaretuneTunerMixin:
         if self.lease is not None:  # heartbeats end before the trial does, so none says "lost"
             self.lease.stop()
             lost = self.lease.lost.is_set()
-        super().on_trial_end(trial)
+        sent = trial
+        if self._is_worker():
+            from .distributed._protos import quiet_trial
+
+            # the trial crosses the wire: a copy that serialises without Keras Tuner's print
+            sent = quiet_trial(trial)
+        super().on_trial_end(sent)
         seconds = time.monotonic() - getattr(self, "_trial_started", time.monotonic())
         if self.progress is not None:
             self.progress(trial_event(self.oracle, trial.trial_id, seconds=seconds, tuner_id=self.tuner_id,
@@ -152,52 +254,20 @@ def completed_trials(oracle) -> list:
 
 
 class _Hyperband(_RaretuneTunerMixin, kt.Hyperband):
-    pass
+    def __init__(self, *, oracle, **kwargs):
+        # kt.Hyperband.__init__ would build Keras Tuner's own oracle; raretune passes its own
+        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
 class _Bayesian(_RaretuneTunerMixin, kt.BayesianOptimization):
-    pass
+    def __init__(self, *, oracle, **kwargs):
+        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
 class _Random(_RaretuneTunerMixin, kt.RandomSearch):
-    pass
-
-
-def _cover_every_strategy(oracle, strategies) -> None:
-    """Make the oracle's first random draws try every remedy once, in the order given.
-
-    Random draws can leave a remedy untried in a small budget (four remedies, twelve trials:
-    a 3 % chance per remedy), and then the leaderboard cannot say whether it would have
-    helped. Until each remedy has a trial, a fresh random draw keeps its other values and
-    takes the first untried remedy instead; its own knobs are drawn at random. Which remedies
-    have trials is read from the oracle's trials, so a resumed search carries on correctly.
-    """
-    from keras_tuner.src.engine import hyperparameters as hp_module
-
-    original = oracle._random_values
-
-    def random_values():
-        values = original()
-        if values is None:
-            return values
-        tried = {t.hyperparameters.values.get("strategy") for t in oracle.trials.values()}
-        untried = [s for s in strategies if s not in tried]
-        if not untried or values.get("strategy") in untried:
-            return values
-        hps = hp_module.HyperParameters()
-        for hp in oracle.hyperparameters.space:
-            hps.merge([hp])
-            if hp.name == "strategy":
-                hps.values["strategy"] = untried[0]
-            elif hps.is_active(hp):
-                if hp.name in values:
-                    hps.values[hp.name] = values[hp.name]
-                else:
-                    hps.values[hp.name] = hp.random_sample(oracle._seed_state)
-                    oracle._seed_state += 1
-        return hps.values
-
-    oracle._random_values = random_values
+    def __init__(self, *, oracle, **kwargs):
+        self.seed = oracle.seed  # as kt.RandomSearch.__init__ sets it
+        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
 def make_tuner(
@@ -245,7 +315,7 @@ def make_tuner(
     -------
     keras_tuner.Tuner
         In a distributed search (Keras Tuner's environment set, see
-        :mod:`raretune.tuning._distributed`) a worker's ``oracle`` is Keras Tuner's gRPC
+        :mod:`raretune.tuning.distributed`) a worker's ``oracle`` is Keras Tuner's gRPC
         client; seeding and remedy coverage then happen on the chief's oracle.
     """
     check_option(kind, "tuner", "make_tuner", TUNERS)
@@ -260,38 +330,25 @@ def make_tuner(
             )
     check_number(max_trials, "max_trials", "make_tuner", kind=int, low=1)
     check_number(max_epochs, "max_epochs", "make_tuner", kind=int, low=1)
-    common = dict(
-        hypermodel=hypermodel,
+    oracle_options = dict(
         objective=objective.keras_tuner(),
         seed=seed,
-        directory=str(directory),
-        project_name=project_name,
-        overwrite=overwrite,
         max_retries_per_trial=0,
         # a NaN trial fails alone; the search goes on (raretune reports failures)
         max_consecutive_failed_trials=max_trials + 1,
-        distribution_strategy=distribution_strategy,
+        cover_strategies=tuple(getattr(hypermodel, "strategies", None) or ()),
     )
     if kind == "hyperband":
-        tuner = _Hyperband(max_epochs=max_epochs, factor=3, hyperband_iterations=1000, **common)
+        oracle = _HyperbandOracle(max_epochs=max_epochs, factor=3, hyperband_iterations=1000, max_trials=max_trials,
+                                  **oracle_options)
     elif kind == "bayesian":
-        tuner = _Bayesian(max_trials=max_trials, num_initial_points=max(2, min(5, max_trials // 3)), **common)
+        oracle = _BayesianOracle(max_trials=max_trials, num_initial_points=max(2, min(5, max_trials // 3)),
+                                 **oracle_options)
     else:
-        tuner = _Random(max_trials=max_trials, **common)
-    oracle = tuner.oracle
-    oracle.max_trials = max_trials
-    is_worker = not hasattr(oracle, "trials")  # Keras Tuner's gRPC client to the chief's oracle
-    if seed is not None and not is_worker and not oracle.trials:
-        # Oracle.__init__ does `seed or random.randint(...)`, turning 0 into a random seed
-        oracle.seed = seed
-        oracle._seed_state = seed
-        if hasattr(oracle, "_random_state"):
-            oracle._random_state = np.random.RandomState(seed)
-        if hasattr(oracle, "gpr"):
-            oracle.gpr.random_state = seed
-    strategies = getattr(hypermodel, "strategies", None)
-    if strategies and len(strategies) > 1 and not is_worker:
-        _cover_every_strategy(oracle, list(strategies))
+        oracle = _RandomOracle(max_trials=max_trials, **oracle_options)
+    tuner_class = {"hyperband": _Hyperband, "bayesian": _Bayesian, "random": _Random}[kind]
+    tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
+                        overwrite=overwrite, distribution_strategy=distribution_strategy)
     tuner.progress = progress
     tuner.verbose = verbose
     tuner.max_epochs = max_epochs
