@@ -20,8 +20,11 @@ Importing this package changes nothing in Keras Tuner: its stray ``print`` in
 internal queues are touched in one adapter (:mod:`._oracle_queue`).
 """
 
+from __future__ import annotations
+
+import importlib
+
 from ._auth import AUTH_TOKEN_ENV, Auth
-from ._chief import LeasedOracle, serve_search
 from ._roles import (
     DEFAULT_LEASE_SECONDS,
     Role,
@@ -31,7 +34,11 @@ from ._roles import (
     parse_address,
     resolve_role,
 )
-from ._worker import LeaseLostError, WorkerLease, join_search, run_worker
+
+# the chief's and the worker's sides import Keras and gRPC: loaded on first use, so that a
+# run's option checks (check_distributed_options) answer without TensorFlow
+_LAZY = {"LeasedOracle": "._chief", "serve_search": "._chief", "LeaseLostError": "._worker",
+         "WorkerLease": "._worker", "join_search": "._worker", "run_worker": "._worker"}
 
 __all__ = [
     "AUTH_TOKEN_ENV",
@@ -50,3 +57,13 @@ __all__ = [
     "run_worker",
     "serve_search",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
