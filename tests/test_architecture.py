@@ -19,7 +19,7 @@ def test_layer_contracts_hold():
 
 def test_no_import_cycles_between_modules():
     grimp = pytest.importorskip("grimp")
-    graph = grimp.build_graph("raretune")
+    graph = grimp.build_graph("raretune", exclude_type_checking_imports=True)  # annotations only
     cycles = []
     for module in sorted(graph.modules):
         if module == "raretune":  # the package's __init__ re-exports the workflow
