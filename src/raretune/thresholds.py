@@ -13,7 +13,7 @@ import numpy as np
 
 from ._errors import ConfigError, DataError
 from ._validation import check_number, check_option
-from .metrics import log_loss, threshold_sweep
+from .metrics import alert_count, log_loss, threshold_sweep
 
 __all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "parse_threshold_spec", "select_threshold"]
 
@@ -165,7 +165,7 @@ def select_threshold(
         ok = recall >= target - 1e-12
         best = _argbest(np.where(ok, precision, -1.0))
     elif rule == "alerts":
-        wanted = max(1, math.floor(target * y_true.size + 0.5))
+        wanted = alert_count(target, y_true.size)
         # flagged counts grow as the threshold falls; the first closest one is the smaller
         best = int(np.argmin(np.abs((tp + fp) - wanted)))
     else:
