@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from raretune import ConfigError, DataError
-from raretune.thresholds import ProbabilityCalibrator, select_threshold
+from raretune.thresholds import ProbabilityCalibrator, parse_threshold_spec, select_threshold
 
 Y = np.array([0, 0, 0, 0, 1, 0, 1, 1])
 P = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.6, 0.7, 0.9])
@@ -60,3 +60,68 @@ def test_auto_calibration_picks_a_method_that_lowers_log_loss():
     assert cal.log_loss_[cal.method_] < cal.log_loss_["none"]
     state = ProbabilityCalibrator.from_dict(cal.to_dict())
     np.testing.assert_allclose(state.transform(distorted[:50]), cal.transform(distorted[:50]))
+
+
+def test_alert_budget_flags_the_top_share_of_rows():
+    score = np.linspace(0.01, 0.99, 200)  # distinct scores
+    y = np.zeros(200, int)
+    y[::7] = 1
+    for share, flagged in [(0.005, 1), (0.05, 10), (0.1, 20), (0.0125, 3), (0.5, 100)]:
+        # 0.0125 * 200 = 2.5 rounds half up to 3
+        t = select_threshold(y, score, rule="alerts", target=share)
+        assert (score >= t).sum() == flagged
+    # the rule ignores labels: no positive at all is fine
+    t = select_threshold(np.zeros(200, int), score, rule="alerts", target=0.1)
+    assert (score >= t).sum() == 20
+
+
+def test_alert_budget_with_ties_takes_the_closest_reachable_count():
+    # distinct counts reachable from the top: 2, 5, 6, 10
+    score = np.array([0.9, 0.9, 0.8, 0.8, 0.8, 0.7, 0.1, 0.1, 0.1, 0.1])
+    y = np.array([1, 0, 1, 0, 0, 0, 1, 0, 0, 0])
+    assert (score >= select_threshold(y, score, rule="alerts", target=0.4)).sum() == 5  # wants 4
+    assert (score >= select_threshold(y, score, rule="alerts", target=0.3)).sum() == 2  # 3: 2 and 5 -> 2 is closer
+    assert (score >= select_threshold(y, score, rule="alerts", target=0.8)).sum() == 6  # 8: 6 and 10 tie -> fewer
+    assert (score >= select_threshold(y, score, rule="alerts", target=0.01)).sum() == 2  # at least one row: 2
+
+
+def test_alert_budget_target_is_checked():
+    with pytest.raises(ConfigError, match="needs a target"):
+        select_threshold(Y, P, rule="alerts")
+    with pytest.raises(ConfigError, match=r"must be a float in \(0, 1\)"):
+        select_threshold(Y, P, rule="alerts", target=1.0)
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("alerts=0.5%", ("alerts", 0.005)),
+        ("alerts=0.005", ("alerts", 0.005)),
+        ("precision=0.9", ("precision", 0.9)),
+        ("recall = 80%", ("recall", 0.8)),
+        ("recall=1", ("recall", 1.0)),
+        ("f1", ("f1", None)),
+        (" cost ", ("cost", None)),
+    ],
+)
+def test_parse_threshold_spec(spec, expected):
+    assert parse_threshold_spec(spec) == expected
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("youden", "Unknown threshold rule 'youden'"),
+        ("precision", "needs a number"),
+        ("precision=high", "needs a number"),
+        ("precision=1.5", r"in \(0, 1\]"),
+        ("alerts=100%", r"in \(0, 1\)"),
+        ("alerts=0", r"in \(0, 1\)"),
+        ("f1=0.3", "takes no value"),
+        (0.9, "must be a str"),
+    ],
+)
+def test_parse_threshold_spec_refuses_in_one_line(spec, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_threshold_spec(spec)
+    assert "\n" not in str(info.value)

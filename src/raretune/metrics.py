@@ -20,6 +20,7 @@ from ._validation import check_number
 __all__ = [
     "OBJECTIVES",
     "Objective",
+    "alert_count",
     "get_objective",
     "log_loss",
     "score_predictions",
@@ -58,6 +59,20 @@ def threshold_sweep(y_true, score):
     tp = np.cumsum(y_true)[last_of_run]
     fp = (last_of_run + 1) - tp
     return score[last_of_run], tp, fp
+
+
+def alert_count(share: float, n: int) -> int:
+    """Rows an alert budget of ``share`` flags among ``n``: ``round(share * n)``, at least one.
+
+    Halves round up (``floor(share * n + 0.5)``), unlike Python's ``round``; the one
+    definition used by the ``"alerts"`` threshold rule and by its outcome report.
+
+    Examples
+    --------
+    >>> alert_count(0.005, 1000), alert_count(0.0125, 200), alert_count(0.001, 100)
+    (5, 3, 1)
+    """
+    return max(1, math.floor(share * n + 0.5))
 
 
 def log_loss(y_true, proba, *, eps: float = 1e-12) -> float:

@@ -13,15 +13,73 @@ import numpy as np
 
 from ._errors import ConfigError, DataError
 from ._validation import check_number, check_option
-from .metrics import log_loss, threshold_sweep
+from .metrics import alert_count, log_loss, threshold_sweep
 
-__all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "select_threshold"]
+__all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "parse_threshold_spec", "select_threshold"]
 
 #: ``"auto"`` calibration considers isotonic regression only with this many positives.
 _ISOTONIC_MIN_POSITIVES = 50
 
 #: Rules accepted by :func:`select_threshold`.
-THRESHOLD_RULES = ("f1", "precision", "recall", "cost")
+THRESHOLD_RULES = ("f1", "precision", "recall", "cost", "alerts")
+
+#: Rules that take a target value (``"precision=0.9"``, ``"alerts=0.5%"``).
+_RULES_WITH_TARGET = ("precision", "recall", "alerts")
+
+
+def parse_threshold_spec(spec: str) -> tuple:
+    """Read a threshold rule written as text.
+
+    Parameters
+    ----------
+    spec : str
+        ``"f1"``, ``"cost"``, ``"precision=P"``, ``"recall=R"`` (P, R in (0, 1]) or
+        ``"alerts=A"`` (A in (0, 1), the share of rows flagged). A value may be written as a
+        percentage: ``"alerts=0.5%"`` is ``"alerts=0.005"``.
+
+    Returns
+    -------
+    tuple
+        ``(rule, target)`` for :func:`select_threshold`; ``target`` is ``None`` for
+        ``"f1"`` and ``"cost"``.
+
+    Raises
+    ------
+    ConfigError
+        With one line naming the accepted forms.
+
+    Examples
+    --------
+    >>> parse_threshold_spec("alerts=0.5%")
+    ('alerts', 0.005)
+    >>> parse_threshold_spec(" precision = 0.9 ")
+    ('precision', 0.9)
+    >>> parse_threshold_spec("f1")
+    ('f1', None)
+    """
+    forms = "'f1', 'cost', 'precision=0.9', 'recall=0.8' or 'alerts=0.5%'"
+    if not isinstance(spec, str):
+        raise ConfigError(f"A threshold rule must be a str like {forms}. Got {spec!r} instead.")
+    rule, equals, value = (part.strip() for part in spec.strip().partition("="))
+    if rule not in THRESHOLD_RULES:
+        raise ConfigError(f"Unknown threshold rule {spec!r}: use {forms}.")
+    if rule not in _RULES_WITH_TARGET:
+        if equals:
+            raise ConfigError(f"The threshold rule {rule!r} takes no value; got {spec!r}.")
+        return rule, None
+    scale = 1.0
+    if value.endswith("%"):
+        value, scale = value[:-1].strip(), 0.01
+    try:
+        target = float(value) * scale
+    except ValueError:
+        example = "alerts=0.5%" if rule == "alerts" else f"{rule}=0.9"
+        raise ConfigError(f"The threshold rule {rule!r} needs a number, e.g. {example!r}; got {spec!r}.") from None
+    if rule == "alerts":
+        check_number(target, "alerts", "the threshold rule", low=0, high=1, closed="neither")
+    else:
+        check_number(target, rule, "the threshold rule", low=0, high=1, closed="right")
+    return rule, round(target, 12)  # "0.5%" is 0.005, not 0.005000000000000001
 
 
 def select_threshold(
@@ -44,12 +102,18 @@ def select_threshold(
     y_true : array-like of {0, 1}
     score : array-like of float
         Positive-class probabilities on validation rows.
-    rule : {"f1", "precision", "recall", "cost"}
+    rule : {"f1", "precision", "recall", "cost", "alerts"}
         ``"f1"``: the highest F1. ``"precision"``: the highest recall with precision at
-        least ``target``. ``"recall"``: the highest precision with recall at least
-        ``target``. ``"cost"``: the lowest ``cost_fn * FN + cost_fp * FP``.
+        least ``target`` (when no threshold reaches it, the highest precision).
+        ``"recall"``: the highest precision with recall at least ``target``. ``"cost"``:
+        the lowest ``cost_fn * FN + cost_fp * FP``. ``"alerts"``: an alert budget, flags
+        the top ``target`` share of rows: ``k = max(1, floor(target * n + 0.5))`` rows
+        (``round(target * n)``, halves up, at least one), within one row when scores tie;
+        when ties make that impossible, the reachable count closest to ``k`` (the smaller
+        one when two are equally close). Labels are not used.
     target : float, optional
-        Precision or recall floor for those rules, in (0, 1].
+        Precision or recall floor, in (0, 1]; or, for ``"alerts"``, the share of rows to
+        flag, in (0, 1).
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm, for ``"cost"``.
 
@@ -61,7 +125,7 @@ def select_threshold(
     Raises
     ------
     DataError
-        If ``y_true`` has no positive row.
+        If ``y_true`` has no positive row (except for ``"alerts"``, which ignores labels).
 
     Examples
     --------
@@ -69,22 +133,28 @@ def select_threshold(
     0.45
     >>> round(select_threshold([0, 0, 1, 1, 0], [0.1, 0.3, 0.6, 0.8, 0.7], rule="precision", target=1.0), 6)
     0.75
+    >>> round(select_threshold([0, 0, 1, 1, 0], [0.1, 0.3, 0.6, 0.8, 0.7], rule="alerts", target=0.4), 6)
+    0.65
     """
     check_option(rule, "rule", "select_threshold", THRESHOLD_RULES)
     y_true = np.asarray(y_true).astype(int)
     score = np.asarray(score, dtype=float)
     if y_true.shape != score.shape or y_true.ndim != 1:
         raise DataError(f"y_true and score must be 1-D of the same length; got {y_true.shape} and {score.shape}.")
-    if not y_true.any():
-        raise DataError("Cannot choose a threshold: the validation rows hold no positive example.")
-    if rule in ("precision", "recall"):
+    if rule in _RULES_WITH_TARGET:
         if target is None:
-            raise ConfigError(f"The {rule!r} threshold rule needs a target value in (0, 1].")
-        check_number(target, "target", "select_threshold", low=0, high=1, closed="right")
+            where = "(0, 1)" if rule == "alerts" else "(0, 1]"
+            raise ConfigError(f"The {rule!r} threshold rule needs a target value in {where}.")
+        closed = "neither" if rule == "alerts" else "right"
+        check_number(target, "target", "select_threshold", low=0, high=1, closed=closed)
+    if rule != "alerts" and not y_true.any():
+        raise DataError("Cannot choose a threshold: the validation rows hold no positive example.")
+    if y_true.size == 0:
+        raise DataError("Cannot choose a threshold on no validation rows.")
     thresholds, tp, fp = threshold_sweep(y_true, score)
     n_pos = tp[-1]
     precision = tp / (tp + fp)
-    recall = tp / n_pos
+    recall = tp / max(n_pos, 1)  # no positives happens only under "alerts", which ignores it
     if rule == "f1":
         value = 2 * tp / (tp + fp + n_pos)
         best = _argbest(value)
@@ -94,6 +164,10 @@ def select_threshold(
     elif rule == "recall":
         ok = recall >= target - 1e-12
         best = _argbest(np.where(ok, precision, -1.0))
+    elif rule == "alerts":
+        wanted = alert_count(target, y_true.size)
+        # flagged counts grow as the threshold falls; the first closest one is the smaller
+        best = int(np.argmin(np.abs((tp + fp) - wanted)))
     else:
         check_number(cost_fn, "cost_fn", "select_threshold", low=0, closed="neither")
         check_number(cost_fp, "cost_fp", "select_threshold", low=0, closed="neither")
