@@ -65,7 +65,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     search.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                         help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
-    choice.add_argument("--threshold", help="auto (default), f1, precision=P, recall=R, cost")
+    choice.add_argument("--threshold", help="auto (default: follows the objective), f1, precision=P, recall=R, "
+                        "alerts=R (flag the top R of rows, e.g. alerts=0.5%%), cost")
     choice.add_argument("--calibration", choices=["auto", "none", "prior", "platt", "isotonic"])
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run folder (default runs/<timestamp>)")

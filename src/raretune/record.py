@@ -149,6 +149,7 @@ class MetricsRecord(_Record):
     test: dict
     leaderboard: list
     deployed: DeployedRecord | None = None
+    operating: list | None = None
     costs: dict | None = None
     refit: dict | None = None
     timing: dict = field(default_factory=dict)

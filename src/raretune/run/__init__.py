@@ -13,6 +13,8 @@ import dataclasses
 import datetime as _dt
 import warnings
 from dataclasses import dataclass
+
+import numpy as np
 from pathlib import Path
 
 from .._errors import RaretuneError, RunStateError
@@ -169,10 +171,24 @@ def _job(config: RunConfig) -> RunResult:
 
         with progress.phase("decide"):
             decision = decide(plan, split.validation.y, chosen.raw, chosen.prior)
+            if data.is_binary:
+                outcome = decision.outcome(plan, split.validation.y, chosen.raw)
+                if not outcome["reached"]:
+                    warnings_.append(outcome["fallback"])
+                    progress.say(f"warning: {outcome['fallback']}")
         with progress.phase("test", "test: scoring the test set once"):
             test_raw = modality.predict_raw(chosen.model, split.test)
             validation_score, test_score = decision.scores(chosen.raw), decision.scores(test_raw)
             validation, test = _score(plan, data, decision, split, validation_score, test_score)
+            operating = None
+            if data.is_binary:
+                from ..operating import operating_table, reliability_warnings
+
+                operating = operating_table(split.validation.y, validation_score, chosen=decision.threshold,
+                                            costs=_costs(plan))
+                for warning in reliability_warnings(split.validation.y, split.test.y):
+                    warnings_.append(warning)
+                    progress.say(f"warning: {warning}")
             leaderboard = remedy_rows(plan, modality, search, split.test)
             leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
@@ -207,7 +223,8 @@ def _job(config: RunConfig) -> RunResult:
                 plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
                 search=search, chosen=chosen, decision=decision, refit=refitted,
                 calibration=calibration_scores(split.validation.y, chosen.raw, validation_score) if data.is_binary else {},
-                validation=validation, test=test, leaderboard=leaderboard, seconds=progress.elapsed,
+                validation=validation, test=test, operating=operating, leaderboard=leaderboard,
+                seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
         with progress.phase("report"), _isolated("the report", progress, warnings_):
@@ -262,11 +279,17 @@ def _diagnose(data, progress) -> dict:
     return diagnosis
 
 
+def _costs(plan) -> dict | None:
+    """``{"fn", "fp"}`` when the objective or the threshold is about cost."""
+    if plan.threshold[0] == "cost" or plan.objective.name == "cost":
+        return {"fn": plan.config.cost_fn, "fp": plan.config.cost_fp}
+    return None
+
+
 def _score(plan, data, decision, split, validation_score, test_score):
-    """Validation and test metrics at the decision (test with bootstrap intervals)."""
-    rule = plan.threshold[0]
-    costs = {"fn": plan.config.cost_fn, "fp": plan.config.cost_fp} if (
-        rule == "cost" or plan.objective.name == "cost") else None
+    """Validation and test metrics at the decision: bootstrap intervals, and for a binary task
+    Wilson intervals of precision, recall and alert rate, and the cost in money."""
+    costs = _costs(plan)
     kwargs = dict(threshold=decision.threshold if decision.threshold is not None else 0.5, costs=costs,
                   class_names=data.classes)
     validation = score_predictions(split.validation.y, validation_score, **kwargs)
@@ -274,8 +297,17 @@ def _score(plan, data, decision, split, validation_score, test_score):
     if data.is_binary:
         from ..report import bootstrap_intervals
 
+        from ..operating import cost_summary, decision_intervals
+
         test["intervals"] = bootstrap_intervals(split.test.y, test_score, decision.threshold,
                                                 random_state=0 if plan.seed is None else plan.seed)
+        test["decision_intervals"] = decision_intervals(split.test.y, test_score, decision.threshold)
+        test["alert_rate"] = float(np.mean(test_score >= decision.threshold))
+        if costs is not None:
+            for part, y, score in (("validation", split.validation.y, validation_score),
+                                   ("test", split.test.y, test_score)):
+                (validation if part == "validation" else test)["cost"] = cost_summary(
+                    y, score, decision.threshold, costs["fn"], costs["fp"])
     return validation, test
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .._errors import ConfigError
 from .._validation import check_number, check_option
 from ..metrics import get_objective
-from ..thresholds import THRESHOLD_RULES
+from ..thresholds import parse_threshold_spec
 
 __all__ = ["DEFAULT_DATA", "FAST_DATA", "RunConfig", "threshold_rule"]
 
@@ -61,7 +61,8 @@ class RunConfig:
         ``"pr_auc"``, ``"roc_auc"``, ``"f1"``, ``"recall@precision=P"`` or ``"cost"``.
     threshold : str
         ``"auto"`` (follows the objective: F1, the objective's precision, or minimum cost),
-        ``"f1"``, ``"precision=P"``, ``"recall=R"`` or ``"cost"``.
+        ``"f1"``, ``"precision=P"``, ``"recall=R"``, ``"alerts=R"`` (flag the top R of rows,
+        e.g. ``"alerts=0.5%"``: an analysts' capacity) or ``"cost"``.
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm (objective and threshold "cost").
     calibration : {"auto", "none", "prior", "platt", "isotonic"}
@@ -238,14 +239,6 @@ def threshold_rule(config: RunConfig) -> tuple:
             return "cost", None
         return "f1", None
     if not isinstance(spec, str):
-        raise ConfigError(f"The 'threshold' parameter of run must be a str like 'f1' or 'precision=0.9'. Got {spec!r} instead.")
-    rule, _, value = spec.partition("=")
-    check_option(rule, "threshold", "run", THRESHOLD_RULES)
-    if rule in ("precision", "recall"):
-        try:
-            target = float(value)
-        except ValueError:
-            raise ConfigError(f"The threshold rule {rule!r} needs a value, e.g. '{rule}=0.9'; got {spec!r}.") from None
-        check_number(target, "threshold target", "run", low=0, high=1, closed="right")
-        return rule, target
-    return rule, None
+        raise ConfigError(f"The 'threshold' parameter of run must be a str like 'f1', 'precision=0.9' or "
+                          f"'alerts=0.5%'. Got {spec!r} instead.")
+    return parse_threshold_spec(spec)

@@ -38,6 +38,13 @@ class Decision:
         """Calibrated probabilities of raw scores."""
         return self.calibrator.transform(raw)
 
+    def outcome(self, plan, y, raw) -> dict:
+        """Whether the threshold rule's target was reached on validation, and what was done instead."""
+        from ..operating import threshold_outcome
+
+        return threshold_outcome(y, self.scores(raw), self.threshold, self.rule, self.target,
+                                 cost_fn=plan.config.cost_fn, cost_fp=plan.config.cost_fp)
+
     def threshold_record(self) -> dict | None:
         """``{"value", "rule", "target"}`` for ``metrics.json`` (``None`` for multiclass)."""
         if self.threshold is None:

@@ -78,7 +78,7 @@ def versions() -> dict:
 
 
 def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
-                   calibration, validation, test, leaderboard, seconds, timing, warnings) -> MetricsRecord:
+                   calibration, validation, test, operating, leaderboard, seconds, timing, warnings) -> MetricsRecord:
     """Assemble ``metrics.json`` from the stages' results."""
     config = plan.config
     folds = plan.folds
@@ -125,6 +125,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
         costs={"fn": config.cost_fn, "fp": config.cost_fp} if _uses_costs(plan) else None,
         validation=validation,
         test=test,
+        operating=operating,
         refit=None if refit is None else {**refit["record"], "calibration": refit["decision"].calibrator.to_dict(),
                                           "threshold": refit["decision"].threshold_record()},
         deployed=DeployedRecord(model="refit" if refit is not None else "tested",
