@@ -1,6 +1,7 @@
 """Render a run's record as one self-contained HTML page.
 
-The page has inline CSS, images embedded as data URIs, no scripts and no network access. Every
+The page has inline CSS, images embedded as data URIs and no network access; its only script
+is the threshold explorer's, inline (see :mod:`._explorer`). Every
 number taken from ``metrics.json`` is written into an element carrying ``data-metric="PATH"``,
 where PATH is the dotted path of the value in ``metrics.json`` (list items by index, e.g.
 ``test.intervals.pr_auc.0``); the text is the value with 4 decimals (floats) or with thousands
@@ -17,6 +18,7 @@ from html import escape
 import numpy as np
 
 from . import _plots
+from ._explorer import explorer_section
 
 __all__ = ["RunRecord", "render_html"]
 
@@ -770,12 +772,12 @@ def _reproduce_section(m: Mapping) -> str:
 def render_html(rec: RunRecord) -> str:
     """The whole report page for ``rec`` as a string."""
     m = rec.metrics
-    sections = [("summary", "Summary"), ("data", "Data"), ("leaderboard", "Leaderboard"),
+    sections = [("summary", "Summary"), ("operating-point", "Operating point"), ("data", "Data"), ("leaderboard", "Leaderboard"),
                 ("trials", "Trials"), ("test", "Test set"), ("intervals", "Intervals"),
                 ("training", "Training"), ("reproduce", "Reproduce")]
     target = _get(m, "task", "target", default="run")
     body = [
-        _header(m), _nav(sections), _summary(rec), _data_section(m), _leaderboard_section(m),
+        _header(m), _nav(sections), _summary(rec), explorer_section(m, rec.scores), _data_section(m), _leaderboard_section(m),
         _trials_section(rec), _test_section(rec), _intervals_section(rec),
         _training_section(rec), _reproduce_section(m),
     ]
