@@ -104,8 +104,9 @@ def test_report_has_every_section_and_is_self_contained(binary_report):
 def test_report_images_are_png_data_uris(binary_report):
     _, page, _ = binary_report
     alts = [img["alt"] for img in page.images]
-    assert alts == ["precision-recall curve", "ROC curve", "confusion matrix",
-                    "calibration curve", "metrics by threshold", "training curves"]
+    assert alts == ["metrics by threshold", "precision-recall curve", "ROC curve",
+                    "confusion matrix", "calibration curve", "score histograms by class",
+                    "cumulative capture and lift", "training curves"]
     for img in page.images:
         width, height = _png_size(img["src"])
         assert width > 300 and height > 200

@@ -23,7 +23,7 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["compact_scores", "explorer_section"]
+__all__ = ["compact_scores", "explorer_html"]
 
 #: Quantities shown for the chosen and the deployed threshold: (id suffix, label).
 QUANTITIES = (
@@ -222,8 +222,8 @@ def _row(label: str, key: str) -> str:
             f'<td class="num" id="explorer-deployed-{key}"></td></tr>')
 
 
-def explorer_section(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
-    """The ``operating-point`` section: the explorer, or a note saying why there is none.
+def explorer_html(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
+    """The explorer, or a note saying why there is none.
 
     Parameters
     ----------
@@ -235,9 +235,9 @@ def explorer_section(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str
     Returns
     -------
     str
-        HTML of the section, with its inline script when the explorer can be drawn.
+        HTML for the ``operating-point`` section, with its inline script when the explorer
+        can be drawn.
     """
-    head = '<section id="operating-point"><h2>Choose an operating point (validation)</h2>'
     threshold, source = _deployed(m)
     why = None
     if (m.get("task") or {}).get("type") == "multiclass":
@@ -254,7 +254,7 @@ def explorer_section(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str
         elif np.unique(y).size < 2:
             why = "The validation rows hold one class only."
     if why is not None:
-        return head + f'<p class="note">{escape(why)}</p></section>'
+        return f'<p class="note">{escape(why)}</p>'
 
     data = compact_scores(y, score)
     counts = np.add(data["neg"], data["pos"])
@@ -275,8 +275,7 @@ def explorer_section(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str
     quantities = [q for q in QUANTITIES if costs or not q[0].startswith("cost")]
     cost_note = (f" Expected cost: FN × {costs['fn']:g} + FP × {costs['fp']:g}." if costs else "")
     return (
-        head
-        + f"<style>{_CSS}</style>"
+        f"<style>{_CSS}</style>"
         + f'<div id="threshold-explorer" data-deployed="{deployed!r}" data-threshold="{deployed!r}" '
         f'data-scale="{scale}" data-n="{int(y.size)}">'
         + f'<p class="note">Flag a row when its score is at or above the threshold. Counts are on '
@@ -308,5 +307,5 @@ def explorer_section(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str
         + "</tbody></table></div></div></div></div>"
         + '<script type="application/json" id="explorer-data">'
         + json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-        + f"</script><script>{_JS}</script></section>"
+        + f"</script><script>{_JS}</script>"
     )

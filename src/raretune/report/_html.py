@@ -17,8 +17,8 @@ from html import escape
 
 import numpy as np
 
-from . import _plots
-from ._explorer import explorer_section
+from . import _decision_plots, _plots
+from ._explorer import explorer_html
 
 __all__ = ["RunRecord", "render_html"]
 
@@ -659,36 +659,80 @@ def _test_figures(rec: RunRecord, multiclass: bool) -> str:
         cm = _confusion(y, (score >= threshold).astype(int), 2)
     figures.append(_figure(_plots.pr_curve_figure(y, score, threshold=threshold),
                            "precision-recall curve",
-                           "Precision-recall curve; the dashed line is the prevalence, the "
-                           "precision of a classifier that guesses. The dot is the chosen "
-                           "threshold."))
+                           "Precision-recall curve on the test set; the dashed line is the "
+                           "prevalence, the precision of a classifier that guesses. The dot is "
+                           "the chosen threshold."))
     figures.append(_figure(_plots.roc_curve_figure(y, score, threshold=threshold),
                            "ROC curve",
-                           "ROC curve. With rare positives ROC-AUC looks good easily; read the "
-                           "precision-recall curve first."))
+                           "ROC curve on the test set. With rare positives ROC-AUC looks good "
+                           "easily; read the precision-recall curve first."))
     if cm is not None:
         figures.append(_figure(_plots.confusion_matrix_figure(cm, names),
                                "confusion matrix",
-                               "Confusion matrix at the chosen threshold; shading is the share "
-                               "of each actual class."))
+                               "Confusion matrix on the test set at the chosen threshold; "
+                               "shading is the share of each actual class."))
     calibration = m.get("calibration") or {}
     figures.append(_figure(_plots.calibration_figure(
         y, score, raw, brier_before=calibration.get("brier_before"),
         brier_after=calibration.get("brier_after")),
         "calibration curve",
-        "Reliability diagram: predicted probability against the observed rate of positives, "
-        "before and after calibration (bins of equal predicted probability mass)."))
-    if threshold is not None:
+        "Reliability diagram on the test set: predicted probability against the observed rate "
+        "of positives, before and after calibration (bins of equal predicted probability mass)."))
+    validation = _validation_scores(rec)
+    panels = ([(f"{_validation_rows(m)}", *validation)] if validation else []) + [("test", y, score)]
+    figures.append(_figure(_decision_plots.score_histogram_figure(
+        panels, [f"{n}, {label}" for n, label in zip(names, ("negative", "positive"))],
+        threshold=threshold),
+        "score histograms by class",
+        "Scores of each class, row counts on a log scale, with the chosen threshold: the "
+        "overlap of the two classes is what no threshold can separate.", wide=True))
+    figures.append(_figure(_decision_plots.capture_figure(panels, threshold=threshold),
+                           "cumulative capture and lift",
+                           "Share of the positives caught when flagging the top k % of rows by "
+                           "score, and the lift over flagging at random; dots: the chosen "
+                           "threshold.", wide=True))
+    return '<div class="figures">' + "".join(figures) + "</div>"
+
+
+def _validation_rows(m: Mapping) -> str:
+    """What the validation scores are: held-out rows, or out-of-fold predictions."""
+    folds = _get(m, "data", "folds")
+    return "out-of-fold" if _is_number(folds) and folds > 1 else "validation"
+
+
+def _validation_scores(rec: RunRecord) -> tuple[np.ndarray, np.ndarray] | None:
+    """Binary validation labels and scores from scores.npz, when both classes are there."""
+    scores = rec.scores
+    if scores is None or "validation_y" not in scores or "validation_score" not in scores:
+        return None
+    y = np.asarray(scores["validation_y"]).astype(int)
+    score = np.asarray(scores["validation_score"], dtype=float)
+    if score.ndim != 1 or y.shape != score.shape or np.unique(y).size < 2:
+        return None
+    return y, score
+
+
+def _operating_point_section(rec: RunRecord) -> str:
+    m = rec.metrics
+    rows = _validation_rows(m)
+    parts = [f'<section id="operating-point"><h2>Choose an operating point ({rows})</h2>',
+             explorer_html(m, rec.scores)]
+    validation = _validation_scores(rec)
+    threshold = _get(m, "threshold", "value")
+    if validation is not None and _is_number(threshold) and _get(m, "task", "type") != "multiclass":
         costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
-        figures.append(_figure(_plots.threshold_figure(y, score, threshold, costs=costs),
-                               "metrics by threshold",
-                               "Precision, recall and F1 for every threshold"
-                               + (" and the expected cost" if costs else "")
-                               + "; the dashed line is the chosen threshold.", wide=bool(costs)))
-    out = '<div class="figures">' + "".join(figures) + "</div>"
-    if threshold is None:
-        out += _missing("Threshold, needed for the threshold figures")
-    return out
+        refit = _get(m, "refit", "threshold", "value")
+        refit = float(refit) if _is_number(refit) else None
+        parts.append('<div class="figures">' + _figure(
+            _decision_plots.threshold_figure(*validation, float(threshold), costs=costs,
+                                             rows=rows, refit_threshold=refit),
+            "metrics by threshold",
+            f"Precision, recall and F1 on the {rows} scores, where the threshold is chosen, for "
+            "every threshold" + (" and the expected cost" if costs else "")
+            + "; the dashed line is the chosen threshold"
+            + (", the dotted one the refitted model's" if refit is not None else "") + ".",
+            wide=True) + "</div>")
+    return "".join(parts) + "</section>"
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> list[list[int]]:
@@ -736,6 +780,13 @@ def _training_section(rec: RunRecord) -> str:
     history = rec.history
     if not history or not any(isinstance(v, list) and v for v in history.values()):
         parts.append(_missing("Training history (history.json)"))
+    elif max(len(v) for v in history.values() if isinstance(v, list)) < 2:
+        # one epoch: a curve would be a lone dot on an axis with nothing to compare
+        values = [(str(k), v[0]) for k, v in history.items()
+                  if isinstance(v, list) and v and _is_number(v[0])]
+        parts.append('<p class="note">The final model trained for one epoch, so there is no '
+                     "curve to draw. Its values after that epoch:</p>"
+                     + _facts((k, escape(_fmt(v))) for k, v in values))
     else:
         numeric = {k: v for k, v in history.items() if isinstance(v, list) and v}
         parts.append('<div class="figures">' + _figure(
@@ -777,7 +828,7 @@ def render_html(rec: RunRecord) -> str:
                 ("training", "Training"), ("reproduce", "Reproduce")]
     target = _get(m, "task", "target", default="run")
     body = [
-        _header(m), _nav(sections), _summary(rec), explorer_section(m, rec.scores), _data_section(m), _leaderboard_section(m),
+        _header(m), _nav(sections), _summary(rec), _operating_point_section(rec), _data_section(m), _leaderboard_section(m),
         _trials_section(rec), _test_section(rec), _intervals_section(rec),
         _training_section(rec), _reproduce_section(m),
     ]
