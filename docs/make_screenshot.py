@@ -3,7 +3,8 @@
 Usage::
 
     python docs/make_screenshot.py RUN_DIR/report.html docs/report.png [--width 1280]
-    python docs/make_screenshot.py RUN_DIR/report.html docs/report-explorer.png --threshold 0.05
+    python docs/make_screenshot.py RUN_DIR/report.html docs/report-explorer.png \
+        --threshold 0.05 --clip-to '#operating-point'
 
 ``--threshold`` types a threshold into the report's explorer before the shot. Needs the
 ``playwright`` package (the ``dev`` extra) and the system Chromium (Debian: ``apt-get install
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="move the threshold explorer to this threshold first")
     parser.add_argument("--clip-to", default=None,
-                        help="CSS selector: shoot only this element instead of the whole page")
+                        help="CSS selector: shoot only the band of the page holding this element")
     args = parser.parse_args(argv)
     binary = _chromium()
     if binary is None:
@@ -65,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
                           file=sys.stderr)
                     return 1
                 if args.clip_to:
-                    page.locator(args.clip_to).screenshot(path=args.output)
+                    box = page.locator(args.clip_to).bounding_box()
+                    if box is None:
+                        print(f"make_screenshot: nothing visible matches {args.clip_to!r}.",
+                              file=sys.stderr)
+                        return 1
+                    # the page's full width, so the picture shows the layout a reader gets
+                    page.screenshot(path=args.output, full_page=True, clip={
+                        "x": 0, "y": max(box["y"] - 12, 0), "width": args.width,
+                        "height": box["height"] + 24})
                 else:
                     page.screenshot(path=args.output, full_page=True)
             finally:

@@ -115,4 +115,4 @@ def test_make_screenshot_cli(binary_run, tmp_path):
     assert module.main([str(binary_run / "report.html"), str(out), "--threshold", "0.05",
                         "--clip-to", "#operating-point"]) == 0
     with Image.open(out) as image:
-        assert image.size[0] < WIDTH and 200 < image.size[1] < 1500
+        assert image.size[0] == WIDTH and 200 < image.size[1] < 1500

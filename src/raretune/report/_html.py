@@ -107,6 +107,9 @@ class RunRecord:
         The parsed ``trials.json``.
     computed_intervals : dict or None
         Bootstrap intervals computed by the report when ``metrics.json`` has none.
+    decision : dict or None
+        At the threshold on the test set: ``threshold``, ``counts`` (``tp``, ``flagged``,
+        ``positives``, ``rows``) and Wilson ``intervals`` for precision, recall and alert rate.
     """
 
     metrics: dict
@@ -114,6 +117,7 @@ class RunRecord:
     history: dict | None = None
     trials: list | None = None
     computed_intervals: dict | None = None
+    decision: dict | None = None
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -266,8 +270,10 @@ def _summary(rec: RunRecord) -> str:
         rule = _get(m, "threshold", "rule")
         cards.append(_card("threshold", _metric(threshold, "threshold.value"),
                            f"chosen by {escape(str(rule))}" if rule else ""))
-        cards.append(_card("test precision", _metric(test.get("precision"), "test.precision")))
-        cards.append(_card("test recall", _metric(test.get("recall"), "test.recall")))
+        cards.append(_card("test precision", _metric(test.get("precision"), "test.precision"),
+                           _decision_interval_html(rec, "precision")))
+        cards.append(_card("test recall", _metric(test.get("recall"), "test.recall"),
+                           _decision_interval_html(rec, "recall")))
         cost = _expected_cost(m)
         if cost is not None:
             costs = m["costs"]
@@ -741,7 +747,7 @@ def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> list[list[int]]:
 
 def _intervals_section(rec: RunRecord) -> str:
     m = rec.metrics
-    parts = ['<section id="intervals"><h2>Bootstrap intervals (test)</h2>']
+    parts = ['<section id="intervals"><h2>Intervals (test)</h2>']
     stored = _get(m, "test", "intervals")
     if isinstance(stored, Mapping) and ("pr_auc" in stored or "f1" in stored):
         iv, source, tag = stored, "recorded in metrics.json by the run", True
@@ -772,7 +778,51 @@ def _intervals_section(rec: RunRecord) -> str:
         f'<p class="note">Percentile bootstrap, {escape(_fmt(iv.get("n_resamples")))} resamples, '
         "stratified (positives and negatives drawn separately, so every resample keeps the test "
         f"set's class counts); F1 at the chosen threshold. Intervals {escape(source)}.</p>")
-    return "".join(parts) + "</section>"
+    return "".join(parts) + _decision_table(rec) + "</section>"
+
+
+#: Wilson intervals at the decision: key -> (label, numerator count, denominator count).
+_DECISION = {"precision": ("precision", "tp", "flagged"), "recall": ("recall", "tp", "positives"),
+             "alert_rate": ("alert rate (share of rows flagged)", "flagged", "rows")}
+
+
+def _decision_interval_html(rec: RunRecord, key: str) -> str:
+    """``95% CI low–high`` for a decision quantity: stored in metrics.json, else computed."""
+    stored = _get(rec.metrics, "test", "decision_intervals", key)
+    if isinstance(stored, Sequence) and len(stored) == 2:
+        return (f"95% CI {_metric(stored[0], _path('test', 'decision_intervals', key, 0))}"
+                f"–{_metric(stored[1], _path('test', 'decision_intervals', key, 1))}")
+    if rec.decision is None:
+        return ""
+    lo, hi = rec.decision["intervals"][key]
+    return f"95% CI {_share(lo, f'decision.{key}.0', key)}–{_share(hi, f'decision.{key}.1', key)}"
+
+
+def _share(value: float, name: str, key: str) -> str:
+    """A computed share; alert rates are small, so they are written as percentages."""
+    if key != "alert_rate":
+        return _computed(value, name)
+    return f'<span data-computed="{escape(name)}">{value:.3%}</span>'
+
+
+def _decision_table(rec: RunRecord) -> str:
+    decision = rec.decision
+    if decision is None:
+        return ""
+    counts = decision["counts"]
+    rows = []
+    for key, (label, num, den) in _DECISION.items():
+        estimate = counts[num] / counts[den] if counts[den] else None
+        rows.append([escape(label), f"{counts[num]:,} / {counts[den]:,}",
+                     _share(estimate, f"decision.{key}", key) if estimate is not None else "—",
+                     _decision_interval_html(rec, key).replace("95% CI ", "")])
+    return ("<h3>At the decision (test, Wilson 95% intervals)</h3>"
+            + _table(["quantity", "count", "test estimate", "95% interval"], rows,
+                     numeric={1, 2, 3})
+            + f'<p class="note">Flagging test rows with score ≥ {escape(_fmt(decision["threshold"]))}. '
+            "Each quantity is a share of a known count (flagged rows, positives, all rows), so a "
+            "Wilson score interval fits: it stays inside [0, 1] and holds up with few positives, "
+            "where the share ± 2 standard errors does not.</p>")
 
 
 def _training_section(rec: RunRecord) -> str:
