@@ -101,7 +101,7 @@ _JS = r"""
     if (v === null) { return "—"; }
     if (name === "tp" || name === "fp" || name === "fn" || name === "tn") { return v.toLocaleString("en-US"); }
     if (name === "per10k") { return v.toFixed(1); }
-    if (name === "alert-rate") { return (100 * v).toFixed(3) + " %"; }
+    if (name === "alert-rate") { return (100 * v).toFixed(3) + "%"; }
     if (name === "cost") { return Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(2); }
     return v.toFixed(4);
   }
@@ -281,6 +281,8 @@ def explorer_html(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
         + f'<p class="note">Flag a row when its score is at or above the threshold. Counts are on '
         f"{escape(rows_text)}, the scores the threshold was chosen on; the test set is in the next "
         f"sections. Deployed threshold: <b>{deployed:g}</b>, {escape(which)}.{escape(cost_note)}</p>"
+        + '<noscript><p class="missing">The explorer needs JavaScript; the rest of the '
+        "report does not.</p></noscript>"
         + '<div class="controls"><div class="track">'
         + f'<input type="range" id="explorer-slider" min="0" max="1000" step="1" '
         f'aria-label="threshold ({escape(scale)} scale)">'
