@@ -168,6 +168,16 @@ def test_explorer_quantile_scale_and_refit_threshold(page, make_run):
     assert explorer.errors == []
 
 
+def test_explorer_without_costs(page, make_run):
+    run = make_run(n_test=1500)  # no costs in metrics.json: no cost rows, no script errors
+    y, score = _validation(run)
+    explorer = _Explorer(page, write_report(run))
+    assert page.query_selector("#explorer-cost") is None
+    explorer.type_threshold(0.1)
+    assert explorer.matrix() == score_predictions(y, score, threshold=0.1)["confusion_matrix"]
+    assert explorer.errors == []
+
+
 # ----------------------------------------------------------------------------- no browser
 
 
