@@ -18,7 +18,7 @@ from raretune import ConfigError, DataError, RunStateError
 from raretune.report import bootstrap_intervals, write_report
 from raretune.report._intervals import _average_precision, _draw_counts
 
-SECTIONS = ("summary", "data", "leaderboard", "trials", "test", "intervals", "training",
+SECTIONS = ("summary", "operating-point", "data", "leaderboard", "trials", "test", "intervals", "training",
             "reproduce")
 
 
@@ -31,7 +31,7 @@ class _Page(HTMLParser):
 
     def __init__(self, text):
         super().__init__()
-        self.ids, self.images, self.urls, self.scripts = [], [], [], 0
+        self.ids, self.images, self.urls, self.scripts = [], [], [], []
         self.metrics, self.computed = {}, {}
         self._open = []  # (attribute kind, name) of tagged elements being read
         self.feed(text)
@@ -43,7 +43,7 @@ class _Page(HTMLParser):
         if tag == "img":
             self.images.append(attrs)
         if tag == "script":
-            self.scripts += 1
+            self.scripts.append(attrs)
         for key in ("src", "href"):
             if key in attrs:
                 self.urls.append(attrs[key])
@@ -95,7 +95,8 @@ def test_report_has_every_section_and_is_self_contained(binary_report):
     assert path.name == "report.html"
     for section in SECTIONS:
         assert section in page.ids
-    assert page.scripts == 0
+    # the explorer's data island and its code, both inline
+    assert page.scripts == [{"type": "application/json", "id": "explorer-data"}, {}]
     offsite = [u for u in page.urls if not u.startswith(("data:", "#"))]
     assert offsite == []
 
@@ -103,8 +104,9 @@ def test_report_has_every_section_and_is_self_contained(binary_report):
 def test_report_images_are_png_data_uris(binary_report):
     _, page, _ = binary_report
     alts = [img["alt"] for img in page.images]
-    assert alts == ["precision-recall curve", "ROC curve", "confusion matrix",
-                    "calibration curve", "metrics by threshold", "training curves"]
+    assert alts == ["metrics by threshold", "precision-recall curve", "ROC curve",
+                    "confusion matrix", "calibration curve", "score histograms by class",
+                    "cumulative capture and lift", "training curves"]
     for img in page.images:
         width, height = _png_size(img["src"])
         assert width > 300 and height > 200
@@ -183,6 +185,7 @@ def test_multiclass_report(multiclass_report, expected_metric_text):
             assert set(page.metrics[p]) == {expected_metric_text(metrics, p)}
     assert set(page.metrics["test.pr_auc"]) == {expected_metric_text(metrics, "test.pr_auc")}
     assert "threshold.value" not in page.metrics
+    assert page.scripts == []
     text = path.read_text(encoding="utf-8")
     assert "transfer &amp; &lt;wire&gt;" in text
     assert "binary tasks only" in text

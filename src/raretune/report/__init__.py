@@ -2,7 +2,8 @@
 
 :func:`write_report` turns a run folder (see ``docs/run-folder.md``) into ``report.html``;
 :func:`bootstrap_intervals` gives the stratified bootstrap intervals stored under
-``test.intervals`` in ``metrics.json``.
+``test.intervals`` in ``metrics.json`` (the Wilson intervals at the decision come from
+:func:`raretune.operating.decision_intervals`).
 """
 
 from ._intervals import bootstrap_intervals

@@ -16,8 +16,6 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..metrics import threshold_sweep
-
 __all__ = [
     "calibration_figure",
     "confusion_matrix_figure",
@@ -25,7 +23,6 @@ __all__ = [
     "multiclass_pr_figure",
     "pr_curve_figure",
     "roc_curve_figure",
-    "threshold_figure",
     "to_data_uri",
 ]
 
@@ -156,51 +153,6 @@ def confusion_matrix_figure(
     ax.set_yticks(range(k), labels)
     ax.set(xlabel="predicted class", ylabel="actual class", title=title)
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of actual class")
-    return fig
-
-
-@_styled
-def threshold_figure(
-    y_true,
-    score,
-    threshold: float,
-    *,
-    costs: Mapping[str, float] | None = None,
-) -> Figure:
-    """Precision, recall and F1 (and expected cost) against the threshold, chosen one marked."""
-    thresholds, tp, fp = threshold_sweep(y_true, score)
-    n_pos = tp[-1]
-    precision = tp / (tp + fp)
-    recall = tp / n_pos
-    f1 = 2 * tp / (2 * tp + fp + (n_pos - tp))
-    panels = 2 if costs else 1
-    fig = _figure(_WIDTH * panels, _HEIGHT + 0.6)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    ax = axes[0]
-    ax.plot(thresholds, precision, color=_COLORS["precision"], lw=1.6, label="precision")
-    ax.plot(thresholds, recall, color=_COLORS["recall"], lw=1.6, label="recall")
-    ax.plot(thresholds, f1, color=_COLORS["f1"], lw=1.6, label="F1")
-    ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2,
-               label=f"chosen threshold {threshold:.4f}")
-    ax.set(ylabel="metric at threshold", ylim=(0, 1.02), xlim=(0, 1))
-    fig.suptitle("Metrics by threshold (test)", fontsize=11)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
-    if costs:
-        fn_cost, fp_cost = float(costs["fn"]), float(costs["fp"])
-        # at thresholds above every score nothing is flagged: all positives are missed
-        cost = fn_cost * (n_pos - tp) + fp_cost * fp
-        cost_ax = axes[1]
-        cost_ax.plot(thresholds, cost, color=_COLORS["cost"], lw=1.6,
-                     label=f"expected cost (FN {fn_cost:g}, FP {fp_cost:g})")
-        best = int(np.argmin(cost))
-        cost_ax.plot([thresholds[best]], [cost[best]], "o", color=_COLORS["cost"], ms=6,
-                     label=f"lowest cost {cost[best]:,.0f} at {thresholds[best]:.4f}")
-        cost_ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2)
-        cost_ax.set(ylabel="total cost on test set", xlim=(0, 1))
-        cost_ax.set_ylim(bottom=0)
-        cost_ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
-    for ax in axes:
-        ax.set_xlabel("threshold (predict positive when score ≥ threshold)")
     return fig
 
 

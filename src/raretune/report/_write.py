@@ -11,6 +11,7 @@ import numpy as np
 
 from .._errors import RunStateError
 from ._html import RunRecord, render_html
+from ..operating import decision_intervals
 from ._intervals import bootstrap_intervals
 
 __all__ = ["load_record", "write_report"]
@@ -38,7 +39,8 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
     record : RunRecord
         ``scores``, ``history`` and ``trials`` are ``None`` where their file is missing.
         When ``metrics.json`` has no ``test.intervals`` and the task is binary with a
-        threshold, ``computed_intervals`` holds intervals computed from ``scores.npz``.
+        threshold, ``computed_intervals`` holds intervals computed from ``scores.npz``;
+        ``decision`` holds the Wilson intervals at the threshold when ``scores.npz`` allows.
 
     Raises
     ------
@@ -69,15 +71,15 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
 
     record = RunRecord(metrics=metrics, scores=scores, history=history, trials=trials)
     record.computed_intervals = _missing_intervals(record)
+    record.decision = _decision(record)
     return record
 
 
-def _missing_intervals(record: RunRecord) -> dict | None:
+def _test_scores(record: RunRecord):
+    """Binary test labels, scores and threshold, or ``None`` where they are not all there."""
     m = record.metrics
     test = m.get("test") if isinstance(m.get("test"), dict) else {}
-    if test.get("intervals") or record.scores is None:
-        return None
-    if (m.get("task") or {}).get("type") == "multiclass":
+    if record.scores is None or (m.get("task") or {}).get("type") == "multiclass":
         return None
     threshold = (m.get("threshold") or {}).get("value", test.get("threshold"))
     y = record.scores.get("test_y")
@@ -86,7 +88,29 @@ def _missing_intervals(record: RunRecord) -> dict | None:
         return None
     if np.unique(y).size < 2:
         return None
-    return bootstrap_intervals(y, score, float(threshold))
+    return y, score, float(threshold)
+
+
+def _decision(record: RunRecord) -> dict | None:
+    found = _test_scores(record)
+    if found is None:
+        return None
+    y, score, threshold = found
+    flagged = score >= threshold
+    positives = np.asarray(y) == 1
+    return {
+        "threshold": threshold,
+        "counts": {"tp": int(np.sum(flagged & positives)), "flagged": int(flagged.sum()),
+                   "positives": int(positives.sum()), "rows": int(positives.size)},
+        "intervals": {k: (v["low"], v["high"]) for k, v in decision_intervals(y, score, threshold).items()},
+    }
+
+
+def _missing_intervals(record: RunRecord) -> dict | None:
+    m = record.metrics
+    test = m.get("test") if isinstance(m.get("test"), dict) else {}
+    found = None if test.get("intervals") else _test_scores(record)
+    return None if found is None else bootstrap_intervals(*found)
 
 
 def write_report(run_dir: str | os.PathLike) -> pathlib.Path:

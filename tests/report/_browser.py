@@ -1,6 +1,6 @@
 """A minimal headless Chromium driver over the DevTools protocol, standard library only.
 
-Used to check that a report renders (tests) and to take its screenshot (docs). Chromium is
+Test support: checks that a report renders, without Playwright. Chromium is
 started with ``--remote-debugging-pipe``: it reads protocol messages from file descriptor 3 and
 writes to descriptor 4, each message JSON terminated by a NUL byte. No websocket, no
 chromedriver, no Python package.
