@@ -102,7 +102,8 @@ def _decision(record: RunRecord) -> dict | None:
         "threshold": threshold,
         "counts": {"tp": int(np.sum(flagged & positives)), "flagged": int(flagged.sum()),
                    "positives": int(positives.sum()), "rows": int(positives.size)},
-        "intervals": {k: (v["low"], v["high"]) for k, v in decision_intervals(y, score, threshold).items()},
+        "intervals": {k: (v["low"], v["high"]) for k, v in decision_intervals(y, score, threshold).items()
+                      if isinstance(v, dict)},
     }
 
 
