@@ -270,6 +270,7 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) 
         treats its denominator as fixed; NaN where the denominator is 0.
     """
     y_true, score = _labels_and_scores(y_true, score, "decision_intervals")
+    check_number(threshold, "threshold", "decision_intervals")
     c = _counts(y_true, score, threshold)
     tp, fp = int(c["tp"][0]), int(c["fp"][0])
     out = {"level": level}

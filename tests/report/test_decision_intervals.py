@@ -43,8 +43,7 @@ def test_decision_intervals_use_the_right_denominators():
 
 @pytest.mark.parametrize(
     ("args", "error"),
-    [(([0, 0], [0.1, 0.2], 0.5), DataError), (([0, 1], [0.1], 0.5), DataError),
-     (([0, 1], [0.1, 0.2], "x"), ConfigError)],
+    [(([0, 1], [0.1], 0.5), DataError), (([0, 1], [0.1, 0.2], "x"), ConfigError)],
 )
 def test_decision_intervals_reject_bad_input(args, error):
     with pytest.raises(error):
