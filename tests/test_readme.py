@@ -12,11 +12,22 @@ def _python_blocks():
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
+def _printed(block: str) -> list:
+    """What the block says it prints: the ``# prints: X`` comments, in order."""
+    return re.findall(r"#\s*prints:\s*(.+?)\s*$", block, flags=re.M)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(_python_blocks())))
-def test_python_examples_run(index, tmp_path, monkeypatch):
+def test_python_examples_run_and_print_what_they_say(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    exec(compile(_python_blocks()[index], f"README block {index}", "exec"), {})
+    block = _python_blocks()[index]
+    exec(compile(block, f"README block {index}", "exec"), {})
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    position = 0
+    for expected in _printed(block):  # each claimed line appears, in order
+        assert expected in lines[position:], (expected, lines)
+        position = lines.index(expected, position) + 1
 
 
 def test_remedy_table_lists_every_remedy():

@@ -163,7 +163,7 @@ def _job(config: RunConfig) -> RunResult:
             converged = []
             if plan.cross_fitted and plan.ensemble > 1:
                 with _isolated("converged candidates", progress, warnings_), sklearn_phase():
-                    converged = converged_candidates(plan, hypermodel, split.validation, progress, budget)
+                    converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
             if len(chosen.members) > 1 or chosen.members[0]["trial_id"] != best.trial_id:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)

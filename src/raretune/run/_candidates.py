@@ -60,12 +60,15 @@ def training_prior(hypermodel, train, trial):
     return remedy.training_prior(settings, rows.y, train.n_classes)
 
 
-def converged_candidates(plan, hypermodel, rows, progress, budget=None) -> list:
+def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings=None) -> list:
     """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees.
 
     Under a time limit (``budget``) a model starts only if one more like the slowest so
-    far still fits; the ones left out are named.
+    far still fits; the ones left out are named. Boosted trees whose compiled Keras form
+    would be too large are skipped, with a line in ``warnings``.
     """
+    from ..models.export import ModelTooLarge
+
     from ..tuning import LINEAR_C, TREE_CONFIGS
 
     config = plan.config
@@ -83,7 +86,14 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None) -> list:
         started = time.monotonic()
         progress.say(f"candidate {i}/{len(members)}: {member_label(member)}, {hypermodel.folds} folds",
                      verbose_only=True)
-        raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+        try:
+            raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+        except ModelTooLarge as exc:
+            message = f"{member_label(member)} left out: {exc}"
+            progress.say(f"warning: {message}")
+            if warnings is not None:
+                warnings.append(message)
+            continue
         seconds = time.monotonic() - started
         slowest = max(slowest, seconds)
         if network is None:  # many classes, few categories: no linear layout (see logistic_model)
