@@ -32,26 +32,35 @@ class Chosen(NamedTuple):
 
 
 def choose_ensemble(plan, candidates, y) -> Chosen:
-    """Greedy ensemble selection over ``candidates`` (best trial first) on validation scores ``y``."""
+    """Greedy ensemble selection over ``candidates`` (best trial first) on validation scores ``y``.
+
+    Bagged selection chooses on bootstrap samples, so on all of ``y`` its average can score
+    below the best single candidate; then the best candidate is kept alone: the chosen model
+    never scores below its best candidate on the objective it optimises.
+    """
     from ..models import average_models
     from ..tuning import greedy_ensemble
 
     first = candidates[0]
     if plan.config.calibration == "prior":  # only members trained under the best trial's prior
         candidates = [c for c in candidates if same_prior(c.prior, first.prior)]
-    if len(candidates) == 1:
-        return Chosen(first.network, first.raw, [{**first.member, "weight": 1}], first.prior, len(candidates))
+    n = len(candidates)
+    sign = 1.0 if plan.objective.direction == "max" else -1.0
+    scores = [sign * plan.objective.score(y, c.raw) for c in candidates]
+    best = candidates[int(np.argmax(scores))]  # the first of the best on ties: the better trial
+    alone = Chosen(best.network, best.raw, [{**best.member, "weight": 1}], best.prior, n)
+    if n == 1:
+        return alone
     counts = greedy_ensemble([c.raw for c in candidates], y, plan.objective, bags=ENSEMBLE_BAGS,
                              random_state=plan.seed)
-    chosen = [(c, int(n)) for c, n in zip(candidates, counts) if n > 0]
-    members = [{**c.member, "weight": n} for c, n in chosen]
-    if len(chosen) == 1:
-        c = chosen[0][0]
-        return Chosen(c.network, c.raw, members, c.prior, len(candidates))
-    raw = weighted_average([c.raw for c, _ in chosen], [n for _, n in chosen])
+    chosen = [(c, int(k)) for c, k in zip(candidates, counts) if k > 0]
+    raw = weighted_average([c.raw for c, _ in chosen], [k for _, k in chosen])
+    if len(chosen) == 1 or sign * plan.objective.score(y, raw) < max(scores):
+        return alone
+    members = [{**c.member, "weight": k} for c, k in chosen]
     prior = chosen[0][0].prior if all(same_prior(c.prior, chosen[0][0].prior) for c, _ in chosen) else None
-    model = average_models([c.network for c, _ in chosen], [n for _, n in chosen])
-    return Chosen(model, raw, members, prior, len(candidates))
+    model = average_models([c.network for c, _ in chosen], [k for _, k in chosen])
+    return Chosen(model, raw, members, prior, n)
 
 
 def weighted_average(predictions, weights) -> np.ndarray:

@@ -77,8 +77,9 @@ class TableModality:
         """
         features = rows.features.copy()
         for name in rows.categorical:
-            counts = train.features[name].value_counts(sort=True)
-            features[name] = pd.Categorical(features[name], categories=sorted(counts.index[:_BASELINE_CATEGORIES]))
+            kept = sorted(train.features[name].value_counts(sort=True).index[:_BASELINE_CATEGORIES])
+            values = features[name].where(features[name].isin(kept))  # rarer categories: missing
+            features[name] = pd.Categorical(values, categories=kept)
         return features
 
     def digest(self, digest, data) -> None:

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .._errors import RunStateError
 from .._io import read_json, write_json
 
@@ -209,8 +211,14 @@ class TrialLog:
         # a worker sees neither the other trials nor the best score: it names its trial instead
         which = (f"trial {event['done']}/{total} (id {event['trial_id']})" if event["done"] is not None
                  else f"trial {event['trial_id']} ({event['tuner_id']})")
+        eta = ""
+        if event["done"] is not None and event["max_trials"]:
+            left = max(0, int(event["max_trials"]) - int(event["done"]))
+            times = [s for s in self.seconds.values() if s is not None]
+            if left and times:
+                eta = f"  about {float(np.median(times)) * left:.0f}s left"
         self.progress.say(f"{which}  {event['strategy']:<14} score {score}  best {best}  "
-                          f"{event['seconds']:.1f}s{reason}")
+                          f"{event['seconds']:.1f}s{eta}{reason}")
 
     def records(self, oracle) -> list:
         """One record per trial, in trial-id order."""

@@ -1,0 +1,98 @@
+"""Stages of the run on small, exact inputs: ensemble choice, plan, budget, remedies coverage."""
+
+import types
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raretune import ConfigError
+from raretune.metrics import get_objective
+from raretune.run._budget import Budget, parse_duration
+from raretune.run._candidates import Candidate
+from raretune.run._ensemble import choose_ensemble
+
+
+def _plan(objective="pr_auc", calibration="auto"):
+    config = types.SimpleNamespace(calibration=calibration)
+    return types.SimpleNamespace(objective=get_objective(objective), seed=0, config=config)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_candidates=st.integers(2, 6), objective=st.sampled_from(["pr_auc", "f1"]))
+def test_the_chosen_model_never_scores_below_its_best_candidate(seed, n_candidates, objective):
+    import raretune.models
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(60) < 0.15).astype(int)
+    y[:2] = 1
+    candidates = [Candidate({"trial_id": str(i), "strategy": "none"}, f"net{i}",
+                            np.clip(y * rng.random() + rng.random(60), 0, 1) / 2, 0.5) for i in range(n_candidates)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(raretune.models, "average_models", lambda networks, weights: ("avg", tuple(networks)))
+        plan = _plan(objective)
+        chosen = choose_ensemble(plan, candidates, y)
+    best = max(plan.objective.score(y, c.raw) for c in candidates)
+    assert plan.objective.score(y, chosen.raw) >= best - 1e-12
+    assert sum(m["weight"] for m in chosen.members) >= 1
+
+
+def test_budget_shares_and_reserves():
+    now = [0.0]
+    budget = Budget(100.0, clock=lambda: now[0])
+    now[0] = 10.0
+    budget.start_search()  # 60 % of the 90 s left
+    assert budget.search_deadline == pytest.approx(64.0)
+    now[0] = 63.0
+    assert not budget.search_over()
+    now[0] = 64.0
+    assert budget.search_over()
+    assert budget.fits(25.0) and not budget.fits(27.0)  # 36 s left, 10 s kept for the end
+    assert Budget(None).fits(1e9) and not Budget(None).search_over()
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0), (45, 45.0), ("20", 20.0)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["-1s", "0", "ten minutes", "5d", float("inf"), True])
+def test_bad_durations_are_one_line(text):
+    with pytest.raises(ConfigError, match="time_limit"):
+        parse_duration(text)
+
+
+def test_every_remedy_gets_a_trial_and_huge_tables_stream():
+    from raretune.datasets import load_data, stratified_split
+    from raretune.run._config import RunConfig
+    from raretune.run._modality import TableModality
+    from raretune.run._plan import make_plan
+
+    from tests.conftest import make_frame
+
+    split = stratified_split(load_data(make_frame(n=600), target="label"), random_state=0)
+    config = RunConfig(strategies=("none", "class_weight", "smote", "random_over", "focal"), max_trials=3).validated()
+    plan = make_plan(config, TableModality(), split)
+    assert plan.max_trials == 5 and any("raised to 5 trials" in note for note in plan.notes)
+    config = RunConfig(strategies=("none", "smote", "random_under"), stream_above=100).validated()
+    plan = make_plan(config, TableModality(), split)
+    assert plan.strategies == ("none", "stream") and "replaced by streaming" in plan.notes[0]
+
+
+def test_baseline_takes_any_number_of_categories():
+    import pandas as pd
+
+    from raretune.datasets import load_data, stratified_split
+    from raretune.run._modality import TableModality
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"merchant": [f"m{i % 400}" for i in range(2000)], "x": rng.normal(size=2000)})
+    frame["label"] = np.where(rng.random(2000) < 0.1, "yes", "no")
+    split = stratified_split(load_data(frame, target="label"), random_state=0)
+    features = TableModality().baseline_features(split.test, split.train)
+    assert len(features["merchant"].cat.categories) == 254
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=5).fit(
+        TableModality().baseline_features(split.train, split.train), split.train.y)
