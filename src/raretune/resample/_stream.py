@@ -94,10 +94,14 @@ def rebalance(
         For a parameter outside its range.
     DataError
         For elements that are not ``(float vector, label)``, labels other than 0 and 1
-        (more than two classes are not supported: use the samplers of
-        :mod:`raretune.resample` on arrays), a class without rows, fewer than
+        (more than two classes are not supported: use :func:`rebalance_arrays` or the
+        samplers of :mod:`raretune.resample` on arrays), a class without rows, fewer than
         ``k_neighbors + 1`` positive rows for ``"smote"``, or a ``ratio`` the input already
         meets.
+
+    See Also
+    --------
+    rebalance_arrays : the same idea for rows already in memory (any columns, any classes).
 
     Notes
     -----
@@ -228,11 +232,17 @@ def rebalance_arrays(
     DataError
         For arrays that are not row-aligned with ``y``, or a ``y`` with one class only.
 
+    See Also
+    --------
+    rebalance : for a ``tf.data.Dataset`` too large for memory (adds SMOTE rows).
+
     Notes
     -----
     Each batch is one ``tf.gather`` per array on row indices (majority rows from a
     permutation made once per epoch, minority rows from :func:`_draw_rows`): no per-row
     Python and no per-element ``tf.data`` work. Memory holds ``arrays`` once, as tensors.
+    The stream depends on ``seed`` and on TensorFlow's global seed (as every seeded
+    ``tf.data`` shuffle does), not on other datasets built in the process.
 
     Examples
     --------
