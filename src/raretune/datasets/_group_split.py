@@ -100,7 +100,8 @@ def group_split(
     if test is not None and group_column in test.features.columns:
         shared = pd.Index(names).intersection(pd.Index(test.features[group_column].dropna().unique()))
         if shared.size:
-            raise DataError(f"Group {shared[0]!r} of {group_column!r} is in both the data and the fixed test set "
+            first = shared[0].item() if hasattr(shared[0], "item") else shared[0]  # 3, not np.int64(3)
+            raise DataError(f"Group {first!r} of {group_column!r} is in both the data and the fixed test set "
                             f"({shared.size} such groups); a grouped split keeps groups apart.")
     if not keep_columns:
         data = without_columns(data, [group_column], _OWNER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
@@ -195,6 +196,9 @@ def _gap(gap, is_date: bool) -> float:
                               f"column. Got {gap!r} instead.")
         return float(check_number(gap, "gap", _OWNER, low=0))
     if isinstance(gap, (str, datetime.timedelta, np.timedelta64, pd.Timedelta)):
+        if isinstance(gap, str):
+            # "30d" is the natural spelling; pandas 3 deprecates the lower-case day unit
+            gap = re.sub(r"(\d)\s*d\b", r"\1D", gap.strip())
         try:
             seconds = pd.Timedelta(gap).total_seconds()
         except (ValueError, TypeError):
