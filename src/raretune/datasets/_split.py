@@ -164,8 +164,9 @@ def split_record(n_rows: int, split_indices: Mapping, fold_ids=None, ids=None) -
     -------
     pandas.DataFrame
         Columns ``row`` (position in the input), ``id`` (only with ``ids``), ``part``
-        (``"train"``, ``"validation"``, ``"test"``, or ``"gap"`` for rows no part holds,
-        such as the rows an out-of-time split leaves out) and ``fold`` (``-1`` when none).
+        (categorical: ``"train"``, ``"validation"``, ``"test"``, or ``"gap"`` for rows no
+        part holds, such as the rows an out-of-time split leaves out) and ``fold`` (``-1``
+        when none).
 
     Raises
     ------
@@ -183,18 +184,19 @@ def split_record(n_rows: int, split_indices: Mapping, fold_ids=None, ids=None) -
     4    4   test    -1
     """
     n_rows = check_number(n_rows, "n_rows", "split_record", kind=int, low=0)
-    part = np.full(n_rows, "gap", dtype=object)
+    names = [*PARTS, *(str(k) for k in split_indices if str(k) not in PARTS), "gap"]
+    code = np.full(n_rows, len(names) - 1, dtype="int64")  # "gap" until a part claims the row
     seen = np.zeros(n_rows, dtype=bool)
     for name, rows in split_indices.items():
         rows = np.asarray(rows, dtype="int64")
         if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
             raise DataError(f"Part {name!r} names row {int(rows.max())}, outside the {n_rows} rows split.")
-        if np.unique(rows).size != rows.size:
+        if rows.size and np.bincount(rows).max() > 1:
             raise DataError(f"Part {name!r} names a row twice.")
         if seen[rows].any():
             raise DataError(f"Row {int(rows[seen[rows]][0])} is in part {name!r} and in another part.")
         seen[rows] = True
-        part[rows] = str(name)
+        code[rows] = names.index(str(name))
     fold = np.full(n_rows, -1, dtype="int64")
     if isinstance(fold_ids, Mapping):
         for name, folds in fold_ids.items():
@@ -213,7 +215,8 @@ def split_record(n_rows: int, split_indices: Mapping, fold_ids=None, ids=None) -
         if ids.shape[:1] != (n_rows,):
             raise DataError(f"ids has {len(ids)} values for {n_rows} rows; give one per input row.")
         columns["id"] = ids
-    columns["part"] = part
+    # categorical: small in memory and stored as a dictionary column in parquet
+    columns["part"] = pd.Categorical.from_codes(code, categories=names)
     columns["fold"] = fold
     return pd.DataFrame(columns)
 
