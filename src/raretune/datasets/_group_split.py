@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._errors import ConfigError, DataError
-from .._validation import check_number
-from ._split import PARTS, DataSplit, check_classes, split_column, split_parts, without_columns
+from .._errors import DataError
+from ._split import PARTS, DataSplit, check_classes, part_sizes, split_column, split_parts, without_columns
 from ._table import TabularData
 
 __all__ = ["group_split"]
@@ -67,6 +66,8 @@ def group_split(
     DataError
         When the column is missing or has missing values, a class is held by fewer groups
         than there are parts, or a part ends up without a class (the message names both).
+    ConfigError
+        When a size is out of range, or the sizes add up to 1 or more.
 
     Examples
     --------
@@ -78,14 +79,7 @@ def group_split(
     >>> [int(parts.indices[p].size) for p in ("train", "validation", "test")]
     [70, 15, 15]
     """
-    check_number(validation_size, "validation_size", _OWNER, low=0, high=1, closed="neither")
-    if test is None:
-        check_number(test_size, "test_size", _OWNER, low=0, high=1, closed="neither")
-        if validation_size + test_size >= 1:
-            raise ConfigError(f"validation_size + test_size must be below 1; got {validation_size + test_size:g}.")
-        sizes = np.array([1.0 - validation_size - test_size, validation_size, test_size])
-    else:
-        sizes = np.array([1.0 - validation_size, validation_size])
+    sizes = np.array(part_sizes(validation_size, test_size, test, _OWNER))
     values = split_column(data, group_column, "group", _OWNER)
     groups, names = pd.factorize(values, sort=False)
     counts = np.zeros((names.size, data.n_classes), dtype="int64")
@@ -110,7 +104,8 @@ def group_split(
     return split_parts(data, indices, test)
 
 
-_ADVICE = {p: "too few groups hold it; use fewer or larger parts" for p in PARTS}
+_ADVICE = {p: "too few groups hold that class; raise validation_size/test_size or try another random_state"
+           for p in PARTS}
 
 
 def _deal_groups(counts: np.ndarray, sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

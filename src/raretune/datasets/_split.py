@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError
+from .._errors import ConfigError, DataError
 from .._validation import check_number
 from ._labels import list_names
 from ._table import TabularData
@@ -92,6 +92,8 @@ def stratified_split(
     ------
     DataError
         When a class has too few rows to appear in every part.
+    ConfigError
+        When a size is out of range, or the sizes add up to 1 or more.
 
     Examples
     --------
@@ -103,16 +105,7 @@ def stratified_split(
     >>> [int(p.y.sum()) for p in parts]
     [7, 2, 1]
     """
-    check_number(validation_size, "validation_size", "stratified_split", low=0, high=1, closed="neither")
-    if test is None:
-        check_number(test_size, "test_size", "stratified_split", low=0, high=1, closed="neither")
-        if validation_size + test_size >= 1:
-            raise DataError(
-                f"validation_size + test_size must be below 1; got {validation_size + test_size:g}."
-            )
-        sizes = (1.0 - validation_size - test_size, validation_size, test_size)
-    else:
-        sizes = (1.0 - validation_size, validation_size)
+    sizes = part_sizes(validation_size, test_size, test, "stratified_split")
     rng = np.random.default_rng(random_state)
     parts = [[] for _ in sizes]
     for k, name in enumerate(data.classes):
@@ -131,6 +124,17 @@ def stratified_split(
     # shuffle each part so classes are interleaved, then restore a stable order
     indices = [np.sort(np.concatenate(p)) for p in parts]
     return split_parts(data, indices, test)
+
+
+def part_sizes(validation_size, test_size, test, owner: str) -> tuple:
+    """The fractions of the parts cut from the data (two when ``test`` is given whole)."""
+    check_number(validation_size, "validation_size", owner, low=0, high=1, closed="neither")
+    if test is not None:
+        return (1.0 - validation_size, validation_size)
+    check_number(test_size, "test_size", owner, low=0, high=1, closed="neither")
+    if validation_size + test_size >= 1:
+        raise ConfigError(f"validation_size + test_size must be below 1; got {validation_size + test_size:g}.")
+    return (1.0 - validation_size - test_size, validation_size, test_size)
 
 
 def split_parts(data, indices, test=None) -> DataSplit:

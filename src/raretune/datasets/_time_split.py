@@ -11,7 +11,8 @@ import pandas as pd
 
 from .._errors import ConfigError, DataError
 from .._validation import check_number
-from ._split import PARTS, DataSplit, allocate_counts, check_classes, split_column, split_parts, without_columns
+from ._split import (PARTS, DataSplit, allocate_counts, check_classes, part_sizes, split_column, split_parts,
+                     without_columns)
 from ._table import TabularData
 
 __all__ = ["time_split"]
@@ -101,14 +102,7 @@ def time_split(
     >>> [parts.indices[p].size for p in ("train", "validation", "test")]
     [8, 4, 4]
     """
-    check_number(validation_size, "validation_size", _OWNER, low=0, high=1, closed="neither")
-    if test is None:
-        check_number(test_size, "test_size", _OWNER, low=0, high=1, closed="neither")
-        if validation_size + test_size >= 1:
-            raise ConfigError(f"validation_size + test_size must be below 1; got {validation_size + test_size:g}.")
-        sizes = (1.0 - validation_size - test_size, validation_size, test_size)
-    else:
-        sizes = (1.0 - validation_size, validation_size)
+    sizes = part_sizes(validation_size, test_size, test, _OWNER)
     times, is_date = _times(split_column(data, time_column, "time", _OWNER), time_column)
     if group_column is not None:
         split_column(data, group_column, "group", _OWNER)
