@@ -132,6 +132,8 @@ def test_fixed_test_set_must_come_after_training():
     split = time_split(data, time_column="t", test=later, validation_size=0.2, gap=5)
     assert split.test.columns == ("x",) and set(split.indices) == {"train", "validation"}
     assert split.indices["validation"].size == 10 and split.indices["train"].max() < 35
+    as_text = time_split(data, time_column="t", test=later, validation_size=0.2, gap="5")  # a command line's gap
+    np.testing.assert_array_equal(as_text.indices["train"], split.indices["train"])
     earlier = _table({"t": np.arange(10.0), "x": np.ones(10)}, np.arange(10) % 2)
     with pytest.raises(DataError, match="The fixed test set starts at 0, not after the end of training"):
         time_split(data, time_column="t", test=earlier)
@@ -145,6 +147,7 @@ def test_fixed_test_set_must_come_after_training():
         ({"time_column": "t", "gap": 1000}, DataError, "No row of 't' is early enough for the validation part"),
         ({"time_column": "t", "gap": -1}, ConfigError, "The 'gap' parameter of time_split must be a float in"),
         ({"time_column": "t", "gap": "soon"}, ConfigError, "must be a non-negative duration such as '30d'"),
+        ({"time_column": "t", "gap": "-3"}, ConfigError, "must be a non-negative duration such as '30d'"),
         ({"time_column": "t", "test_size": 0.9}, ConfigError, "validation_size \\+ test_size must be below 1"),
     ],
 )

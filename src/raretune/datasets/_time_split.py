@@ -62,8 +62,8 @@ def time_split(
     gap : pandas.Timedelta, datetime.timedelta, str, number or None
         Time left out before validation and before test. A duration ("30d", "12h",
         ``pandas.Timedelta``) is read in seconds when the column holds numbers (the unit
-        :func:`load_data` gives dates); a plain number is in the column's own units and needs
-        a numeric column. ``None`` is no gap.
+        :func:`load_data` gives dates); a plain number (or a string of one, as from a command
+        line) is in the column's own units and needs a numeric column. ``None`` is no gap.
     test : TabularData, optional
         A fixed test set; then ``data`` is split into train and validation only. When it has
         ``time_column``, its rows must all be later than training plus ``gap``.
@@ -184,6 +184,11 @@ def _gap(gap, is_date: bool) -> float:
     """The gap in the units of the times (seconds for dates)."""
     if gap is None:
         return 0.0
+    if isinstance(gap, str) and re.fullmatch(r"\s*[0-9.]+(e[+-]?[0-9]+)?\s*", gap, flags=re.IGNORECASE):
+        try:
+            gap = float(gap)  # "3600" from a command line: a number in the column's units
+        except ValueError:
+            pass
     if isinstance(gap, numbers.Real) and not isinstance(gap, bool):
         if is_date:
             raise ConfigError(f"The 'gap' parameter of {_OWNER} must be a duration such as '30d' for a date "
