@@ -6,7 +6,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from raretune import ConfigError, DataError  # noqa: E402
-from raretune.resample import rebalance  # noqa: E402
+from raretune.resample import rebalance, rebalance_arrays  # noqa: E402
+from raretune.resample._stream import shuffled_batches  # noqa: E402
 
 N_ROWS, N_POSITIVE, N_FEATURES, K = 1200, 30, 3, 4
 
@@ -164,3 +165,133 @@ def test_data_errors(data):
         rebalance(tf.data.Dataset.from_tensor_slices(X))
     with pytest.raises(DataError, match="nothing to add"):
         rebalance(_source(data, True), ratio=0.01)
+
+
+# -- rebalance_arrays: in-memory rows (the tuner's stream remedy) ---------------------------
+
+#: 90 majority rows (class 0), 8 of class 1 and 5 of class 2: multiclass, minority 13/103.
+Y_ARRAYS = np.r_[np.zeros(90, np.int64), np.ones(8, np.int64), np.full(5, 2, np.int64)]
+TOWERS = 3
+
+
+def _arrays(n=len(Y_ARRAYS)):
+    """A nest as the stream remedy has it; every column encodes the row id to trace rows."""
+    ids = np.arange(n)
+    inputs = {
+        "num": ids.astype(np.float32).reshape(-1, 1),
+        "city": np.array([f"row{i}" for i in ids], dtype=object).reshape(-1, 1),
+    }
+    labels = np.repeat(ids.astype(np.float32)[:, None, None], TOWERS, axis=1)  # (n, towers, 1)
+    weights = ids[:, None] + np.arange(TOWERS, dtype=np.float32) / 10  # (n, towers)
+    return inputs, labels, weights.astype(np.float32)
+
+
+def _epochs(ds, n_epochs=1):
+    """The row ids of each batch, per epoch, after checking every column agrees with them."""
+    epochs = []
+    for _ in range(n_epochs):
+        batches = []
+        for inputs, labels, weights in ds.as_numpy_iterator():
+            ids = inputs["num"][:, 0].astype(np.int64)
+            assert [c.decode() for c in inputs["city"][:, 0]] == [f"row{i}" for i in ids]
+            assert labels.shape[1:] == (TOWERS, 1) and weights.shape[1:] == (TOWERS,)
+            np.testing.assert_array_equal(labels[:, :, 0], np.repeat(ids[:, None], TOWERS, axis=1))
+            np.testing.assert_allclose(weights, ids[:, None] + np.arange(TOWERS) / 10, rtol=1e-6)
+            batches.append(ids)
+        epochs.append(batches)
+    return epochs
+
+
+@pytest.mark.parametrize(
+    "share, batch_size, k",
+    [(0.3, 10, 3), (0.0, 10, 1), (0.5, 16, 8), (0.99, 4, 3)],
+    ids=["share", "natural-share", "half", "capped"],
+)
+def test_arrays_batch_composition(share, batch_size, k):
+    ds = rebalance_arrays(_arrays(), Y_ARRAYS, share=share, batch_size=batch_size, seed=0)
+    assert ds.element_spec[0]["city"].dtype == tf.string
+    (batches,) = _epochs(ds)
+    n_major = 90
+    assert len(batches) == -(-n_major // (batch_size - k))
+    majority_seen = []
+    for ids in batches:
+        # Majority rows first, then exactly k minority rows (any class but 0).
+        assert (Y_ARRAYS[ids[-k:]] != 0).all()
+        majority_seen.extend(ids[:-k])
+    assert (Y_ARRAYS[majority_seen] == 0).all()
+    np.testing.assert_array_equal(np.sort(majority_seen), np.arange(n_major))  # each once
+    assert majority_seen != sorted(majority_seen)  # shuffled
+
+
+def test_arrays_plain_label_shapes_pass_through():
+    n = len(Y_ARRAYS)
+    onehot = np.eye(3, dtype=np.float32)[Y_ARRAYS]
+    nest = ({"x": np.arange(n, dtype=np.int64)}, Y_ARRAYS.astype(np.int32), np.ones(n, np.float32), onehot)
+    ds = rebalance_arrays(nest, Y_ARRAYS, share=0.25, batch_size=8, seed=1)
+    spec = ds.element_spec
+    assert spec[1].shape.as_list() == [None] and spec[1].dtype == tf.int32
+    assert spec[3].shape.as_list() == [None, 3]
+    for x, labels, weights, hot in ds.as_numpy_iterator():
+        np.testing.assert_array_equal(labels, Y_ARRAYS[x["x"]])
+        np.testing.assert_array_equal(hot, onehot[x["x"]])
+        assert weights.shape == labels.shape
+
+
+def test_arrays_fresh_draws_every_epoch_and_cover_the_minority():
+    ds = rebalance_arrays(_arrays(), Y_ARRAYS, share=0.3, batch_size=10, seed=5)
+    first, second = _epochs(ds, 2)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second))
+    minority_first = np.concatenate([b[-3:] for b in first])
+    minority_second = np.concatenate([b[-3:] for b in second])
+    assert not np.array_equal(minority_first, minority_second)
+    # .repeat() (as the cross-fitted towers use it) also starts a fresh epoch each time.
+    repeated = [b[0]["num"][:, 0] for b in ds.repeat(2).as_numpy_iterator()]
+    n_batches = len(first)
+    assert not np.array_equal(np.concatenate(repeated[:n_batches]), np.concatenate(repeated[n_batches:]))
+    # With replacement and at random: over a few epochs every minority row is drawn.
+    drawn = np.concatenate([b[-3:] for epoch in _epochs(ds, 4) for b in epoch])
+    np.testing.assert_array_equal(np.unique(drawn), np.flatnonzero(Y_ARRAYS != 0))
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_arrays_same_seed_same_stream(seed):
+    def stream(s):
+        return _epochs(rebalance_arrays(_arrays(), Y_ARRAYS, share=0.3, batch_size=10, seed=s), 2)
+
+    first, again = stream(seed), stream(seed)
+    for a, b in zip(first, again):  # epoch by epoch, rebuilt: the same rows in the same order
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    other = stream(seed + 1)[0]
+    assert not all(np.array_equal(x, y) for x, y in zip(first[0], other))
+    # Seed 0 is a seed: two unseeded datasets differ where two seed-0 datasets agree.
+    unseeded = [_epochs(rebalance_arrays(_arrays(), Y_ARRAYS, share=0.3, batch_size=10))[0] for _ in range(2)]
+    assert not all(np.array_equal(x, y) for x, y in zip(*unseeded))
+
+
+def test_shuffled_batches_every_row_once_reshuffled():
+    ids = np.arange(1000)
+    ds = shuffled_batches((ids, ids.astype(str)), batch_size=64, seed=0)
+    epochs = [list(ds.as_numpy_iterator()) for _ in range(2)]
+    for epoch in epochs:
+        assert [len(b[0]) for b in epoch] == [64] * 15 + [40]
+        rows = np.concatenate([b[0] for b in epoch])
+        np.testing.assert_array_equal(np.sort(rows), ids)
+        np.testing.assert_array_equal(np.concatenate([b[1] for b in epoch]).astype(int), rows)
+    # Rows, not only batches, change places between epochs.
+    assert not {tuple(sorted(b[0])) for b in epochs[0]} & {tuple(sorted(b[0])) for b in epochs[1]}
+
+
+def test_arrays_errors():
+    arrays = _arrays()
+    with pytest.raises(ConfigError, match="'share' parameter of rebalance_arrays must be a float in \\[0, 1\\)"):
+        rebalance_arrays(arrays, Y_ARRAYS, share=1.0, batch_size=10)
+    with pytest.raises(ConfigError, match="'batch_size' parameter of rebalance_arrays must be an int"):
+        rebalance_arrays(arrays, Y_ARRAYS, share=0.2, batch_size=1)
+    with pytest.raises(ConfigError, match="'seed' parameter of rebalance_arrays"):
+        rebalance_arrays(arrays, Y_ARRAYS, share=0.2, batch_size=10, seed=-1)
+    with pytest.raises(DataError, match="at least two classes"):
+        rebalance_arrays(arrays, np.zeros(len(Y_ARRAYS), np.int64), share=0.2, batch_size=10)
+    with pytest.raises(DataError, match=r"row-aligned arrays of 102 rows"):
+        rebalance_arrays(arrays, Y_ARRAYS[:-1], share=0.2, batch_size=10)
+    with pytest.raises(DataError, match=r"shape \(n,\)"):
+        rebalance_arrays(arrays, Y_ARRAYS[:, None], share=0.2, batch_size=10)

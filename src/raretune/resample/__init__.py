@@ -1,10 +1,12 @@
-"""Resampling: imbalanced-learn-compatible samplers and a streaming ``tf.data`` rebalance.
+"""Resampling: imbalanced-learn-compatible samplers and streaming ``tf.data`` rebalancing.
 
-TensorFlow is imported on the first call of :func:`rebalance`, not on import.
+:func:`rebalance` rebalances a ``tf.data.Dataset`` that does not fit in memory;
+:func:`rebalance_arrays` gives rebalanced batches of in-memory arrays (the tuner's ``stream``
+remedy). TensorFlow is imported on their first call, not on import.
 """
 
 from ._cleaning import EditedNearestNeighbours, SMOTEENN, SMOTETomek, TomekLinks
-from ._stream import rebalance
+from ._stream import rebalance, rebalance_arrays
 
 __all__ = [
     "EditedNearestNeighbours",
@@ -12,4 +14,5 @@ __all__ = [
     "SMOTETomek",
     "TomekLinks",
     "rebalance",
+    "rebalance_arrays",
 ]

@@ -1,9 +1,23 @@
-"""Rebalance a ``tf.data`` stream of ``(features, label)`` without materialising it.
+"""Streaming rebalance with ``tf.data``: the minority share is made inside the pipeline.
 
-One pass counts the classes and keeps the positive rows (they are rare); their neighbours
-are found once; then the data stream: negative rows flow through untouched, synthetic
-positives are made inside the pipeline and mixed in. TensorFlow is imported on the first
-call, so importing :mod:`raretune.resample` stays cheap.
+Two entry points, one per kind of source; they share the seeded random draw of minority rows
+for each batch (:func:`_draw_rows`):
+
+* :func:`rebalance` takes a ``tf.data.Dataset`` of ``(float features, binary label)`` that
+  does not fit in memory (a TFRecord file, ``tfds``). One pass counts the classes and keeps
+  the positive rows (they are rare); their neighbours are found once; then the data streams:
+  negative rows flow through untouched, synthetic positives (SMOTE or copies) are made per
+  batch and mixed in.
+* :func:`rebalance_arrays` takes in-memory arrays of any form (a nest of float, int or string
+  columns, per-row labels and weights of any trailing shape; binary or multiclass), as the
+  ``stream`` remedy of the tuner has them: majority rows pass once per epoch in shuffled
+  batches, and each batch is topped up with minority rows drawn at random, afresh every epoch.
+
+:func:`shuffled_batches` is the shuffled batching of in-memory arrays that
+:func:`rebalance_arrays` uses for its majority rows (without the minority top-up). Neither
+in-memory path does per-row Python or per-element ``tf.data`` work: each batch is one
+``tf.gather`` of row indices. TensorFlow is imported on the first call, so importing
+:mod:`raretune.resample` stays cheap.
 """
 
 from __future__ import annotations
@@ -18,7 +32,7 @@ from .._validation import check_number, check_option
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["rebalance"]
+__all__ = ["rebalance", "rebalance_arrays", "shuffled_batches"]
 
 _METHODS = ("smote", "random", "undersample")
 _SCAN_BATCH = 8192  # rows per step of the counting pass over an unbatched source
@@ -80,10 +94,14 @@ def rebalance(
         For a parameter outside its range.
     DataError
         For elements that are not ``(float vector, label)``, labels other than 0 and 1
-        (more than two classes are not supported: use the samplers of
-        :mod:`raretune.resample` on arrays), a class without rows, fewer than
+        (more than two classes are not supported: use :func:`rebalance_arrays` or the
+        samplers of :mod:`raretune.resample` on arrays), a class without rows, fewer than
         ``k_neighbors + 1`` positive rows for ``"smote"``, or a ``ratio`` the input already
         meets.
+
+    See Also
+    --------
+    rebalance_arrays : the same idea for rows already in memory (any columns, any classes).
 
     Notes
     -----
@@ -112,10 +130,7 @@ def rebalance(
     check_option(method, "method", owner, _METHODS)
     check_number(ratio, "ratio", owner, kind=float, low=0, closed="neither")
     check_number(k_neighbors, "k_neighbors", owner, kind=int, low=1)
-    if seed is not None:
-        check_number(seed, "seed", owner, kind=int, low=0, high=2**63 - 1)
-    else:
-        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    seed = _resolve_seed(seed, owner)
 
     batched, feature_dtype = _check_element_spec(dataset)
     scan = dataset if batched else dataset.batch(_SCAN_BATCH)
@@ -168,6 +183,205 @@ def rebalance(
     # Per-element work in tf.data costs more than the vectorised work on small blocks.
     blocks = _oversample_batched(dataset.batch(_BLOCK), make_synthetic, n_synthetic, n_negative, seed)
     return blocks.unbatch()
+
+
+def rebalance_arrays(
+    arrays,
+    y,
+    *,
+    share: float,
+    batch_size: int,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of in-memory rows in which the minority classes hold at least ``share``.
+
+    The majority class (the most frequent value of ``y``) passes once per epoch, in
+    shuffled batches of ``batch_size - k`` rows; every batch is topped up with ``k``
+    minority rows (all rows of the other classes) drawn at random with replacement, afresh
+    every epoch, where ``k = min(batch_size - 1, max(1, round(batch_size * max(share,
+    natural))))`` and ``natural`` is the minority share of ``y``.
+
+    Parameters
+    ----------
+    arrays : nest of array-like
+        A dict, tuple or list (nested at will) of row-aligned arrays: float, int, bool or
+        string (``str``/``bytes``/object) columns of any trailing shape, e.g. ``(inputs,
+        labels, sample_weights)`` with per-tower labels of shape ``(n, towers, 1)``.
+    y : array-like of shape (n,)
+        Class of each row (binary or multiclass); it decides which rows are minority.
+    share : float
+        Wanted minority share of each batch, in ``[0, 1)``. The data's own minority share is
+        used when it is larger (the stream never thins the minority).
+    batch_size : int
+        Rows per batch (at least 2); the last batch of an epoch has fewer majority rows.
+    seed : int or None, default=None
+        ``None`` draws a fresh seed now; any int (``0`` included) gives the same stream of
+        epochs every time. Each epoch differs from the last either way.
+
+    Returns
+    -------
+    tf.data.Dataset
+        One epoch per iteration (use ``.repeat()`` for more): ``ceil(n_majority / (batch_size
+        - k))`` batches with the structure and dtypes of ``arrays``; each batch holds its
+        majority rows first, then its ``k`` minority rows.
+
+    Raises
+    ------
+    ConfigError
+        For ``share``, ``batch_size`` or ``seed`` outside its range.
+    DataError
+        For arrays that are not row-aligned with ``y``, or a ``y`` with one class only.
+
+    See Also
+    --------
+    rebalance : for a ``tf.data.Dataset`` too large for memory (adds SMOTE rows).
+
+    Notes
+    -----
+    Each batch is one ``tf.gather`` per array on row indices (majority rows from a
+    permutation made once per epoch, minority rows from :func:`_draw_rows`): no per-row
+    Python and no per-element ``tf.data`` work. Memory holds ``arrays`` once, as tensors.
+    The stream depends on ``seed`` and on TensorFlow's global seed (as every seeded
+    ``tf.data`` shuffle does), not on other datasets built in the process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from raretune.resample import rebalance_arrays
+    >>> y = (np.arange(1000) % 50 == 0).astype("int64")
+    >>> inputs = {"x": np.ones((1000, 3), "float32"), "city": np.full((1000, 1), "Oslo")}
+    >>> ds = rebalance_arrays((inputs, y), y, share=0.25, batch_size=100, seed=0)
+    >>> labels = [batch[1] for batch in ds.as_numpy_iterator()]
+    >>> len(labels), int(labels[0].sum()), int(sum(b.size for b in labels) - sum(b.sum() for b in labels))
+    (14, 25, 980)
+    """
+    import tensorflow as tf
+
+    owner = "rebalance_arrays"
+    check_number(share, "share", owner, kind=float, low=0, high=1, closed="left")
+    check_number(batch_size, "batch_size", owner, kind=int, low=2)
+    seed = _resolve_seed(seed, owner)
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"{owner} needs y with one class per row, shape (n,); got shape {y.shape}.")
+    tensors = _row_tensors(arrays, y.size, owner)
+    classes, counts = np.unique(y, return_counts=True)
+    is_majority = y == classes[np.argmax(counts)]
+    minority_rows = np.flatnonzero(~is_majority)
+    if minority_rows.size == 0:
+        raise DataError(f"{owner} needs rows of at least two classes; y holds class {classes[0]!r} only.")
+    natural = minority_rows.size / y.size
+    k = int(min(batch_size - 1, max(1, round(batch_size * max(share, natural)))))
+    minority = tf.constant(minority_rows, tf.int64)
+
+    def draw_minority(pair):
+        return tf.gather(minority, _draw_rows(k, minority.shape[0], pair))
+
+    return _gathered_batches(tensors, np.flatnonzero(is_majority), batch_size - k, seed, draw_minority)
+
+
+def shuffled_batches(arrays, *, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
+    """Batches of in-memory rows in a fresh random order every epoch, no rows added.
+
+    Parameters
+    ----------
+    arrays : nest of array-like
+        Row-aligned arrays, as for :func:`rebalance_arrays`.
+    batch_size : int
+        Rows per batch; the last batch of an epoch holds the rest.
+    seed : int or None, default=None
+        ``None`` draws a fresh seed now; any int (``0`` included) repeats the stream.
+
+    Returns
+    -------
+    tf.data.Dataset
+        One epoch per iteration; every row exactly once per epoch.
+    """
+    owner = "shuffled_batches"
+    check_number(batch_size, "batch_size", owner, kind=int, low=1)
+    seed = _resolve_seed(seed, owner)
+    n = int(np.shape(_flat_leaves(arrays, owner)[0])[0])
+    tensors = _row_tensors(arrays, n, owner)
+    return _gathered_batches(tensors, np.arange(n), batch_size, seed, None)
+
+
+def _flat_leaves(arrays, owner: str) -> list:
+    import tensorflow as tf
+
+    leaves = tf.nest.flatten(arrays)
+    if not leaves or any(np.ndim(a) == 0 for a in leaves):
+        raise DataError(f"{owner} needs a nest of arrays with one row per sample; got {type(arrays).__name__}.")
+    return leaves
+
+
+def _row_tensors(arrays, n_rows: int, owner: str):
+    """``arrays`` as a nest of tensors, once checked to hold ``n_rows`` rows each."""
+    import tensorflow as tf
+
+    lengths = {int(np.shape(a)[0]) for a in _flat_leaves(arrays, owner)}
+    if lengths != {n_rows}:
+        raise DataError(
+            f"{owner} needs row-aligned arrays of {n_rows} rows (one per entry of y); got arrays "
+            f"of {sorted(lengths)} rows."
+        )
+    return tf.nest.map_structure(tf.constant, arrays)
+
+
+def _gathered_batches(tensors, rows: np.ndarray, per_batch: int, seed: int, add_rows):
+    """One epoch per iteration: ``rows`` in a new random order, ``per_batch`` at a time, each
+    batch extended by ``add_rows(seed pair)`` (row indices) when given, then gathered."""
+    import tensorflow as tf
+
+    n = rows.size
+    rows = tf.constant(rows, tf.int64)
+
+    def epoch(draw):
+        # One permutation per epoch; batches are slices of it (no per-row work in tf.data).
+        order = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([draw, tf.constant(-1, tf.int64)]))
+
+        def batch(i):
+            index = order[i * per_batch : tf.minimum((i + 1) * per_batch, n)]
+            if add_rows is not None:
+                index = tf.concat([index, add_rows(tf.stack([draw, i]))], axis=0)
+            return tf.nest.map_structure(lambda t: tf.gather(t, index), tensors)
+
+        n_batches = -(-n // per_batch)
+        return tf.data.Dataset.range(n_batches).map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    return _epoch_keys(seed).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_keys(seed: int):
+    """A dataset of one int64 key, a new one on every iteration (a ``repeat`` included), the
+    same sequence of keys for the same seed in any process."""
+    import tensorflow as tf
+
+    # Dataset.random(rerandomize_each_iteration=True) would be simpler, but datasets with the
+    # same seed share its generator within a process, so a rebuilt dataset would continue the
+    # old sequence. A shuffle owns its generator: the key is read off a shuffled range (64
+    # elements per epoch, 48 random bits).
+    digits = tf.constant([64**j for j in range(8)], tf.int64)
+
+    def key(permutation):
+        return tf.reduce_sum(permutation[:8] * digits)
+
+    shuffled = tf.data.Dataset.range(64).shuffle(64, seed=seed, reshuffle_each_iteration=True)
+    return shuffled.batch(64).map(key)
+
+
+def _resolve_seed(seed, owner: str) -> int:
+    """Check an int seed (``0`` is a seed like any other); draw a fresh one for ``None``."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return check_number(seed, "seed", owner, kind=int, low=0, high=2**63 - 1)
+
+
+def _draw_rows(count, n_rows, seed):
+    """``count`` row indices in ``[0, n_rows)`` drawn with replacement, stateless from ``seed``
+    (an int64 pair): the random draw of minority rows for one batch, in both entry points."""
+    import tensorflow as tf
+
+    return tf.random.stateless_uniform([count], seed=seed, minval=0, maxval=n_rows, dtype=tf.int64)
 
 
 def _check_element_spec(dataset) -> tuple[bool, object]:
@@ -242,9 +456,7 @@ def _synthetic_maker(positives, neighbours, *, interpolate: bool):
 
     def make(count, seed):
         seed = tf.cast(seed, tf.int64)
-        base = tf.random.stateless_uniform(
-            [count], seed=seed, minval=0, maxval=n_positive, dtype=tf.int64
-        )
+        base = _draw_rows(count, n_positive, seed)
         start = tf.gather(positives, base)
         if not interpolate:
             return start

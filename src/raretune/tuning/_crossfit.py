@@ -1,4 +1,5 @@
-"""Cross-fitting: K networks on K stratified folds, trained as one stacked model, scored out of fold.
+"""Cross-fitting: K networks on K folds (stratified, grouped or time-blocked), trained as one
+stacked model, scored out of fold.
 
 For small tables every trial trains tower k of a stacked network on the rows outside fold
 k (the remedy applied to those rows only), and is scored on the pooled out-of-fold
@@ -18,29 +19,129 @@ from ._data import balanced_bag_rows, shuffled_batches, stream_batches
 __all__ = ["CrossFitter", "fold_assignment"]
 
 
-def fold_assignment(y, folds: int, *, random_state=None) -> np.ndarray:
-    """Stratified K-fold ids (0 to ``folds`` - 1) of the rows with labels ``y``.
+def fold_assignment(y, folds: int, *, random_state=None, groups=None, order=None) -> np.ndarray:
+    """Cross-fitting fold ids (0 to ``folds`` - 1) of the rows with labels ``y``.
 
-    Every class is spread over the folds as evenly as it can be, so each fold's held-out
-    rows contain the rare class. ``folds`` must not exceed the smallest class count.
+    Three layouts, by what is given:
+
+    - neither ``groups`` nor ``order``: stratified K-fold; every class is spread over the
+      folds as evenly as it can be, so each fold's held-out rows contain the rare class.
+    - ``groups``: stratified group K-fold (scikit-learn's ``StratifiedGroupKFold``): no group
+      (customer, card) has rows in two folds, so no network is scored on a customer it
+      trained on; class shares per fold are as even as whole groups allow.
+    - ``order`` (each row's time): blocked folds, ``folds`` contiguous blocks of about equal
+      rows in time order; rows sharing a time share a block. With ``groups`` as well, each
+      group is placed by its earliest row and kept whole.
+
+    Why blocked and not forward chaining: cross-fitting scores every row by the network that
+    did not train on it, and the trial is judged on all those out-of-fold scores. Forward
+    chaining (train on blocks before k, score block k) leaves the first block with no
+    network that has not seen it, so its rows, rare ones included, would get no score and the
+    contract "every row has an out-of-fold score" would break. Blocked folds keep that
+    contract and keep each held-out block contiguous in time (no neighbouring, near-duplicate
+    rows on both sides of a fold); a network then trains on blocks after the one it scores.
+    That is the price; the out-of-time guarantee comes from the split
+    (:func:`raretune.datasets.time_split`), whose validation and test rows all come after
+    training. ``random_state`` is ignored when ``order`` is given (blocks are fixed by time).
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n_rows,)
+        Class index of each row.
+    folds : int
+        Number of folds, at least 2.
+    random_state : int or None
+        Seed of the shuffle (stratified and grouped folds).
+    groups : array-like, shape (n_rows,), optional
+        Each row's group; no missing values.
+    order : array-like of numbers, shape (n_rows,), optional
+        Each row's time (or any sortable position in time).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_rows,)
+
+    Raises
+    ------
+    ValueError
+        When ``folds`` is below 2 or above the smallest class count (rows, or groups holding
+        the class), a length differs from ``y``'s, or a fold would hold no row of a class.
 
     Examples
     --------
     >>> ids = fold_assignment(np.r_[np.zeros(20, int), np.ones(5, int)], 5, random_state=0)
     >>> np.bincount(ids[20:]).tolist()
     [1, 1, 1, 1, 1]
+    >>> fold_assignment([0, 1, 0, 1, 0, 1], 2, order=[5, 4, 3, 2, 1, 0]).tolist()
+    [1, 1, 1, 0, 0, 0]
     """
-    from sklearn.model_selection import StratifiedKFold
-
     y = np.asarray(y)
-    smallest = int(np.bincount(y).min()) if y.size else 0
+    group_ids = None if groups is None else _codes(groups, y.size, "groups")
+    if order is not None:
+        order = np.asarray(order, dtype="float64")
+        if order.shape != y.shape or np.isnan(order).any():
+            raise ValueError(f"fold_assignment needs one time per row in order ({y.size}), none missing.")
+    n_classes = int(y.max()) + 1 if y.size else 0
+    if group_ids is None:
+        smallest, unit = (int(np.bincount(y).min()) if y.size else 0), "class count"
+    else:
+        held = np.zeros((group_ids.max() + 1, n_classes), dtype=bool)
+        held[group_ids, y] = True
+        smallest, unit = int(held.sum(axis=0).min()), "number of groups holding a class"
     if folds < 2 or folds > smallest:
-        raise ValueError(f"fold_assignment needs 2 <= folds <= the smallest class count ({smallest}); got {folds}.")
-    ids = np.empty(len(y), dtype="int64")
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    for k, (_, held_out) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+        raise ValueError(f"fold_assignment needs 2 <= folds <= the smallest {unit} ({smallest}); got {folds}.")
+    if order is not None:
+        ids = _blocked_folds(order, folds, group_ids)
+    elif group_ids is not None:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        ids = _ids_of(splitter.split(np.zeros((y.size, 1)), y, group_ids), y.size)
+    else:
+        from sklearn.model_selection import StratifiedKFold
+
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        ids = _ids_of(splitter.split(np.zeros((y.size, 1)), y), y.size)
+    for k in range(folds):
+        present = np.bincount(y[ids == k], minlength=n_classes) > 0
+        if not present.all():
+            raise ValueError(f"Fold {k} holds no row of class {int(np.argmin(present))}; use fewer folds.")
+    return ids
+
+
+def _codes(values, n_rows: int, name: str) -> np.ndarray:
+    """Integer codes 0..n-1 of ``values`` (one per row, none missing)."""
+    codes, _ = pd.factorize(pd.Series(np.asarray(values, dtype=object)), sort=False)
+    if codes.shape != (n_rows,) or (codes < 0).any():
+        raise ValueError(f"fold_assignment needs one value per row in {name} ({n_rows}), none missing.")
+    return codes
+
+
+def _ids_of(splits, n_rows: int) -> np.ndarray:
+    ids = np.empty(n_rows, dtype="int64")
+    for k, (_, held_out) in enumerate(splits):
         ids[held_out] = k
     return ids
+
+
+def _blocked_folds(order: np.ndarray, folds: int, group_ids) -> np.ndarray:
+    """Fold ids of ``folds`` contiguous time blocks of about equal rows.
+
+    The units placed are the groups (at their earliest time) or, without groups, the
+    distinct times; a unit goes to the block its middle row falls in.
+    """
+    if group_ids is None:
+        times, unit_of_row = np.unique(order, return_inverse=True)
+    else:
+        unit_of_row = group_ids
+        times = np.full(group_ids.max() + 1, np.inf)
+        np.minimum.at(times, group_ids, order)
+    rows = np.bincount(unit_of_row, minlength=times.size)
+    by_time = np.argsort(times, kind="stable")
+    middle = np.cumsum(rows[by_time]) - rows[by_time] / 2
+    block = np.empty(times.size, dtype="int64")
+    block[by_time] = np.minimum((middle * folds / order.size).astype("int64"), folds - 1)
+    return block[unit_of_row]
 
 
 class CrossFitter:
