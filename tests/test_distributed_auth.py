@@ -186,7 +186,8 @@ _SCRIPT = textwrap.dedent('''
     import json, sys
     from raretune.datasets import load_data, stratified_split
     from raretune.metrics import get_objective
-    from raretune.tuning import FeatureSchema, TabularHyperModel, distributed, make_tuner
+    from raretune.models import FeatureSchema
+    from raretune.tuning import TabularHyperModel, distributed, make_tuner
     from tests.conftest import make_frame
 
     kind, address, name, token, out = sys.argv[1:6]

@@ -16,7 +16,8 @@ from raretune import ConfigError, DataError
 from raretune.cli import main
 from raretune.datasets import ImageData, load_data, load_images, stratified_split
 from raretune.remedies import check_strategies, stream_class_shares
-from raretune.tuning import ImageHyperModel, ImageSchema, augment_stream
+from raretune.models import ImageSchema
+from raretune.tuning import ImageHyperModel, augment_stream
 
 
 @pytest.fixture(scope="module")

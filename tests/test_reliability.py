@@ -42,7 +42,8 @@ def test_nan_trial_fails_once_is_reported_and_never_chosen(tmp_path):
 
     from raretune.datasets import load_data, stratified_split
     from raretune.metrics import get_objective
-    from raretune.tuning import FeatureSchema, TabularHyperModel, completed_trials, make_tuner
+    from raretune.models import FeatureSchema
+    from raretune.tuning import TabularHyperModel, completed_trials, make_tuner
 
     class NaNForNone(TabularHyperModel):
         def build(self, hp):

@@ -6,7 +6,8 @@ import pytest
 
 from raretune.datasets import load_data
 from raretune.metrics import get_objective
-from raretune.tuning import FeatureSchema, TabularHyperModel
+from raretune.models import FeatureSchema
+from raretune.tuning import TabularHyperModel
 from raretune.models import predict_proba
 from raretune.tuning import fold_assignment
 

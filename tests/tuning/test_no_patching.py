@@ -28,7 +28,8 @@ def split():
 
 
 def _hypermodel(split, seen_debug, fail=False):
-    from raretune.tuning import FeatureSchema, TabularHyperModel
+    from raretune.models import FeatureSchema
+    from raretune.tuning import TabularHyperModel
 
     class Recording(TabularHyperModel):
         def fit(self, hp, model, *args, **kwargs):

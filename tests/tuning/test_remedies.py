@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from raretune.datasets import load_data, stratified_split
 from raretune.remedies import REMEDIES, get_remedy
-from raretune.tuning import FeatureSchema, TabularHyperModel
+from raretune.models import FeatureSchema
+from raretune.tuning import TabularHyperModel
 
 from tests.conftest import make_frame
 

@@ -6,7 +6,8 @@ import pytest
 from raretune import ConfigError
 from raretune.datasets import load_data, stratified_split
 from raretune.metrics import get_objective
-from raretune.tuning import FeatureSchema, TabularHyperModel, completed_trials, make_tuner
+from raretune.models import FeatureSchema
+from raretune.tuning import TabularHyperModel, completed_trials, make_tuner
 
 from tests.conftest import make_frame
 

@@ -104,7 +104,7 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
 
 def fit_converged(schema, rows, fold_ids, member: dict, seed):
     """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``."""
-    from ..models import logistic_model, trees_model
+    from ..models.export import logistic_model, trees_model
     from ..tuning import cross_fit_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..datasets import TabularData
 from ._callbacks import EpochRelay, validation_logs
-from ._data import balanced_bag_rows, shuffled_batches, stream_batches
+from ..resample import rebalance_arrays
+from ._data import balanced_bag_rows
 
 __all__ = ["CrossFitter", "fold_assignment"]
 
@@ -287,8 +288,8 @@ class CrossFitter:
         labels = self._tower_labels(rows.y, strategy, n_folds)
         if strategy == "stream":
             steps = -(-rows.n_rows // batch_size)
-            share = float(settings["stream_share"])
-            return stream_batches((inputs, labels, per_tower), rows.y, share, batch_size, seed).repeat(), steps
+            return rebalance_arrays((inputs, labels, per_tower), rows.y, share=float(settings["stream_share"]),
+                                    batch_size=batch_size, seed=seed).repeat(), steps
         total_batch = int(min(rows.n_rows, round(batch_size * scale)))
         # an endless reshuffled stream of full batches: one traced train step (no short last batch)
         dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, per_tower)).shuffle(

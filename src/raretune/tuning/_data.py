@@ -1,4 +1,8 @@
-"""The training data of a trial: memory checks, resampled-row cache, batch sizes, pipelines."""
+"""The training data of a trial: memory checks, resampled-row cache, batch sizes, balanced bags.
+
+Plain training shuffles with :func:`training_batches`; the ``stream`` remedy's batches come
+from :func:`raretune.resample.rebalance_arrays`, the one streaming rebalancer.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import numpy as np
 from ..datasets import TabularData
 
 __all__ = ["RowsCache", "available_memory", "balanced_bag_rows", "batch_size_choices", "check_resampling_memory",
-           "estimate_resampled_bytes", "shuffled_batches", "stream_batches"]
+           "estimate_resampled_bytes", "training_batches"]
 
 
 def estimate_resampled_bytes(train: TabularData, sampler) -> int:
@@ -118,56 +122,18 @@ def balanced_bag_rows(y, eligible, ratio: float, rng) -> np.ndarray:
     return np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
 
 
-#: Up to this many rows, every epoch reshuffles rows; above, rows are permuted once per
-#: trial and the batch order is reshuffled every epoch (no per-row work inside tf.data).
+#: Up to this many rows tf.data shuffles rows in a buffer of all of them every epoch; above,
+#: whole batches are gathered from a fresh permutation (no per-row work inside tf.data).
 _ROW_SHUFFLE_MAX = 250_000
 
 
-def shuffled_batches(arrays, n: int, batch_size: int, seed):
+def training_batches(arrays, n: int, batch_size: int, seed):
     """Batches of ``arrays`` (a nest of row-aligned arrays) in a new random order every epoch."""
     import tensorflow as tf
 
-    if n <= _ROW_SHUFFLE_MAX:
-        dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size)
-    order = np.random.default_rng(seed).permutation(n)
-    tensors = tf.nest.map_structure(lambda a: tf.constant(a[order]), arrays)
-    n_batches = -(-n // batch_size)
+    from ..resample._stream import shuffled_batches
 
-    def take(i):
-        start = i * batch_size
-        return tf.nest.map_structure(lambda t: t[start : tf.minimum(start + batch_size, n)], tensors)
-
-    # whole batches are sliced out of the tensors: no per-row work inside tf.data
-    order_of_batches = tf.data.Dataset.range(n_batches).shuffle(n_batches, seed=seed, reshuffle_each_iteration=True)
-    return order_of_batches.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def stream_batches(arrays, y, share: float, batch_size: int, seed):
-    """The ``stream`` remedy's epoch: every batch holds minority rows at ``share``.
-
-    Majority rows pass once per epoch in shuffled batches and are never copied; the minority
-    rows (rare by definition) stay in memory and each batch draws its share of them at
-    random, vectorised (``tf.gather`` on stateless random indices from a seeded
-    ``Dataset.random`` stream that changes every epoch).
-    """
-    import tensorflow as tf
-
-    counts = np.bincount(y)
-    majority = int(np.argmax(counts))
-    is_majority = y == majority
-    major = tf.nest.map_structure(lambda a: a[is_majority], arrays)
-    minor = tf.nest.map_structure(lambda a: tf.constant(a[~is_majority]), arrays)
-    n_minor = int((~is_majority).sum())
-    share = max(share, counts.min() / counts.sum())
-    k = int(min(batch_size - 1, max(1, round(batch_size * share))))
-    batches = shuffled_batches(major, int(is_majority.sum()), batch_size - k, seed)
-    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-
-    def add_minority(batch, draw):
-        index = tf.random.stateless_uniform([k], seed=tf.stack([draw, tf.constant(0, tf.int64)]),
-                                            maxval=n_minor, dtype=tf.int64)
-        return tf.nest.map_structure(lambda b, m: tf.concat([b, tf.gather(m, index)], axis=0), batch, minor)
-
-    return tf.data.Dataset.zip((batches, draws)).map(add_minority, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+    if n > _ROW_SHUFFLE_MAX:
+        return shuffled_batches(arrays, batch_size=batch_size, seed=seed)
+    dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

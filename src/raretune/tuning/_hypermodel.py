@@ -14,7 +14,9 @@ from ..metrics import Objective, get_objective
 from ..remedies import DEFAULT_STRATEGIES, check_strategies, declare_data_knobs, declare_strategy, get_remedy, remedy_settings
 from ._callbacks import ValidationScorer
 from ._crossfit import CrossFitter
-from ._data import RowsCache, balanced_bag_rows, batch_size_choices, check_resampling_memory, estimate_resampled_bytes, shuffled_batches, stream_batches
+from ..resample import rebalance_arrays
+from ._data import (RowsCache, balanced_bag_rows, batch_size_choices, check_resampling_memory, estimate_resampled_bytes,
+                    training_batches)
 from ..models import FeatureSchema, build_stacked_model, build_tabular_model, fold_schemas
 from ..models import tower_outputs as _tower_outputs
 
@@ -212,15 +214,14 @@ class TabularHyperModel(kt.HyperModel):
 
     def training_dataset(self, train: TabularData, settings: dict, *, batch_size: int, seed: int | None):
         """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched."""
-        import tensorflow as tf
-
         strategy = settings["strategy"]
         rows = self.training_rows(train, settings, seed=seed)
         weights = get_remedy(strategy).row_weights(settings, rows.y, rows.n_classes).astype("float32")
         arrays = (self.schema.inputs(rows.features), self.labels(rows.y, strategy), weights)
         if strategy == "stream":
-            return stream_batches(arrays, rows.y, float(settings["stream_share"]), batch_size, seed)
-        return shuffled_batches(arrays, rows.n_rows, batch_size, seed).prefetch(tf.data.AUTOTUNE)
+            return rebalance_arrays(arrays, rows.y, share=float(settings["stream_share"]), batch_size=batch_size,
+                                    seed=seed)
+        return training_batches(arrays, rows.n_rows, batch_size, seed)
 
     def labels(self, y, strategy):
         """Labels in the form the remedy's loss wants: (n, 1) floats, class indices or one-hot."""
