@@ -20,7 +20,7 @@ from pathlib import Path
 from .._errors import RaretuneError, RunStateError
 from .._io import read_json, write_json
 from .._threads import sklearn_phase
-from ..datasets import describe_imbalance, load_data, stratified_split
+from ..datasets import describe_imbalance, load_data
 from ..metrics import score_predictions
 from ._budget import Budget
 from ._candidates import converged_candidates, member_label, trial_candidates
@@ -30,12 +30,12 @@ from ._ensemble import choose_ensemble
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
-from ._plan import make_plan, search_split, subsample
+from ._plan import fold_layout, make_plan, search_split, split_data, subsample
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
 from ._search import search_trials
-from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores
+from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores, write_split
 
 __all__ = ["DEFAULT_DATA", "RunConfig", "RunResult", "is_run_dir", "load_run", "predict", "run"]
 
@@ -114,9 +114,9 @@ def _job(config: RunConfig) -> RunResult:
         data, test_data = _load(config, progress)
     modality = modality_of(data)
     diagnosis = _diagnose(data, progress)
-    split = stratified_split(data, validation_size=config.validation_size, test_size=config.test_size,
-                             test=test_data, random_state=config.seed)
+    split = split_data(config, data, test_data)
     plan = make_plan(config, modality, split)
+    layout = fold_layout(config, data, split) if plan.cross_fitted else {}
     for note in plan.notes:
         progress.say(note)
     split = search_split(plan, split)
@@ -139,7 +139,7 @@ def _job(config: RunConfig) -> RunResult:
             import keras
 
             keras.utils.set_random_seed(plan.seed)
-        hypermodel = modality.hypermodel(plan, split.train)
+        hypermodel = modality.hypermodel(plan, split.train, layout)
         if plan.cross_fitted:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
@@ -227,6 +227,7 @@ def _job(config: RunConfig) -> RunResult:
                 seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
+            write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
         with progress.phase("report"), _isolated("the report", progress, warnings_):
             from ..report import write_report
 
@@ -254,8 +255,9 @@ def _load(config: RunConfig, progress):
     """The data (and a fixed test set), checked before anything is written."""
     source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
     progress.say(f"loading {source}")
+    split_columns = tuple(c for c in (config.time_column, config.group_column) if c is not None)
     data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir,
-                     keep=config.keep, drop=config.drop)
+                     keep=tuple(config.keep) + split_columns, drop=config.drop)
 
     test_data = None
     if config.test_data is not None:

@@ -28,7 +28,7 @@ FAST_MAX_ROWS = 20_000
 _TUNERS = ("hyperband", "bayesian", "random")
 _CALIBRATIONS = ("auto", "none", "prior", "platt", "isotonic")
 #: Options that decide what is searched: a resumed run or a worker must have the same ones.
-SEARCH_OPTIONS = ("keep", "drop", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
+SEARCH_OPTIONS = ("keep", "drop", "time_column", "group_column", "gap", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
                   "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
 
 
@@ -51,6 +51,17 @@ class RunConfig:
     keep, drop : sequence of str
         Columns to keep although they look like identifiers (unique per row, or a sequence
         number), which are dropped by default with a warning; columns to leave out.
+    time_column : str, optional
+        Out-of-time validation: train, validation and test are consecutive periods of this
+        column (numbers, dates or ISO text); cross-fitting folds are contiguous time blocks.
+        The column is not a feature.
+    group_column : str, optional
+        Entity-aware validation (customer, card, device): no group in two parts, nor in two
+        cross-fitting folds. With ``time_column``, time decides the parts and groups are kept
+        whole inside the folds. The column is not a feature.
+    gap : str, optional
+        With ``time_column``: a period left out after training and after validation (label
+        maturity), e.g. ``"30d"``, ``"12h"``, or a number in the time column's units.
     out : path, optional
         Run folder (default ``runs/<timestamp>``).
     strategies : sequence of str, optional
@@ -118,6 +129,9 @@ class RunConfig:
     test_data: object = None
     keep: tuple = ()
     drop: tuple = ()
+    time_column: str | None = None
+    group_column: str | None = None
+    gap: str | None = None
     out: str | os.PathLike | None = None
     strategies: tuple | None = None
     tuner: str = "hyperband"

@@ -18,8 +18,8 @@ from ..datasets import DataSplit
 from ..metrics import Objective
 from ._config import RunConfig, threshold_rule
 
-__all__ = ["DEFAULT_ENSEMBLE", "DEFAULT_FOLDS", "SMALL_DATA_ROWS", "RunPlan", "concat_rows", "make_plan",
-           "search_split", "subsample"]
+__all__ = ["DEFAULT_ENSEMBLE", "DEFAULT_FOLDS", "SMALL_DATA_ROWS", "RunPlan", "concat_rows", "fold_layout",
+           "make_plan", "search_split", "split_data", "subsample"]
 
 #: Below this many training rows the default budget is 40 trials of up to 27 epochs, and
 #: below this many training + validation rows tables are cross-fitted.
@@ -137,6 +137,36 @@ def _folds(config: RunConfig, modality, split: DataSplit) -> int:
     return config.folds
 
 
+def split_data(config: RunConfig, data, test_data=None) -> DataSplit:
+    """Train / validation / test: out of time, by group, or stratified at random (the default)."""
+    from ..datasets import group_split, stratified_split, time_split
+
+    sizes = dict(validation_size=config.validation_size, test_size=config.test_size, test=test_data)
+    if config.time_column is not None:
+        return time_split(data, time_column=config.time_column, gap=config.gap, group_column=config.group_column,
+                          **sizes)
+    if config.gap is not None:
+        raise ConfigError("--gap needs --time-column: it is a period of time left out between the parts.")
+    if config.group_column is not None:
+        return group_split(data, group_column=config.group_column, random_state=config.seed, **sizes)
+    return stratified_split(data, random_state=config.seed, **sizes)
+
+
+def fold_layout(config: RunConfig, data, split: DataSplit) -> dict:
+    """What cross-fitting folds must respect, aligned with the search rows (train, then validation).
+
+    ``{"groups": ...}`` keeps each group in one fold, ``{"order": ...}`` makes folds
+    contiguous blocks of time; ``{}`` for stratified random folds.
+    """
+    rows = np.concatenate([split.indices["train"], split.indices["validation"]])
+    layout = {}
+    if config.group_column is not None:
+        layout["groups"] = data.features[config.group_column].to_numpy()[rows]
+    if config.time_column is not None:
+        layout["order"] = data.features[config.time_column].to_numpy()[rows]
+    return layout
+
+
 def search_split(plan: RunPlan, split: DataSplit) -> DataSplit:
     """The parts the search sees: with cross-fitting, train and validation as one table.
 
@@ -146,7 +176,7 @@ def search_split(plan: RunPlan, split: DataSplit) -> DataSplit:
     if not plan.cross_fitted:
         return split
     rows = concat_rows(split.train, split.validation)
-    return DataSplit(rows, rows, split.test)
+    return DataSplit(rows, rows, split.test, indices=split.indices)
 
 
 def concat_rows(first, second):

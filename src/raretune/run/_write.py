@@ -19,7 +19,7 @@ from ..remedies import remedy_settings
 from ..record import (BestRecord, DataRecord, DeployedRecord, EnsembleRecord, MetricsRecord, SearchRecord,
                       TaskRecord)
 
-__all__ = ["describe_members", "history_of", "summary", "write_config", "write_model", "write_scores"]
+__all__ = ["describe_members", "history_of", "summary", "write_config", "write_model", "write_scores", "write_split"]
 
 
 def write_config(path: Path, config, fingerprint: str, modality, data) -> None:
@@ -42,6 +42,21 @@ def write_scores(path: Path, validation_y, validation_raw, validation_score, tes
         np.savez_compressed(tmp, validation_y=validation_y, validation_score=validation_score,
                             validation_score_raw=validation_raw, test_y=test_y, test_score=test_score,
                             test_score_raw=test_raw)
+
+
+def write_split(path: Path, n_rows: int, split, hypermodel=None) -> None:
+    """``split.parquet``: every input row's part (and cross-fitting fold), for an auditor."""
+    from ..datasets import split_record
+
+    if getattr(split, "indices", None) is None:
+        return
+    folds = None
+    if hypermodel is not None:  # the search rows are train then validation, in that order
+        ids, _ = hypermodel.folds_of(split.train)
+        n_train = len(split.indices["train"])
+        folds = {"train": ids[:n_train], "validation": ids[n_train:]}
+    with atomic_path(path / "split.parquet", suffix=".parquet") as tmp:
+        split_record(n_rows, split.indices, fold_ids=folds).to_parquet(tmp, index=False)
 
 
 def history_of(oracle, trial) -> dict:
@@ -106,7 +121,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
                                 for part in parts},
             positive_rate=diagnosis["positive_rate"],
             imbalance_ratio=diagnosis["imbalance_ratio"],
-            columns=modality.columns(data),
+            columns=modality.columns(split.test),
             notes=list(data.notes) + ([f"test rows from {test_data.source}"] if test_data is not None else [])
             + ([f"cross-fitting: the {split.train.n_rows:,} training rows are split into {folds} folds; "
                 "validation scores are out-of-fold predictions"] if folds > 1 else []) + list(plan.notes),

@@ -169,7 +169,8 @@ class CrossFitter:
         """
         if self._folds is None or self._folds[0] is not train:
             hm = self.hypermodel
-            ids = fold_assignment(train.y, hm.folds, random_state=hm.random_state)
+            layout = hm.fold_layout if train is hm.rows else {}  # groups / time order of the search rows
+            ids = fold_assignment(train.y, hm.folds, random_state=hm.random_state, **layout)
             self._folds = (train, ids, [train.take(np.flatnonzero(ids != k)) for k in range(hm.folds)])
         return self._folds[1], self._folds[2]
 

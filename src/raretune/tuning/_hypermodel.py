@@ -60,6 +60,10 @@ class TabularHyperModel(kt.HyperModel):
         (imputation, normalisation, vocabularies) and ``bias_init``'s class counts are
         learnt from the rows outside its own fold (:func:`raretune.models.fold_schemas`).
         Without it every tower uses ``schema``.
+    fold_layout : dict, optional
+        What the folds of ``rows`` must respect (:func:`~raretune.tuning.fold_assignment`):
+        ``groups`` (no group in two folds) and/or ``order`` (contiguous blocks of time),
+        arrays aligned with ``rows``.
 
     Examples
     --------
@@ -70,9 +74,10 @@ class TabularHyperModel(kt.HyperModel):
 
     def __init__(self, schema: FeatureSchema, *, strategies=DEFAULT_STRATEGIES, objective: Objective | None = None,
                  random_state: int | None = None, memory_budget: int | None = None, folds: int = 1,
-                 rows: TabularData | None = None):
+                 rows: TabularData | None = None, fold_layout: dict | None = None):
         super().__init__(name="raretune_tabular", tunable=True)
         self.rows = rows
+        self.fold_layout = dict(fold_layout or {})
         self.memory_budget = memory_budget
         self.folds = folds
         self.schema = schema
