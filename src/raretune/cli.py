@@ -70,6 +70,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     choice = p.add_argument_group("decision")
     choice.add_argument("--threshold", help="auto (default: follows the objective), f1, precision=P, recall=R, "
                         "alerts=R (flag the top R of rows, e.g. alerts=0.5%%), cost")
+    choice.add_argument("--segment-by", metavar="COL", help="a table of test metrics per value of this column")
     choice.add_argument("--calibration", choices=["auto", "none", "prior", "platt", "isotonic"])
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run folder (default runs/<timestamp>)")

@@ -150,6 +150,7 @@ class MetricsRecord(_Record):
     leaderboard: list
     deployed: DeployedRecord | None = None
     operating: list | None = None
+    explanations: dict | None = None
     costs: dict | None = None
     refit: dict | None = None
     timing: dict = field(default_factory=dict)

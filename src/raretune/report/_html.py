@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from ._html_explain import explanations_section, warnings_block
 from ._html_parts import (
     NOT_RECORDED,
     RunRecord,
@@ -299,12 +300,13 @@ def render_html(rec: RunRecord) -> str:
     m = rec.metrics
     sections = [("summary", "Summary"), ("operating-point", "Operating point"), ("data", "Data"),
                 ("leaderboard", "Leaderboard"), ("trials", "Trials"), ("test", "Test set"),
-                ("intervals", "Intervals"), ("training", "Training"), ("reproduce", "Reproduce")]
+                ("intervals", "Intervals"), ("explanations", "Explanations"), ("training", "Training"),
+                ("reproduce", "Reproduce")]
     target = _get(m, "task", "target", default="run")
     body = [
-        _header(m), _nav(sections), _summary(rec), _operating_point_section(rec),
+        _header(m), _nav(sections), warnings_block(m), _summary(rec), _operating_point_section(rec),
         _data_section(m), _leaderboard_section(m), _trials_section(rec), _test_section(rec),
-        _intervals_section(rec), _training_section(rec), _reproduce_section(m),
+        _intervals_section(rec), explanations_section(m), _training_section(rec), _reproduce_section(m),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

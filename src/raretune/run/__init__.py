@@ -27,6 +27,7 @@ from ._candidates import converged_candidates, member_label, trial_candidates
 from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
 from ._ensemble import choose_ensemble
+from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
@@ -191,6 +192,11 @@ def _job(config: RunConfig) -> RunResult:
                     progress.say(f"warning: {warning}")
             leaderboard = remedy_rows(plan, modality, search, split.test)
             leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
+        explanations = None
+        if data.is_binary and modality.kind == "table":
+            with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
+                    _isolated("the explanations", progress, warnings_):
+                explanations = explain(plan, modality, chosen.model, decision, split, data, test_score)
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")
@@ -223,7 +229,8 @@ def _job(config: RunConfig) -> RunResult:
                 plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
                 search=search, chosen=chosen, decision=decision, refit=refitted,
                 calibration=calibration_scores(split.validation.y, chosen.raw, validation_score) if data.is_binary else {},
-                validation=validation, test=test, operating=operating, leaderboard=leaderboard,
+                validation=validation, test=test, operating=operating, explanations=explanations,
+                leaderboard=leaderboard,
                 seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
@@ -255,7 +262,7 @@ def _load(config: RunConfig, progress):
     """The data (and a fixed test set), checked before anything is written."""
     source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
     progress.say(f"loading {source}")
-    split_columns = tuple(c for c in (config.time_column, config.group_column) if c is not None)
+    split_columns = tuple(c for c in (config.time_column, config.group_column, config.segment_by) if c is not None)
     data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir,
                      keep=tuple(config.keep) + split_columns, drop=config.drop)
 

@@ -62,6 +62,8 @@ class RunConfig:
     gap : str, optional
         With ``time_column``: a period left out after training and after validation (label
         maturity), e.g. ``"30d"``, ``"12h"``, or a number in the time column's units.
+    segment_by : str, optional
+        A column whose values (e.g. countries) get a table of test metrics each.
     out : path, optional
         Run folder (default ``runs/<timestamp>``).
     strategies : sequence of str, optional
@@ -132,6 +134,7 @@ class RunConfig:
     time_column: str | None = None
     group_column: str | None = None
     gap: str | None = None
+    segment_by: str | None = None
     out: str | os.PathLike | None = None
     strategies: tuple | None = None
     tuner: str = "hyperband"

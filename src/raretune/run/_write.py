@@ -93,7 +93,8 @@ def versions() -> dict:
 
 
 def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
-                   calibration, validation, test, operating, leaderboard, seconds, timing, warnings) -> MetricsRecord:
+                   calibration, validation, test, operating, explanations, leaderboard, seconds, timing,
+                   warnings) -> MetricsRecord:
     """Assemble ``metrics.json`` from the stages' results."""
     config = plan.config
     folds = plan.folds
@@ -141,6 +142,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
         validation=validation,
         test=test,
         operating=operating,
+        explanations=explanations,
         refit=None if refit is None else {**refit["record"], "calibration": refit["decision"].calibrator.to_dict(),
                                           "threshold": refit["decision"].threshold_record()},
         deployed=DeployedRecord(model="refit" if refit is not None else "tested",
