@@ -72,8 +72,11 @@ def adjust_threshold(threshold: float, *, train_prevalence: float, new_prevalenc
     """The threshold on the moved scale that flags the same rows as ``threshold``.
 
     :func:`adjust_prevalence` is increasing in the score, so ``score >= threshold`` holds
-    exactly when ``adjusted >= adjusted threshold`` (up to floating-point rounding for a score
-    within a few units in the last place of the threshold).
+    exactly when ``adjusted score >= adjusted threshold``. In floating point the map is
+    computed to be non-decreasing, so every row flagged before is flagged after, exactly; a
+    row below the threshold is flagged after only when its adjusted score rounds to the very
+    float the threshold does (a score within about 1e-15 of the threshold, relatively). Where
+    even that must not happen, flag with the unadjusted scores and the original threshold.
 
     Parameters
     ----------
@@ -289,6 +292,8 @@ def _newton(odds_against: np.ndarray, train: float, start: float, max_iter: int,
     at EM's fixed point) and curvature ``-sum((w - q)^2) / (q (1 - q))^2``; it is concave, so
     a bracket on the sign of the slope keeps every step safe (bisect when Newton leaves it).
     """
+    if not 0.0 < start < 1.0:
+        return start  # only a batch of all-0 (all-1) scores has its rate there, and so its resamples
     low, high, current = 0.0, 1.0, start
     for _ in range(max_iter):
         excess = 1.0 / (1.0 + _ratio(train, current) * odds_against) - current
