@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_pred.add_argument("data")
     p_pred.add_argument("--out", required=True, help="CSV file to write")
     p_pred.add_argument("--data-dir", help="TFDS data folder")
+    p_pred.add_argument("--prevalence", type=float, metavar="P",
+                        help="binary runs: scores at this positive rate instead of training's (the flags do not change)")
+    p_pred.add_argument("--estimate-prevalence", action="store_true",
+                        help="binary runs: estimate this batch's positive rate from its scores (EM) and warn if it moved")
     p_insp = sub.add_parser("inspect", help="class balance and column types, without training")
     p_insp.add_argument("data")
     p_insp.add_argument("--target")
@@ -224,6 +228,17 @@ def _cmd_predict(args) -> int:
 
     out = check_output_file(args.out)
     frame = predict(args.run_dir, args.data, data_dir=args.data_dir)
+    if args.prevalence is not None or args.estimate_prevalence:
+        from .run import load_run
+        from .run._shift import at_prevalence, batch_prevalence
+
+        loaded = load_run(args.run_dir)
+        if args.estimate_prevalence:
+            for line in batch_prevalence(loaded, frame)[1]:
+                print(line)
+        if args.prevalence is not None:
+            frame, message = at_prevalence(loaded, frame, args.prevalence)
+            print(message)
     with atomic_path(out, suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False)
     print(f"{len(frame):,} rows scored -> {out}")
