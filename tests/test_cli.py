@@ -84,6 +84,17 @@ def test_run_predict_and_report_through_the_cli(tmp_path, data_csv, capsys):
     assert main(["predict", str(out), str(data_csv), "--out", str(tmp_path / "p.csv")]) == 0
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "score,prediction" and len(lines) == 1501
+    # at another positive rate the scores move and the flags stay
+    capsys.readouterr()
+    assert main(["predict", str(out), str(data_csv), "--out", str(tmp_path / "p2.csv"), "--prevalence", "0.3",
+                 "--estimate-prevalence"]) == 0
+    said = capsys.readouterr().out
+    assert "becomes" in said and "estimated positive rate of this batch" in said
+    import pandas as pd
+
+    before, after = pd.read_csv(tmp_path / "p.csv"), pd.read_csv(tmp_path / "p2.csv")
+    assert (before["prediction"] == after["prediction"]).all()
+    assert (after["score"] >= before["score"] - 1e-12).all() and (after["score"] > before["score"]).any()
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
     # predict on data that lacks a column names it
