@@ -182,7 +182,7 @@ def run_raretune(X_train, y_train, X_test, seed: int, options: dict | None = Non
         scores = raretune.predict(tmp, as_frame(X_test))
         # the network's own scores before calibration, to measure what calibration does to ranking
         loaded = raretune.load_run(tmp)
-        from raretune.tuning._hypermodel import predict_proba
+        from raretune.models import predict_proba
 
         raw = predict_proba(loaded["model"], loaded["schema"].inputs(as_frame(X_test)))
         info = {

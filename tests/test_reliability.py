@@ -27,16 +27,6 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
-def test_keras_tuner_state_writes_are_atomic(tmp_path):
-    from keras_tuner.src import utils as kt_utils
-
-    import raretune.tuning  # noqa: F401  (installs the crash-safe writer)
-
-    assert kt_utils.save_json.__module__ == "raretune.tuning._tuner"
-    kt_utils.save_json(str(tmp_path / "oracle.json"), {"a": 1})
-    assert json.loads((tmp_path / "oracle.json").read_text()) == {"a": 1}
-
-
 def test_nan_trial_fails_once_is_reported_and_never_chosen(tmp_path):
     import keras
 

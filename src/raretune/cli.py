@@ -90,6 +90,15 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                       help="a trial whose worker is silent this long goes back to the pool (default 120)")
     dist.add_argument("--mirrored", action="store_true", default=None,
                       help="train each trial on all of this machine's GPUs (tf.distribute.MirroredStrategy)")
+    dist.add_argument("--auth-token-file", metavar="FILE",
+                      help="a file holding the shared token every worker must send (or set RARETUNE_AUTH_TOKEN)")
+    dist.add_argument("--tls-cert", metavar="PEM", help="TLS: this process's certificate (the chief's; a worker's for mutual TLS)")
+    dist.add_argument("--tls-key", metavar="PEM", help="TLS: the private key of --tls-cert")
+    dist.add_argument("--tls-ca", metavar="PEM",
+                      help="TLS: on a worker, what the chief's certificate must be signed by (turns TLS on); "
+                           "on the chief, what workers' certificates must be signed by")
+    dist.add_argument("--allow-open-chief", action="store_true", default=None,
+                      help="let a chief listen beyond loopback without a token (a trusted network only)")
 
 
 def build_parser() -> argparse.ArgumentParser:

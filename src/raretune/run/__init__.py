@@ -133,7 +133,7 @@ def _job(config: RunConfig) -> RunResult:
         if config.resume and (role is None or role.kind == "chief"):
             folder.check_fingerprint(run_fingerprint)
         if role is not None and role.kind == "worker":  # the chief's config.json must carry this fingerprint
-            distributed.join_search(role, folder.path, run_fingerprint, log=progress.say)
+            distributed.join_search(role, folder.path, run_fingerprint, log=progress.say, auth=config.auth())
         elif not config.resume:
             write_config(folder.path, config, run_fingerprint, modality, data)
         if plan.seed is not None:

@@ -119,6 +119,11 @@ class RunConfig:
         TFDS data folder.
     chief, worker, worker_id, lease_seconds, mirrored
         A search over several machines (see :mod:`raretune.tuning.distributed`).
+    auth_token_file, tls_cert, tls_key, tls_ca, allow_open_chief
+        Who may join a distributed search: a shared token (read from this file, or from
+        ``RARETUNE_AUTH_TOKEN``) sent with every call, optional TLS (the chief's certificate
+        and key; a CA to check client certificates). A chief refuses to listen on an
+        address other than loopback without a token unless ``allow_open_chief``.
     quiet, verbose : bool
         Less or more progress output on standard error.
     command : tuple of str
@@ -165,6 +170,11 @@ class RunConfig:
     worker_id: str | None = None
     lease_seconds: float = 120.0
     mirrored: bool = False
+    auth_token_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    allow_open_chief: bool = False
     quiet: bool = False
     verbose: bool = False
     command: tuple = ()
@@ -196,7 +206,8 @@ class RunConfig:
         changes["time_limit"] = parse_duration(self.time_limit)
         if self.resume and self.overwrite:
             raise ConfigError("Pass --resume or --overwrite, not both.")
-        distributed.check_distributed_options(self.chief, self.worker, self.worker_id, self.lease_seconds)
+        distributed.check_distributed_options(self.chief, self.worker, self.worker_id, self.lease_seconds,
+                                              auth=self.auth(), allow_open=self.allow_open_chief)
         if (self.chief is not None or self.worker is not None) and self.out is None:
             raise ConfigError("A distributed search needs --out: the run folder that chief and workers share.")
         if self.worker is not None and self.overwrite:
@@ -210,6 +221,13 @@ class RunConfig:
             changes["max_epochs"] = 2 if self.max_epochs is None else min(self.max_epochs, 2)
             changes["folds"] = 1 if self.folds is None else self.folds
         return dataclasses.replace(self, **changes)
+
+    def auth(self):
+        """Who may join a distributed search (``None``: no token, no TLS)."""
+        from ..tuning import distributed
+
+        return distributed.Auth.from_options(token_file=self.auth_token_file, tls_cert=self.tls_cert,
+                                             tls_key=self.tls_key, tls_ca=self.tls_ca)
 
     @property
     def objective_(self):

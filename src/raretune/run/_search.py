@@ -106,9 +106,11 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
             tuner.search(**fit)
         elif role.kind == "chief":
             distributed.serve_search(tuner, role, lease_seconds=config.lease_seconds,
-                                     on_trial_end=trial_log.on_trial_end, log=progress.say)
+                                     on_trial_end=trial_log.on_trial_end, log=progress.say, auth=config.auth(),
+                                     allow_open=config.allow_open_chief)
         else:
-            ran = distributed.run_worker(tuner, lease_seconds=config.lease_seconds, log=progress.say, **fit)
+            ran = distributed.run_worker(tuner, lease_seconds=config.lease_seconds, log=progress.say,
+                                         auth=config.auth(), **fit)
             progress.say(f"{role.tuner_id}: the chief says the search is over; {len(ran)} trial(s) started here")
             return Search(tuner, [], len(ran), 0, trial_log, worker_trials=ran)
     trial_log.write(tuner.oracle)
