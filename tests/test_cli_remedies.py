@@ -41,3 +41,19 @@ def test_default_fast_run_on_the_embedded_data(tmp_path):
     assert metrics["task"]["target"] == "is_fraud"
     assert metrics["search"]["max_trials"] == 4 and metrics["search"]["max_epochs"] == 2
     assert metrics["test"]["pr_auc"] > 3 * metrics["data"]["positive_rate"]
+
+    # predict straight from the TFDS table and from a tf.data pipeline of the same rows
+    import numpy as np
+    import tensorflow as tf
+
+    import raretune
+    from raretune.datasets import load_data
+
+    tfds_scores = raretune.predict(out, "tfds:synthetic_fraud/small", data_dir=str(tmp_path / "tfds"))
+    frame = load_data("tfds:synthetic_fraud/small", data_dir=str(tmp_path / "tfds")).features.head(300)
+    assert len(tfds_scores) == 20_000
+    pipeline = tf.data.Dataset.from_tensor_slices({name: frame[name].to_numpy() for name in frame.columns})
+    from_tf = raretune.predict(out, pipeline)
+    from_frame = raretune.predict(out, frame)
+    np.testing.assert_allclose(from_tf["score"], from_frame["score"], rtol=1e-6)
+    np.testing.assert_allclose(from_frame["score"], tfds_scores["score"].head(300), rtol=1e-6)
