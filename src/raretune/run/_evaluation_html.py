@@ -83,8 +83,9 @@ def _summary(r: Mapping) -> str:
                            escape(str(psi.get("reading")))))
     cost = m.get("cost")
     if isinstance(cost, Mapping):
+        saved = _metric(cost.get("saved_vs_flag_nobody"), "metrics.cost.saved_vs_flag_nobody")
         cards.append(_card("total cost", _metric(cost.get("total_cost"), "metrics.cost.total_cost"),
-                           f"saved vs flagging nobody {_metric(cost.get('saved_vs_flag_nobody'), 'metrics.cost.saved_vs_flag_nobody')}"))
+                           f"saved vs flagging nobody {saved}"))
     return '<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards) + "</div></section>"
 
 
@@ -138,8 +139,9 @@ def _shift(r: Mapping) -> str:
 def _bins(psi: Mapping, prefix: tuple) -> str:
     rows = []
     for i, b in enumerate(psi.get("bins") or []):
-        where = "(" + escape(_fmt(b.get("low")) if b.get("low") is not None else "−∞") + ", " \
-            + escape(_fmt(b.get("high")) if b.get("high") is not None else "∞") + ("]" if b.get("high") is not None else ")")
+        low = escape(_fmt(b["low"])) if b.get("low") is not None else "−∞"
+        high = escape(_fmt(b["high"])) + "]" if b.get("high") is not None else "∞)"
+        where = f"({low}, {high}"
         rows.append([where] + [_metric(b.get(k), _path(*prefix, "bins", i, k)) for k in ("expected", "actual", "term")])
     return (_facts([("PSI", _metric(psi.get("value"), _path(*prefix, "value")))]) if len(prefix) > 1 else "") \
         + _table(["score bin", "run test share", "this batch share", "PSI term"], rows, numeric={1, 2, 3})
