@@ -93,7 +93,7 @@ def test_same_distribution_metrics_equal_direct_scores_and_psi_is_small(trained,
     assert shown["metrics.pr_auc"] == f"{direct['pr_auc']:.4f}"
     assert shown["psi.value"] == f"{result['psi']['value']:.4f}"
     assert shown["metrics.confusion_matrix.1.1"] == f"{direct['confusion_matrix'][1][1]:,}"
-    assert shown["change.recall.delta"] == f"{result['change']['recall']['delta']:.4f}"
+    assert shown["change.recall.delta"] == f"{result['change']['recall']['delta']:+.4f}"
 
 
 def test_shifted_batch_has_a_large_psi_and_a_positive_rate_shift(trained, tmp_path):
@@ -168,3 +168,38 @@ def test_page_escapes_every_text():
     assert "<script>" not in html and "<b>run" not in html and "<note>" not in html and "<ok>" not in html
     assert "&lt;script&gt;" in html and "&amp;fraud" in html
     assert _shown(html)["metrics.pr_auc"] == "1.0000"
+
+
+def test_multiclass_metrics_have_no_threshold_intervals_and_one_psi_per_class(tmp_path):
+    from raretune.run._evaluate import _batch_metrics, _psi
+
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "rare"]
+    y = rng.integers(0, 3, size=300)
+    score = rng.dirichlet([1, 1, 1], size=300)
+    metrics = _batch_metrics(y, score, None, classes, {"fn": 5, "fp": 1})
+    assert metrics["pr_auc"] == pytest.approx(score_predictions(y, score, class_names=classes)["pr_auc"])
+    assert "intervals" not in metrics and "decision_intervals" not in metrics and "cost" not in metrics
+    assert set(metrics["per_class"]) == set(classes)
+    np.savez(tmp_path / "scores.npz", test_score=score)
+    moved = score.copy()
+    moved[:, 2] = moved[:, 2] ** 4  # only the third class's score shifts
+    psi = _psi(tmp_path, moved, classes)
+    assert list(psi["per_class"]) == classes
+    assert psi["per_class"]["a"]["value"] == pytest.approx(0.0)
+    assert psi["value"] == psi["per_class"]["rare"]["value"] > 0.25
+    html = render_evaluation({"run": "r", "data": "d", "label_column": "y", "created": "now",
+                              "task": {"type": "multiclass", "classes": classes}, "rows": {"labelled": 300},
+                              "metrics": metrics, "psi": psi, "change": {}})
+    assert _shown(html)["psi.per_class.rare.value"] == f"{psi['value']:.4f}"
+
+
+def test_a_batch_without_positives_has_no_bootstrap_interval():
+    from raretune.run._evaluate import _batch_metrics
+
+    y = np.zeros(50, dtype=int)
+    score = np.linspace(0, 1, 50)
+    metrics = _batch_metrics(y, score, 0.5, ["ok", "fraud"], None)
+    assert metrics["intervals"] is None and math.isnan(metrics["pr_auc"])
+    assert metrics["alert_rate"] == pytest.approx(0.5)
+    assert metrics["decision_intervals"]["alert_rate"]["successes"] == 25

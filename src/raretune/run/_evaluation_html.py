@@ -7,11 +7,12 @@ dotted path of the value in ``evaluation.json``; every text is escaped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from html import escape
 
 from ..report._html import _CSS, _card, _nav
-from ..report._html_parts import _METRIC_LABELS, _facts, _fmt, _get, _metric, _missing, _path, _table
+from ..report._html_parts import _METRIC_LABELS, _facts, _fmt, _get, _is_number, _metric, _missing, _path, _table
 
 __all__ = ["render_evaluation"]
 
@@ -45,6 +46,13 @@ def _header(r: Mapping) -> str:
     return "<header><h1>raretune evaluation</h1><p>" + " · ".join(bits) + "</p></header>" + notes + refit
 
 
+def _signed(value, path: str | None) -> str:
+    """A change, with its sign (``+0.0123``), tagged like :func:`_metric`."""
+    if not _is_number(value) or not math.isfinite(value) or path is None:
+        return _metric(value, path)
+    return f'<span data-metric="{escape(path)}">{escape(f"{value:+.4f}")}</span>'
+
+
 def _interval(r: Mapping, name: str) -> str:
     iv = _get(r, "metrics", "intervals", name)
     if not isinstance(iv, list) or len(iv) != 2:
@@ -76,7 +84,7 @@ def _summary(r: Mapping) -> str:
         rate = r.get("positive_rate") or {}
         cards.append(_card("positive rate", _metric(rate.get("batch"), "positive_rate.batch"),
                            f"run test {_metric(rate.get('run'), 'positive_rate.run')}, change "
-                           f"{_metric(rate.get('delta'), 'positive_rate.delta')}"))
+                           f"{_signed(rate.get('delta'), 'positive_rate.delta')}"))
     psi = r.get("psi")
     if isinstance(psi, Mapping):
         cards.append(_card("score PSI" + ("" if binary else " (largest class)"), _metric(psi.get("value"), "psi.value"),
@@ -92,7 +100,7 @@ def _summary(r: Mapping) -> str:
 def _change(r: Mapping) -> str:
     change = r.get("change") or {}
     rows = [[escape(_METRIC_LABELS.get(k, k.replace("_", " "))), _metric(v.get("run"), _path("change", k, "run")),
-             _metric(v.get("batch"), _path("change", k, "batch")), _metric(v.get("delta"), _path("change", k, "delta"))]
+             _metric(v.get("batch"), _path("change", k, "batch")), _signed(v.get("delta"), _path("change", k, "delta"))]
             for k, v in change.items()]
     table = _table(["metric", "run test", "this batch", "change"], rows, numeric={1, 2, 3}) if rows \
         else _missing("Comparable metrics")
