@@ -31,7 +31,7 @@ def data_csv(tmp_path):
         (["run", "--data", "{csv}", "--target", "label", "--max-trials", "0"], "'max_trials' parameter"),
         (["run", "--data", "{csv}", "--target", "label", "--folds", "0"], "'folds' parameter"),
         (["run", "--data", "{csv}", "--target", "label", "--ensemble", "0"], "'ensemble' parameter"),
-        (["run", "--data", "{csv}", "--target", "label", "--threshold", "precision=2"], "threshold target"),
+        (["run", "--data", "{csv}", "--target", "label", "--threshold", "precision=2"], "parameter of the threshold rule"),
         (["run", "--data", "{csv}", "--target", "label", "--tuner", "grid"], "invalid choice"),
         (["run", "--data", "{csv}", "--target", "label", "--resume", "--overwrite"], "not both"),
         (["run", "--data", "{csv}", "--target", "label", "--resume", "--out", "{tmp}/none"], "Nothing to resume"),

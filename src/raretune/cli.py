@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_insp.add_argument("--data-dir")
     p_insp.add_argument("--keep", default="", help="columns to keep although they look like identifiers")
     p_insp.add_argument("--drop", default="", help="columns to leave out")
+    p_eval = sub.add_parser("evaluate", help="score labelled rows with a finished run; compare with its test set")
+    p_eval.add_argument("run_dir")
+    p_eval.add_argument("data")
+    p_eval.add_argument("--target", help="label column, if the data does not use the run's")
+    p_eval.add_argument("--data-dir", help="TFDS data folder")
+    p_eval.add_argument("--out", help="folder for evaluation.json and .html (default: <RUN_DIR>-evaluation-<timestamp>)")
     p_rep = sub.add_parser("report", help="rebuild report.html of a run")
     p_rep.add_argument("run_dir")
     sub.add_parser("remedies", help="list the remedies and when to use each")
@@ -254,6 +260,27 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from .run._evaluate import evaluate
+
+    _quiet_libraries(False)  # main() quiets only run, predict and inspect
+    result = evaluate(args.run_dir, args.data, target=args.target, data_dir=args.data_dir, out=args.out)
+    m, psi = result["metrics"], result["psi"]
+    iv = m.get("intervals") or {}
+    span = f" [{iv['pr_auc'][0]:.4f}, {iv['pr_auc'][1]:.4f}]" if iv.get("pr_auc") else ""
+    run_pr = result["run_test"].get("pr_auc")
+    print(f"evaluation: {result['out'] / 'evaluation.html'}")
+    print(f"PR-AUC {m['pr_auc']:.4f}{span} on {result['rows']['labelled']:,} rows"
+          + (f" (run test {run_pr:.4f})" if isinstance(run_pr, float) else ""))
+    if result["threshold"] is not None:
+        print(f"at threshold {result['threshold']:.4f}: precision {m['precision']:.4f}, recall {m['recall']:.4f}, "
+              f"positive rate {result['positive_rate']['batch']:.4f}")
+    else:
+        print(f"most probable class: macro precision {m['precision']:.4f}, macro recall {m['recall']:.4f}")
+    print(f"score PSI {psi['value']:.4f} ({psi['reading']})" if psi else "score PSI: no scores.npz in the run")
+    return 0
+
+
 def _cmd_inspect(args) -> int:
     from .datasets import describe_imbalance, load_data
 
@@ -302,7 +329,8 @@ def _cmd_remedies() -> int:
     return 0
 
 
-_COMMANDS = {"run": None, "predict": _cmd_predict, "inspect": _cmd_inspect, "report": _cmd_report}
+_COMMANDS = {"run": None, "predict": _cmd_predict, "inspect": _cmd_inspect, "report": _cmd_report,
+             "evaluate": _cmd_evaluate}
 
 
 def main(argv=None) -> int:
