@@ -192,7 +192,7 @@ def run_raretune(X_train, y_train, X_test, seed: int, options: dict | None = Non
             "n_trials": result.metrics["search"]["n_trials"],
             "raw_score": raw,
         }
-    return scores["score"].to_numpy(), scores["prediction"].to_numpy(), info
+    return scores["score"].to_numpy(), (scores["prediction"] == POSITIVE).to_numpy().astype(int), info
 
 
 def _sklearn_system(make_model, X_train, y_train, X_test, seed: int):

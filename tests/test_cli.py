@@ -95,6 +95,19 @@ def test_run_predict_and_report_through_the_cli(tmp_path, data_csv, capsys):
     before, after = pd.read_csv(tmp_path / "p.csv"), pd.read_csv(tmp_path / "p2.csv")
     assert (before["prediction"] == after["prediction"]).all()
     assert (after["score"] >= before["score"] - 1e-12).all() and (after["score"] > before["score"]).any()
+    # ids carried, another threshold, Parquet out, CSV on standard output
+    frame = make_frame(n=40, positive_rate=0.1, seed=5).assign(txn=[f"t{i}" for i in range(40)])
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    assert main(["predict", str(out), str(tmp_path / "ids.csv"), "--id-column", "txn", "--threshold", "0",
+                 "--out", str(tmp_path / "p.parquet")]) == 0
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(table.columns) == ["txn", "score", "prediction"] and (table["prediction"] == "fraud").all()
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "ids.csv"), "--keep", "txn"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "txn,score,prediction" and len(printed) == 41
+    assert main(["predict", str(out), str(data_csv), "--out", str(out / "metrics.json")]) == 2
+    assert "inside the raretune run" in capsys.readouterr().err
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
     # predict on data that lacks a column names it

@@ -249,7 +249,7 @@ def test_binary_image_run_and_predict(digits_dir, tmp_path, capsys):
     data = load_data("tfds:synthetic_digits", positive=8, data_dir=digits_dir)
     frame = raretune.predict(out, (data.images, data.y))
     assert list(frame.columns) == ["score", "prediction"] and len(frame) == 1673
-    assert (frame["prediction"] == (frame["score"] >= metrics["threshold"]["value"])).all()
+    assert (frame["prediction"] == np.where(frame["score"] >= metrics["threshold"]["value"], "8", "rest")).all()
 
     assert main(["run", "--data", "tfds:synthetic_digits", "--data-dir", str(digits_dir),
                  "--out", str(tmp_path / "bad"), "--strategies", "none,tomek"]) == 2

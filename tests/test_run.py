@@ -78,7 +78,7 @@ def test_predict_round_trip(finished):
     assert list(preds.columns) == ["score", "prediction"] and len(preds) == 500
     deployed = result.metrics["refit"] or result.metrics  # a refitted model has its own threshold
     threshold = deployed["threshold"]["value"]
-    np.testing.assert_array_equal(preds["prediction"], (preds["score"] >= threshold).astype(int))
+    np.testing.assert_array_equal(preds["prediction"], np.where(preds["score"] >= threshold, "fraud", "ok"))
     again = raretune.predict(result.out, frame.head(500))  # a label column is ignored
     np.testing.assert_allclose(again["score"], preds["score"])
     # scores rank the rows: fraud rows score higher on average
@@ -129,7 +129,7 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     raw = predict_proba(loaded["model"], loaded["schema"].inputs(frame.head(300)[list(loaded["schema"].columns)]))
     calibrated = ProbabilityCalibrator.from_dict(refit["calibration"]).transform(raw)
     np.testing.assert_allclose(preds["score"], calibrated, rtol=1e-5)
-    np.testing.assert_array_equal(preds["prediction"], (calibrated >= refit["threshold"]["value"]).astype(int))
+    np.testing.assert_array_equal(preds["prediction"], np.where(calibrated >= refit["threshold"]["value"], "fraud", "ok"))
 
 
 def test_hold_out_validation_when_asked(tmp_path):

@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_pred = sub.add_parser("predict", help="score new rows with a finished run")
     p_pred.add_argument("run_dir")
     p_pred.add_argument("data")
-    p_pred.add_argument("--out", required=True, help="CSV file to write")
+    p_pred.add_argument("--out", default="-",
+                        help="file to write: .csv, or .parquet; '-' (the default) writes CSV to standard output")
+    p_pred.add_argument("--threshold", type=float, help="binary runs: decide at this threshold instead of the deployed one")
+    p_pred.add_argument("--id-column", help="a column of the data to carry into the output (e.g. the transaction id)")
+    p_pred.add_argument("--keep", default="", help="more columns to carry into the output (comma-separated)")
     p_pred.add_argument("--data-dir", help="TFDS data folder")
     p_pred.add_argument("--prevalence", type=float, metavar="P",
                         help="binary runs: scores at this positive rate instead of training's (the flags do not change)")
@@ -237,25 +241,38 @@ def _cmd_run(args, argv) -> int:
 
 
 def _cmd_predict(args) -> int:
+    import pandas as pd
+
     from ._io import atomic_path
     from .run import predict
     from .run._paths import check_output_file
 
-    out = check_output_file(args.out)
-    frame = predict(args.run_dir, args.data, data_dir=args.data_dir)
+    to_stdout = args.out == "-"
+    out = None if to_stdout else check_output_file(args.out)
+    keep = ([args.id_column] if args.id_column else []) + [c for c in args.keep.split(",") if c]
+    frame = predict(args.run_dir, args.data, data_dir=args.data_dir, threshold=args.threshold, keep=keep)
     if args.prevalence is not None or args.estimate_prevalence:
         from .run import load_run
         from .run._shift import at_prevalence, batch_prevalence
 
         loaded = load_run(args.run_dir)
+        said = sys.stderr if to_stdout else sys.stdout  # standard output may be the data itself
         if args.estimate_prevalence:
             for line in batch_prevalence(loaded, frame)[1]:
-                print(line)
+                print(line, file=said)
         if args.prevalence is not None:
             frame, message = at_prevalence(loaded, frame, args.prevalence)
-            print(message)
-    with atomic_path(out, suffix=".csv") as tmp:
-        frame.to_csv(tmp, index=False)
+            print(message, file=said)
+    index = not isinstance(frame.index, pd.RangeIndex)  # a DataFrame's own index is kept
+    if to_stdout:
+        frame.to_csv(sys.stdout, index=index)
+        return 0
+    parquet = out.suffix.lower() in (".parquet", ".pq")
+    with atomic_path(out, suffix=out.suffix or ".csv") as tmp:
+        if parquet:
+            frame.to_parquet(tmp, index=index)
+        else:
+            frame.to_csv(tmp, index=index)
     print(f"{len(frame):,} rows scored -> {out}")
     return 0
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._errors import RunStateError
+from .._errors import ConfigError, DataError, RunStateError
 from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
@@ -65,7 +66,7 @@ def load_run(run_dir) -> dict:
     }
 
 
-def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
+def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, keep=()) -> pd.DataFrame:
     """Score new rows with a finished run.
 
     Parameters
@@ -76,17 +77,70 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
         Rows to score; they need the run's feature columns (a label column is not needed
         and other columns are ignored). For an image run: ``"tfds:NAME"``, a dataset of
         images or ``(image, label)`` pairs, or an image array of the run's image shape.
+    threshold : float, optional
+        Binary runs: decide at this threshold instead of the deployed one.
+    keep : sequence of str
+        Columns of a DataFrame, CSV or Parquet source to carry into the result (an id, an
+        amount), first.
 
     Returns
     -------
     pandas.DataFrame
-        Binary: ``score`` (calibrated probability of the positive class) and
-        ``prediction`` (0/1 at the deployed threshold). Multiclass: ``score_<class>`` per
-        class and ``prediction`` (the class name).
+        The source's index (a DataFrame's own, else 0..n-1), the ``keep`` columns, then
+        binary: ``score`` (calibrated probability of the positive class) and ``prediction``
+        (the class name at the threshold); multiclass: ``score_<class>`` per class and
+        ``prediction`` (the most probable class). Values of a categorical column never seen
+        in training are counted in one warning.
     """
     loaded = load_run(run_dir)
+    if threshold is not None:
+        from .._validation import check_number
+
+        if loaded["threshold"] is None:
+            raise ConfigError("--threshold applies to binary runs; a multiclass run predicts the most probable class.")
+        loaded = {**loaded, "threshold": check_number(threshold, "threshold", "predict", low=0, high=1)}
     rows = _read_rows(loaded, data, data_dir)
-    return score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    _warn_unseen(loaded, rows)
+    frame = score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    if isinstance(data, pd.DataFrame) and len(data) == len(frame):
+        frame.index = data.index
+    names = [keep] if isinstance(keep, str) else list(keep)
+    if names:
+        source = _source_frame(data)
+        missing = [name for name in names if name not in source.columns]
+        if missing:
+            raise DataError(f"Column {missing[0]!r} (to keep) is not in the data; columns: "
+                            f"{', '.join(map(str, source.columns[:12]))}.")
+        kept = source[names].reset_index(drop=True)
+        kept.index = frame.index
+        frame = pd.concat([kept, frame], axis=1)
+    return frame
+
+
+def _source_frame(data) -> pd.DataFrame:
+    """The source as a frame, for the columns to keep (DataFrames, CSV and Parquet files)."""
+    from ..datasets import read_frame
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)) and not str(data).startswith("tfds:"):
+        return read_frame(data)
+    raise ConfigError("Columns can be kept from a DataFrame, a CSV or a Parquet file only.")
+
+
+def _warn_unseen(loaded, rows) -> None:
+    """One warning counting categorical values the training rows never held."""
+    schema = loaded["schema"]
+    if schema is None:
+        return
+    counts = []
+    for column, vocabulary in zip(schema.categorical, schema.vocabularies):
+        unseen = int((~rows.features[column].astype(str).isin(set(vocabulary))).sum())
+        if unseen:
+            counts.append(f"{column!r} {unseen:,}")
+    if counts:
+        warnings.warn(f"values never seen in training (scored as unknown): {', '.join(counts)}", UserWarning,
+                      stacklevel=3)
 
 
 def _read_rows(loaded, data, data_dir):
@@ -97,10 +151,11 @@ def _read_rows(loaded, data, data_dir):
 
 
 def score_frame(loaded: dict, raw) -> pd.DataFrame:
-    """Calibrated scores and predictions of a finished run (tables and images)."""
+    """Calibrated scores and predictions (class names) of a finished run (tables and images)."""
     score = loaded["calibrator"].transform(raw)
+    classes = np.asarray(loaded["classes"], dtype=object)
     if score.ndim == 1:
-        return pd.DataFrame({"score": score, "prediction": (score >= loaded["threshold"]).astype(int)})
+        return pd.DataFrame({"score": score, "prediction": classes[(score >= loaded["threshold"]).astype(int)]})
     out = pd.DataFrame({f"score_{name}": score[:, k] for k, name in enumerate(loaded["classes"])})
-    out["prediction"] = np.asarray(loaded["classes"], dtype=object)[score.argmax(axis=1)]
+    out["prediction"] = classes[score.argmax(axis=1)]
     return out
