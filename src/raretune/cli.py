@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_insp.add_argument("--data-dir")
     p_insp.add_argument("--keep", default="", help="columns to keep although they look like identifiers")
     p_insp.add_argument("--drop", default="", help="columns to leave out")
+    p_exp = sub.add_parser("export", help="write a finished run as a TensorFlow SavedModel for serving")
+    p_exp.add_argument("run_dir")
+    p_exp.add_argument("--format", choices=["saved_model"], default="saved_model",
+                       help="saved_model: a serving signature taking the raw columns, returning score and decision")
+    p_exp.add_argument("--out", required=True, help="new folder to write")
     p_rep = sub.add_parser("report", help="rebuild report.html of a run")
     p_rep.add_argument("run_dir")
     sub.add_parser("remedies", help="list the remedies and when to use each")
@@ -226,6 +231,13 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .run._export import export_saved_model
+
+    print(export_saved_model(args.run_dir, args.out))
+    return 0
+
+
 def _cmd_inspect(args) -> int:
     from .datasets import describe_imbalance, load_data
 
@@ -274,7 +286,8 @@ def _cmd_remedies() -> int:
     return 0
 
 
-_COMMANDS = {"run": None, "predict": _cmd_predict, "inspect": _cmd_inspect, "report": _cmd_report}
+_COMMANDS = {"run": None, "predict": _cmd_predict, "export": _cmd_export, "inspect": _cmd_inspect,
+             "report": _cmd_report}
 
 
 def main(argv=None) -> int:
@@ -294,7 +307,7 @@ def main(argv=None) -> int:
         if args.command == "run":
             config = run_config(args, argv)  # option and config-file errors answer before TensorFlow loads
             config.validated()
-        if args.command in ("run", "predict", "inspect"):
+        if args.command in ("run", "predict", "export", "inspect"):
             _quiet_libraries(verbose)
         from sklearn.utils._param_validation import InvalidParameterError
 
