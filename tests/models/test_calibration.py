@@ -39,6 +39,8 @@ def test_binary_output_is_the_calibrators_transform_and_loads_in_plain_keras(met
     expected = ProbabilityCalibrator.from_dict(calibration).transform(scores.astype("float64"))
     assert got.shape == (scores.shape[0], 1)
     assert np.abs(got[:, 0] - expected).max() <= 1e-6
+    raw = np.asarray(model.get_layer("uncalibrated").predict({"score": scores}, verbose=0))
+    np.testing.assert_array_equal(raw, scores)
     model.save(tmp_path / "m.keras")
     reloaded = plain_keras_predict(tmp_path / "m.keras", {"score": scores})
     assert np.abs(np.asarray(reloaded) - expected).max() <= 1e-6

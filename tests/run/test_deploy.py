@@ -10,6 +10,7 @@ import pytest
 import raretune
 from raretune._errors import RunStateError
 from raretune.cli import main
+from raretune.models import predict_proba
 from raretune.run._export import export_saved_model
 from tests.conftest import make_frame, plain_keras_predict
 
@@ -33,8 +34,12 @@ def test_model_keras_gives_the_calibrated_scores_in_plain_keras(finished):
     assert np.abs(calibrated - raw).max() > 1e-3  # the calibration matters here
     loaded = raretune.load_run(out)
     assert loaded["calibrated"]
-    plain = np.asarray(plain_keras_predict(out / "model.keras", loaded["schema"].inputs(rows)))
+    inputs = loaded["schema"].inputs(rows)
+    plain = np.asarray(plain_keras_predict(out / "model.keras", inputs))
     assert np.abs(plain - calibrated).max() <= 1e-6
+    # the network inside is kept whole: its raw scores are those the calibration was fitted on
+    inner = predict_proba(loaded["model"].get_layer("uncalibrated"), inputs)
+    assert np.abs(inner - raw).max() <= 1e-6
     # predict takes the model's output as it is: no second calibration
     predicted = raretune.predict(out, rows)
     assert np.abs(predicted["score"].to_numpy() - calibrated).max() <= 1e-6

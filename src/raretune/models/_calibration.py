@@ -26,7 +26,9 @@ def calibrated_model(model, calibration: dict, *, name: str = CALIBRATED_NAME):
     applied to ``model``'s output: shape (n, 1) binary, (n, K) multiclass. The arithmetic
     runs in float64 (as the calibrator's does) and the output is float32. It uses no
     ``Lambda`` layer and no custom object, so its ``.keras`` file loads with plain
-    ``keras.models.load_model`` (``safe_mode`` on) in a process without raretune.
+    ``keras.models.load_model`` (``safe_mode`` on) in a process without raretune. The
+    network is kept as a nested model named ``"uncalibrated"``:
+    ``calibrated.get_layer("uncalibrated")`` returns the raw scores.
 
     Parameters
     ----------
@@ -56,7 +58,11 @@ def calibrated_model(model, calibration: dict, *, name: str = CALIBRATED_NAME):
     if method not in _METHODS:
         raise ValueError(f"Invalid calibration method. Expected one of {_METHODS}. Received: method={method!r}")
     params = calibration.get("params") or {}
-    p = ops.cast(model.output, "float64")
+    # the network stays one nested model, so model.get_layer("uncalibrated") gives the raw scores
+    network = keras.Model(model.input, model.output, name="uncalibrated")
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]), model.input)
+    p = ops.cast(network(inputs), "float64")
     try:
         if method == "prior":
             p = _prior(ops, p, params)
@@ -66,7 +72,7 @@ def calibrated_model(model, calibration: dict, *, name: str = CALIBRATED_NAME):
             p = _isotonic(ops, p, np.asarray(params["x"], dtype="float64"), np.asarray(params["y"], dtype="float64"))
     except KeyError as exc:
         raise ValueError(f"The {method!r} calibration needs the parameter {exc.args[0]!r}; got {sorted(params)}.") from None
-    return keras.Model(model.input, ops.cast(p, "float32"), name=name)
+    return keras.Model(inputs, ops.cast(p, "float32"), name=name)
 
 
 def _prior(ops, p, params):
