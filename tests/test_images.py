@@ -225,8 +225,8 @@ def test_multiclass_image_run_and_predict(digits_dir, tmp_path, capsys):
     assert len(frame) == 1673 and np.allclose(frame.iloc[:, :10].sum(axis=1), 1.0, atol=1e-6)
     data = load_data("tfds:synthetic_digits", data_dir=digits_dir)
     loaded = raretune.load_run(out)
-    raw = loaded["model"].predict(data.images[:50], verbose=0)
-    np.testing.assert_allclose(frame.iloc[:50, :10].to_numpy(), loaded["calibrator"].transform(raw), atol=1e-5)
+    calibrated = loaded["model"].predict(data.images[:50], verbose=0)  # model.keras holds the calibration
+    np.testing.assert_allclose(frame.iloc[:50, :10].to_numpy(), calibrated, atol=1e-5)
     assert (frame["prediction"].astype(str).to_numpy() == np.array(data.classes)[frame.iloc[:, :10].to_numpy().argmax(1)]).all()
 
     assert main(["predict", str(out), "tfds:mnist", "--out", str(tmp_path / "q.csv")]) == 2

@@ -122,11 +122,13 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     assert all(x["epochs"] >= 1 for x in refit["members"] if x["trial_id"] is not None)
     assert [x for x in refit["members"] if x["trial_id"] is None] == [
         {**x, "epochs": None} for x in members if x["trial_id"] is None]
-    # raretune.predict uses the refitted networks with their own calibration and threshold
+    # raretune.predict uses the refitted networks with their own calibration (inside model.keras) and threshold
     loaded = raretune.load_run(result.out)
     assert loaded["threshold"] == refit["threshold"]["value"]
     preds = raretune.predict(result.out, frame.head(300))
-    raw = predict_proba(loaded["model"], loaded["schema"].inputs(frame.head(300)[list(loaded["schema"].columns)]))
+    inputs = loaded["schema"].inputs(frame.head(300)[list(loaded["schema"].columns)])
+    np.testing.assert_allclose(preds["score"], predict_proba(loaded["model"], inputs), atol=1e-7)
+    raw = predict_proba(loaded["model"].get_layer("uncalibrated"), inputs)
     calibrated = ProbabilityCalibrator.from_dict(refit["calibration"]).transform(raw)
     np.testing.assert_allclose(preds["score"], calibrated, rtol=1e-5)
     np.testing.assert_array_equal(preds["prediction"], np.where(calibrated >= refit["threshold"]["value"], "fraud", "ok"))

@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--target", help="label column, if the data does not use the run's")
     p_eval.add_argument("--data-dir", help="TFDS data folder")
     p_eval.add_argument("--out", help="folder for evaluation.json and .html (default: <RUN_DIR>-evaluation-<timestamp>)")
+    p_exp = sub.add_parser("export", help="write a finished run as a TensorFlow SavedModel for serving")
+    p_exp.add_argument("run_dir")
+    p_exp.add_argument("--format", choices=["saved_model"], default="saved_model",
+                       help="saved_model: a serving signature taking the raw columns, returning score and decision")
+    p_exp.add_argument("--out", required=True, help="new folder to write")
     p_rep = sub.add_parser("report", help="rebuild report.html of a run")
     p_rep.add_argument("run_dir")
     sub.add_parser("remedies", help="list the remedies and when to use each")
@@ -295,6 +300,10 @@ def _cmd_evaluate(args) -> int:
     else:
         print(f"most probable class: macro precision {m['precision']:.4f}, macro recall {m['recall']:.4f}")
     print(f"score PSI {psi['value']:.4f} ({psi['reading']})" if psi else "score PSI: no scores.npz in the run")
+def _cmd_export(args) -> int:
+    from .run._export import export_saved_model
+
+    print(export_saved_model(args.run_dir, args.out))
     return 0
 
 
@@ -346,8 +355,8 @@ def _cmd_remedies() -> int:
     return 0
 
 
-_COMMANDS = {"run": None, "predict": _cmd_predict, "inspect": _cmd_inspect, "report": _cmd_report,
-             "evaluate": _cmd_evaluate}
+_COMMANDS = {"run": None, "predict": _cmd_predict, "export": _cmd_export, "evaluate": _cmd_evaluate,
+             "inspect": _cmd_inspect, "report": _cmd_report}
 
 
 def main(argv=None) -> int:
@@ -367,7 +376,7 @@ def main(argv=None) -> int:
         if args.command == "run":
             config = run_config(args, argv)  # option and config-file errors answer before TensorFlow loads
             config.validated()
-        if args.command in ("run", "predict", "inspect"):
+        if args.command in ("run", "predict", "export", "inspect"):
             _quiet_libraries(verbose)
         from sklearn.utils._param_validation import InvalidParameterError
 

@@ -221,7 +221,8 @@ def _job(config: RunConfig) -> RunResult:
                              f"{plan.objective.metric} = {refit_record['validation_score']:.4f}")
 
         with progress.phase("write"):
-            write_model(folder.path, model)
+            deployed_decision = refitted["decision"] if refitted is not None else decision
+            write_model(folder.path, model, deployed_decision.calibrator.to_dict())
             write_json(folder.path / "history.json", history_of(search.tuner.oracle, best))
             write_scores(folder.path, split.validation.y, chosen.raw, validation_score, split.test.y, test_raw,
                          test_score)

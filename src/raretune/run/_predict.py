@@ -22,10 +22,12 @@ def load_run(run_dir) -> dict:
     Returns
     -------
     dict
-        ``model`` (keras.Model), ``schema`` (FeatureSchema; None for images), ``image``
-        (the image schema as a dict; None for tables), ``modality``, ``calibrator``,
-        ``threshold`` (float or None: the deployed threshold), ``classes``, ``target``,
-        ``metrics``.
+        ``model`` (keras.Model: calibrated probabilities), ``schema`` (FeatureSchema; None
+        for images), ``image`` (the image schema as a dict; None for tables), ``modality``,
+        ``calibrator`` (the deployed calibration, for the record: ``model`` already applies
+        it), ``calibrated`` (False for a run written before the calibration was saved inside
+        ``model.keras``), ``threshold`` (float or None: the deployed threshold), ``classes``,
+        ``target``, ``metrics``.
 
     Raises
     ------
@@ -33,6 +35,8 @@ def load_run(run_dir) -> dict:
         If ``run_dir`` is not a finished run, or its files are damaged.
     """
     import keras
+
+    from ..models import CALIBRATED_NAME
 
     run_dir = Path(run_dir)
     needed = [run_dir / "model.keras", run_dir / "metrics.json", run_dir / "config.json"]
@@ -59,6 +63,7 @@ def load_run(run_dir) -> dict:
         "image": config.get("image"),
         "modality": modality,
         "calibrator": calibrator,
+        "calibrated": model.name == CALIBRATED_NAME,
         "threshold": threshold,
         "classes": classes,
         "target": target,
@@ -150,9 +155,15 @@ def _read_rows(loaded, data, data_dir):
     return read_rows(data, reference, data_dir=data_dir)
 
 
-def score_frame(loaded: dict, raw) -> pd.DataFrame:
-    """Calibrated scores and predictions (class names) of a finished run (tables and images)."""
-    score = loaded["calibrator"].transform(raw)
+def score_frame(loaded: dict, output) -> pd.DataFrame:
+    """Scores and predictions (class names) of a finished run from its model's output.
+
+    ``model.keras`` returns calibrated probabilities, which are used as they are; only a run
+    written before the calibration lived in the model has it applied here.
+    """
+    score = np.asarray(output, dtype=float) if loaded.get("calibrated", True) else loaded["calibrator"].transform(output)
+    if score.ndim == 2 and score.shape[1] == 1:
+        score = score[:, 0]
     classes = np.asarray(loaded["classes"], dtype=object)
     if score.ndim == 1:
         return pd.DataFrame({"score": score, "prediction": classes[(score >= loaded["threshold"]).astype(int)]})

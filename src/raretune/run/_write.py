@@ -30,10 +30,16 @@ def write_config(path: Path, config, fingerprint: str, modality, data) -> None:
     })
 
 
-def write_model(path: Path, model) -> None:
-    """``model.keras``, atomically."""
+def write_model(path: Path, model, calibration: dict) -> None:
+    """``model.keras``, atomically: ``model`` followed by the deployed ``calibration``.
+
+    The calibration (``ProbabilityCalibrator.to_dict()``, the refit's when refitted) is
+    part of the graph, so plain ``keras.models.load_model`` gives calibrated probabilities.
+    """
+    from ..models import calibrated_model
+
     with atomic_path(path / "model.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        calibrated_model(model, calibration).save(tmp)
 
 
 def write_scores(path: Path, validation_y, validation_raw, validation_score, test_y, test_raw, test_score) -> None:
