@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -21,8 +22,23 @@ REPORT_NAME = "report.html"
 def _read_json(path: pathlib.Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RunStateError(f"{path} is not UTF-8 text; it is damaged.") from None
     except json.JSONDecodeError as exc:
         raise RunStateError(f"{path} is not valid JSON: {exc}.") from None
+    except OSError as exc:
+        raise RunStateError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+
+
+def _read_scores(path: pathlib.Path) -> dict:
+    """The arrays of ``scores.npz``; a damaged file or one holding objects is refused."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # np.load raises ValueError for pickled (object) arrays, BadZipFile/EOFError for cut files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunStateError(f"{path} is damaged: {reason}") from None
 
 
 def load_record(run_dir: str | os.PathLike) -> RunRecord:
@@ -57,8 +73,7 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
 
     scores = None
     if (run_dir / "scores.npz").is_file():
-        with np.load(run_dir / "scores.npz", allow_pickle=False) as npz:
-            scores = {name: npz[name] for name in npz.files}
+        scores = _read_scores(run_dir / "scores.npz")
     history = _read_json(run_dir / "history.json") if (run_dir / "history.json").is_file() \
         else None
     trials = _read_json(run_dir / "trials.json") if (run_dir / "trials.json").is_file() else None
@@ -119,7 +134,15 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
     PosixPath('runs/fraud/report.html')
     """
     record = load_record(run_dir)
-    page = render_html(record)
+    try:
+        page = render_html(record)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # the files parsed, but hold values of another shape than a run writes (edited, damaged)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunStateError(
+            f"{run_dir} holds run files of an unexpected shape; report.html not written "
+            f"({type(exc).__name__}: {reason[:200]})."
+        ) from None
     target = pathlib.Path(run_dir) / REPORT_NAME
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=target.parent)
     try:

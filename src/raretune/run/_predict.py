@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import RunStateError
+from .._errors import RaretuneError, RunStateError
 from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
@@ -86,7 +86,16 @@ def predict(run_dir, data, *, data_dir=None) -> pd.DataFrame:
     """
     loaded = load_run(run_dir)
     rows = _read_rows(loaded, data, data_dir)
-    return score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    try:
+        return score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    except RaretuneError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunStateError(
+            f"{str(run_dir)!r} cannot score rows: its model.keras, config.json and metrics.json do not "
+            f"agree ({type(exc).__name__}: {reason[:200]})."
+        ) from None
 
 
 def _read_rows(loaded, data, data_dir):
