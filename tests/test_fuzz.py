@@ -140,16 +140,22 @@ _HEADER = st.one_of(
 
 
 @st.composite
-def _tables(draw):
-    """Header and rows as text cells: a label column (usually), features, maybe a copy of the label."""
-    n_rows = draw(st.integers(0, 40))
-    n_cols = draw(st.integers(0, 6))
-    header = [draw(_HEADER) for _ in range(n_cols)]
-    if draw(st.booleans()) or not header:
+def _tables(draw, clean: bool):
+    """Header and rows as text cells: a label column (usually), features, maybe a copy of the label.
+
+    A ``clean`` table has a label and numeric features only; the others mix every kind of cell.
+    """
+    n_rows = draw(st.integers(0, 60))
+    n_cols = draw(st.integers(0 if not clean else 1, 6))
+    header = [draw(st.sampled_from(["a", "b", "c", "d", "$x$", "e f"]) if clean else _HEADER) for _ in range(n_cols)]
+    if clean or draw(st.booleans()) or not header:
         header.insert(draw(st.integers(0, len(header))), "label")
-    classes = draw(st.lists(st.one_of(_TEXT, _NUMBERS), min_size=1, max_size=4))
+    classes = draw(st.lists(st.one_of(_TEXT, _NUMBERS), min_size=2 if clean else 1, max_size=4, unique=True))
     label_at = header.index("label") if "label" in header else None
-    kinds = [draw(st.sampled_from(["number", "text", "mixed", "constant"])) for _ in header]
+    kinds = [draw(st.sampled_from(["number", "number", "number", "special", "constant"] if clean else
+                                  ["number", "text", "mixed", "constant"])) for _ in header]
+    floats = st.floats(-1e6, 1e6).map(repr)
+    special = floats | st.sampled_from(["nan", "", "inf", "-inf", "1e309", "3"])
     rows = []
     for _ in range(n_rows):
         row = []
@@ -157,7 +163,9 @@ def _tables(draw):
             if j == label_at:
                 row.append(draw(st.sampled_from(classes)))
             elif kind == "number":
-                row.append(draw(_NUMBERS))
+                row.append(draw(floats if clean else _NUMBERS))
+            elif kind == "special":
+                row.append(draw(special))
             elif kind == "text":
                 row.append(draw(_TEXT))
             elif kind == "constant":
@@ -165,11 +173,11 @@ def _tables(draw):
             else:
                 row.append(draw(_CELL))
         rows.append(row)
-    if rows and label_at is not None and draw(st.booleans()):  # a column equal to the label
+    if rows and label_at is not None and draw(st.integers(0, 3)) == 0:  # a column equal to the label
         header.append(draw(st.sampled_from(["label_copy", "target", "y"])))
         for row in rows:
             row.append(row[label_at])
-    if rows and draw(st.integers(0, 4)) == 0:  # ragged rows
+    if rows and not clean and draw(st.integers(0, 4)) == 0:  # ragged rows
         rows[draw(st.integers(0, len(rows) - 1))].extend(["extra", "1"])
     return header, rows
 
@@ -184,20 +192,22 @@ def _quote(cell: str, sep: str, mode: str) -> str:
 
 @st.composite
 def csv_bytes(draw) -> bytes:
-    """A CSV file's bytes, from well formed to garbage."""
-    if draw(st.integers(0, 9)) == 0:
+    """A CSV file's bytes: half of them clean UTF-8 tables, the rest from odd to garbage."""
+    clean = draw(st.booleans())
+    if not clean and draw(st.integers(0, 9)) == 0:
         return draw(st.binary(max_size=300))
-    header, rows = draw(_tables())
-    sep = draw(st.sampled_from([",", ",", ";", "\t", "|", " "]))
-    quoting = draw(st.sampled_from(["minimal", "minimal", "all", "none", "broken"]))
+    header, rows = draw(_tables(clean))
+    sep = "," if clean else draw(st.sampled_from([",", ",", ",", ";", "\t", "|", " "]))
+    quoting = "minimal" if clean else draw(st.sampled_from(["minimal", "minimal", "minimal", "all", "none", "broken"]))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     text = newline.join(sep.join(_quote(c, sep, quoting) for c in line) for line in [header, *rows])
     if draw(st.booleans()):
         text += newline
-    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16", "utf-16-le"]))
-    data = text.encode(encoding, errors=draw(st.sampled_from(["replace", "ignore", "surrogatepass"]))
+    encoding = "utf-8" if clean else draw(st.sampled_from(
+        ["utf-8", "utf-8", "utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16", "utf-16-le"]))
+    data = text.encode(encoding, errors="replace" if clean else draw(st.sampled_from(["replace", "surrogatepass"]))
                        if encoding.startswith("utf-8") else "replace")
-    mangle = draw(st.integers(0, 5))
+    mangle = 9 if clean else draw(st.integers(0, 5))
     if mangle == 0 and data:  # invalid UTF-8 somewhere
         at = draw(st.integers(0, len(data)))
         data = data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\xfe\xff"])) + data[at:]
@@ -262,8 +272,27 @@ _VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_siz
                                                          st.dictionaries(_KEYS, inner, max_size=3)), max_leaves=6)
 
 
+def _right_type(name: str):
+    """Values of the type the option's field wants (so that RunConfig's own checks are reached)."""
+    import typing
+
+    from raretune.run import RunConfig
+
+    names = {getattr(t, "__name__", str(t)) for t in typing.get_args(typing.get_type_hints(RunConfig)[name])
+             or (typing.get_type_hints(RunConfig)[name],)}
+    if "bool" in names:
+        return st.booleans()
+    if "int" in names:
+        return st.integers(-5, 2**40) | st.sampled_from([0, 1, 2, 20, 101, 2**31])
+    if "float" in names:
+        return st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -1.0, 0.5, 1.0, 1e-300])
+    if "tuple" in names:
+        return st.lists(_SCALARS.filter(lambda v: isinstance(v, str)), max_size=3)
+    return _SCALARS.filter(lambda v: isinstance(v, str))
+
+
 def _toml_key(key: str) -> str:
-    return json.dumps(key)
+    return _toml_value(key)
 
 
 def _toml_value(value) -> str:
@@ -273,8 +302,8 @@ def _toml_value(value) -> str:
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
     if isinstance(value, (int,)):
         return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # JSON escapes are TOML escapes (a lone surrogate is a TOML error)
+    if isinstance(value, str):  # JSON's escapes of control characters are TOML's; the rest is raw UTF-8
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -288,7 +317,11 @@ def toml_bytes(draw) -> bytes:
     form = draw(st.integers(0, 9))
     if form == 0:
         return draw(st.binary(max_size=200))
-    options = draw(st.dictionaries(_KEYS, _VALUES, max_size=6))
+    if draw(st.booleans()):
+        names = draw(st.lists(st.sampled_from(_FIELDS[:-1]), max_size=4, unique=True))
+        options = {name: draw(_right_type(name)) for name in names}
+    else:
+        options = draw(st.dictionaries(_KEYS, _VALUES, max_size=6))
     lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in options.items()]
     table = draw(st.sampled_from(["", "", "[run]", "[other]", "[[run]]", "[run.sub]"]))
     text = "\n".join(([table] if table else []) + lines) + "\n"
@@ -320,6 +353,14 @@ def test_run_with_any_config_file_answers_in_one_line_and_keeps_the_run(finished
         status = _assert_contract(["run", "--config", config, "--data", tmp / "missing.csv", "--out", copy, "--quiet"])
         assert status == 2
         assert _checksums(copy) == before
+
+
+def test_a_config_array_of_numbers_is_named_as_toml_names_it(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("keep = [1, 2]\n")
+    assert main(["run", "--config", str(config), "--data", str(tmp_path / "x.csv")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "must be an array of strings; got an array [1, 2]" in line, line
 
 
 # -- damaged run folders ------------------------------------------------------------------------
