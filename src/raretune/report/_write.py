@@ -59,7 +59,8 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
     Raises
     ------
     RunStateError
-        If the folder or its ``metrics.json`` is missing, or a JSON file cannot be parsed.
+        If the folder or its ``metrics.json`` is missing, a file cannot be read or parsed,
+        ``scores.npz`` holds objects, or the scores cannot give intervals.
     """
     run_dir = pathlib.Path(run_dir)
     metrics_path = run_dir / "metrics.json"
@@ -83,8 +84,23 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
         history = None
 
     record = RunRecord(metrics=metrics, scores=scores, history=history, trials=trials)
-    record.computed_intervals = _missing_intervals(record)
+    try:
+        record.computed_intervals = _missing_intervals(record)
+    except _SHAPE_ERRORS as exc:
+        raise _odd_shape(run_dir, exc) from None
     return record
+
+
+# what numpy, matplotlib and the page raise for files that parse but hold other shapes than a run writes
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
+
+
+def _odd_shape(run_dir, exc: Exception) -> RunStateError:
+    reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else ""
+    return RunStateError(
+        f"{run_dir} holds run files of an unexpected shape (edited or damaged); report.html not written "
+        f"({type(exc).__name__}: {reason[:200]})."
+    )
 
 
 def _missing_intervals(record: RunRecord) -> dict | None:
@@ -125,7 +141,8 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
     Raises
     ------
     RunStateError
-        If the folder or its ``metrics.json`` is missing or unreadable.
+        If the folder or its ``metrics.json`` is missing or unreadable, or a file holds
+        values of another shape than a run writes.
 
     Examples
     --------
@@ -136,13 +153,8 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
     record = load_record(run_dir)
     try:
         page = render_html(record)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-        # the files parsed, but hold values of another shape than a run writes (edited, damaged)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunStateError(
-            f"{run_dir} holds run files of an unexpected shape; report.html not written "
-            f"({type(exc).__name__}: {reason[:200]})."
-        ) from None
+    except _SHAPE_ERRORS as exc:
+        raise _odd_shape(run_dir, exc) from None
     target = pathlib.Path(run_dir) / REPORT_NAME
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=target.parent)
     try:
