@@ -220,12 +220,15 @@ def _typed(value, hint, key: str, shown: str):
         ok = bool(names & {"str", "object", "PathLike"}) or "tuple" in names
     elif isinstance(value, list):
         ok = "tuple" in names and all(isinstance(v, str) for v in value)
-        value = tuple(value)
     else:
         ok = False
     if not ok:
-        wanted = " or ".join(sorted(n for n in names if n != "NoneType"))
-        raise ConfigError(f"Option {key!r} in {shown} must be {wanted}; got {type(value).__name__} {value!r}.")
+        # in TOML's words: a field typed tuple takes an array of strings
+        wanted = " or ".join(sorted("an array of strings" if n == "tuple" else n for n in names if n != "NoneType"))
+        got = "an array" if isinstance(value, list) else type(value).__name__
+        raise ConfigError(f"Option {key!r} in {shown} must be {wanted}; got {got} {value!r}.")
+    if isinstance(value, list):
+        value = tuple(value)
     return value
 
 

@@ -30,6 +30,7 @@ _DPI = 110
 _WIDTH = 6.0  # inches; two figures side by side fill a 1280 px page
 _HEIGHT = 4.2
 _STYLE = {
+    "text.parse_math": False,  # column and class names come from the data: "$x$" is text, not TeX
     "font.size": 9.5,
     "axes.titlesize": 11,
     "axes.labelsize": 10,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
+import zipfile
 
 import numpy as np
 
 from .._errors import RunStateError
-from ._html import RunRecord, render_html
+from .._io import write_text
 from ..operating import decision_intervals
+from ._html import RunRecord, render_html
 from ._intervals import bootstrap_intervals
 
 __all__ = ["load_record", "write_report"]
@@ -22,8 +23,23 @@ REPORT_NAME = "report.html"
 def _read_json(path: pathlib.Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RunStateError(f"{path} is not UTF-8 text; it is damaged.") from None
     except json.JSONDecodeError as exc:
         raise RunStateError(f"{path} is not valid JSON: {exc}.") from None
+    except OSError as exc:
+        raise RunStateError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+
+
+def _read_scores(path: pathlib.Path) -> dict:
+    """The arrays of ``scores.npz``; a damaged file or one holding objects is refused."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # np.load raises ValueError for pickled (object) arrays, BadZipFile/EOFError for cut files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunStateError(f"{path} is damaged: {reason}") from None
 
 
 def load_record(run_dir: str | os.PathLike) -> RunRecord:
@@ -45,7 +61,8 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
     Raises
     ------
     RunStateError
-        If the folder or its ``metrics.json`` is missing, or a JSON file cannot be parsed.
+        If the folder or its ``metrics.json`` is missing, a file cannot be read or parsed,
+        ``scores.npz`` holds objects, or the scores cannot give intervals.
     """
     run_dir = pathlib.Path(run_dir)
     metrics_path = run_dir / "metrics.json"
@@ -59,8 +76,7 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
 
     scores = None
     if (run_dir / "scores.npz").is_file():
-        with np.load(run_dir / "scores.npz", allow_pickle=False) as npz:
-            scores = {name: npz[name] for name in npz.files}
+        scores = _read_scores(run_dir / "scores.npz")
     history = _read_json(run_dir / "history.json") if (run_dir / "history.json").is_file() \
         else None
     trials = _read_json(run_dir / "trials.json") if (run_dir / "trials.json").is_file() else None
@@ -70,9 +86,24 @@ def load_record(run_dir: str | os.PathLike) -> RunRecord:
         history = None
 
     record = RunRecord(metrics=metrics, scores=scores, history=history, trials=trials)
-    record.computed_intervals = _missing_intervals(record)
-    record.decision = _decision(record)
+    try:
+        record.computed_intervals = _missing_intervals(record)
+        record.decision = _decision(record)
+    except _SHAPE_ERRORS as exc:
+        raise _odd_shape(run_dir, exc) from None
     return record
+
+
+# what numpy, matplotlib and the page raise for files that parse but hold other shapes than a run writes
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
+
+
+def _odd_shape(run_dir, exc: Exception) -> RunStateError:
+    reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else ""
+    return RunStateError(
+        f"{run_dir} holds run files of an unexpected shape (edited or damaged); report.html not written "
+        f"({type(exc).__name__}: {reason[:200]})."
+    )
 
 
 def _test_scores(record: RunRecord):
@@ -135,7 +166,8 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
     Raises
     ------
     RunStateError
-        If the folder or its ``metrics.json`` is missing or unreadable.
+        If the folder or its ``metrics.json`` is missing or unreadable, or a file holds
+        values of another shape than a run writes.
 
     Examples
     --------
@@ -144,14 +176,10 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
     PosixPath('runs/fraud/report.html')
     """
     record = load_record(run_dir)
-    page = render_html(record)
-    target = pathlib.Path(run_dir) / REPORT_NAME
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, target)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+        page = render_html(record)
+    except _SHAPE_ERRORS as exc:
+        raise _odd_shape(run_dir, exc) from None
+    target = pathlib.Path(run_dir) / REPORT_NAME
+    write_text(target, page)  # atomic, and with the user's umask
     return target

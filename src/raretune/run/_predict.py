@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import ConfigError, DataError, RunStateError
+from .._errors import ConfigError, DataError, RaretuneError, RunStateError
 from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
@@ -106,7 +106,16 @@ def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, kee
         loaded = {**loaded, "threshold": check_number(threshold, "threshold", "predict", low=0, high=1)}
     rows = _read_rows(loaded, data, data_dir)
     _warn_unseen(loaded, rows)
-    frame = score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    try:
+        frame = score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    except RaretuneError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunStateError(
+            f"{str(run_dir)!r} cannot score rows: its model.keras, config.json and metrics.json do not "
+            f"agree ({type(exc).__name__}: {reason[:200]})."
+        ) from None
     if isinstance(data, pd.DataFrame) and len(data) == len(frame):
         frame.index = data.index
     names = [keep] if isinstance(keep, str) else list(keep)
