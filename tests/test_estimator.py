@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import TunedThresholdClassifierCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -108,8 +109,8 @@ def test_cross_val_score_fits_a_clone_per_fold():
 def test_tuned_threshold_classifier_moves_the_threshold():
     X, positive = _table()
     y = np.where(positive, "fraud", "ok")
-    tuned = TunedThresholdClassifierCV(_tiny(), pos_label="fraud", scoring="f1", cv=0.5, refit=False,
-                                       random_state=0).fit(X, y)
+    f1 = make_scorer(f1_score, pos_label="fraud")
+    tuned = TunedThresholdClassifierCV(_tiny(), scoring=f1, cv=0.5, refit=False, random_state=0).fit(X, y)
     assert 0 < tuned.best_threshold_ < 1
     proba = tuned.estimator_.predict_proba(X)[:, list(tuned.classes_).index("fraud")]
     np.testing.assert_array_equal(tuned.predict(X), np.where(proba >= tuned.best_threshold_, "fraud", "ok"))
