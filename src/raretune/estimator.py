@@ -163,6 +163,7 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
 
         from .run import load_run, run
 
+        X = _checked(X)
         validate_data(self, X, y, skip_check_array=True, reset=True)
         frame = self._table(X, fitting=True)
         y = column_or_1d(y, warn=True)
@@ -263,32 +264,40 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
     def _table(self, X, *, fitting: bool) -> pd.DataFrame:
-        """``X`` as the DataFrame raretune reads: text column names kept, others named x0, x1, ..."""
-        from sklearn.utils.validation import check_array, validate_data
-
-        if not fitting:
-            validate_data(self, X, skip_check_array=True, reset=False)
-        if isinstance(X, pd.DataFrame):
-            if fitting:
-                named = all(isinstance(c, str) for c in X.columns)
-                self._columns = list(X.columns) if named else [f"x{i}" for i in range(X.shape[1])]
-            if list(X.columns) == self._columns or hasattr(self, "feature_names_in_"):
-                return X.reset_index(drop=True)
-            return X.set_axis(self._columns, axis=1).reset_index(drop=True)
-        # arrays are numbers (text belongs in a DataFrame, where raretune types it by column)
-        array = check_array(X, dtype="numeric", ensure_all_finite="allow-nan")
+        """Checked ``X`` as the DataFrame raretune reads: text column names kept, others x0, x1, ..."""
         if fitting:
-            self._columns = [f"x{i}" for i in range(array.shape[1])]
-        return pd.DataFrame(array, columns=self._columns)
+            named = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
+            self._columns = list(X.columns) if named else [f"x{i}" for i in range(X.shape[1])]
+        if not isinstance(X, pd.DataFrame):
+            return pd.DataFrame(X, columns=self._columns)
+        if list(X.columns) == self._columns or hasattr(self, "feature_names_in_"):
+            return X.reset_index(drop=True)  # named columns are read by name
+        return X.set_axis(self._columns, axis=1).reset_index(drop=True)
 
     def _scores(self, X) -> np.ndarray:
         """The run's calibrated scores: (n,) for two classes, (n, K) in raretune's class order."""
+        from sklearn.utils.validation import validate_data
+
         from .datasets import read_rows
 
+        X = _checked(X)
+        validate_data(self, X, skip_check_array=True, reset=False)
         loaded = self._run
         modality = loaded["modality"]
         rows = read_rows(self._table(X, fitting=False), modality.reference(loaded["classes"], loaded["target"]))
         return loaded["calibrator"].transform(modality.predict_raw(loaded["model"], rows))
+
+
+def _checked(X):
+    """A DataFrame as it is (raretune types its columns); anything else as a 2-D array of numbers.
+
+    Text belongs in a DataFrame, where raretune types it column by column.
+    """
+    from sklearn.utils.validation import check_array
+
+    if isinstance(X, pd.DataFrame):
+        return X
+    return check_array(X, dtype="numeric", ensure_all_finite="allow-nan")
 
 
 def _label_names(classes: np.ndarray) -> list:
