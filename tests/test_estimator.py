@@ -126,3 +126,17 @@ def test_tuned_threshold_classifier_moves_the_threshold():
     assert 0 < tuned.best_threshold_ < 1
     proba = tuned.estimator_.predict_proba(X)[:, list(tuned.classes_).index("fraud")]
     np.testing.assert_array_equal(tuned.predict(X), np.where(proba >= tuned.best_threshold_, "fraud", "ok"))
+
+
+@pytest.mark.slow
+def test_multiclass_columns_follow_classes_not_raretunes_order():
+    X, _ = _table(n=300)
+    # raretune orders labels that read as numbers numerically (9, 10, 11); scikit-learn as text
+    y = np.array(["9", "10", "11"])[np.digitize(X["a"], [-0.4, 0.4])]
+    model = _tiny().fit(X, y)
+    assert model.classes_.tolist() == ["10", "11", "9"] and model.decision_threshold_ is None
+    proba = model.predict_proba(X)
+    scores = raretune.predict(model.run_dir_, X)
+    for k, label in enumerate(model.classes_):
+        np.testing.assert_allclose(proba[:, k], scores[f"score_{label}"], rtol=1e-6)
+    np.testing.assert_array_equal(model.predict(X), scores["prediction"].to_numpy().astype(str))
