@@ -34,7 +34,7 @@ def test_public_api_is_the_workflow():
     import raretune
 
     assert set(raretune.__all__) == {
-        "ConfigError", "DataError", "RaretuneError", "RunStateError", "RunConfig", "RunResult", "__version__",
+        "ConfigError", "DataError", "RareTuneClassifier", "RaretuneError", "RunStateError", "RunConfig", "RunResult", "__version__",
         "load_run", "predict", "run",
     }
     for name in raretune.__all__:

@@ -1,7 +1,8 @@
 """raretune: tune Keras classifiers on highly imbalanced data.
 
 The workflow is here: :func:`run`, :func:`predict`, :func:`load_run`, :class:`RunConfig`,
-:class:`RunResult` and the errors a user can cause. Building blocks live in their
+:class:`RunResult`, the errors a user can cause, and :class:`RareTuneClassifier` (a run as a
+scikit-learn estimator, imported on first use). Building blocks live in their
 subpackages (``raretune.datasets``, ``raretune.remedies``, ``raretune.models``,
 ``raretune.tuning``, ``raretune.resample``, ``raretune.metrics``, ``raretune.thresholds``,
 ``raretune.report``). Importing raretune does not import TensorFlow; once
@@ -27,6 +28,7 @@ from .run import RunConfig, RunResult, load_run, predict, run  # noqa: E402
 __all__ = [
     "ConfigError",
     "DataError",
+    "RareTuneClassifier",
     "RaretuneError",
     "RunConfig",
     "RunResult",
@@ -36,6 +38,15 @@ __all__ = [
     "predict",
     "run",
 ]
+
+
+def __getattr__(name: str):
+    # scikit-learn takes seconds to import: only users of the estimator pay for it.
+    if name == "RareTuneClassifier":
+        from .estimator import RareTuneClassifier
+
+        return RareTuneClassifier
+    raise AttributeError(f"module 'raretune' has no attribute {name!r}")
 
 
 def _register_tfds_builders() -> None:
