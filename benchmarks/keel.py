@@ -356,6 +356,8 @@ EARLIER_VERSIONS = {
                    "regressions among the candidates), refit",
     "raretune_v5": "v4 plus converged logistic regressions among the ensemble's candidates, no boosted trees "
                    "(stopped after three datasets for the current defaults)",
+    "raretune_v6": "the run redesigned as stages (issue 13): each fold network's preprocessing from its own "
+                   "fold, the chosen ensemble never below its best candidate; a before/after check on two tables",
 }
 
 
