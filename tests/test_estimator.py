@@ -26,7 +26,7 @@ def _tiny(**params):
 #: notes: the tag ``poor_score`` (one epoch learns little) skips check_classifiers_train's
 #: accuracy floor; and its "predict agrees with argmax(predict_proba)" holds there because its
 #: blobs are well separated: for two classes ``predict`` applies the run's tuned threshold, not
-#: 0.5. The whole parametrised suite runs about 28 minutes on 2 busy cores (a real run per fit).
+#: 0.5. The parametrised suite is slow: a real run per fit, 10 to 28 minutes on 2 shared cores.
 EXPECTED_FAILED_CHECKS = {}
 
 
