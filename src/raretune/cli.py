@@ -80,6 +80,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--fast", action="store_true", default=None,
                      help="tiny smoke-test run: small data, 4 trials, 2 epochs, no cross-fitting")
     out.add_argument("--config", dest="config_file", help="TOML file with any of these options (command-line flags win)")
+    out.add_argument("--no-report", dest="report", action="store_false", default=None,
+                     help="write no report.html ('raretune report RUN_DIR' writes it later)")
     out.add_argument("--quiet", action="store_true", default=None)
     out.add_argument("--verbose", action="store_true", default=None)
     dist = p.add_argument_group("many machines (chief and workers share --out)")

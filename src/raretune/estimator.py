@@ -182,6 +182,7 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
             out = Path(self.out)
         target = _free_name("label", frame.columns)
         result = run(data=(frame, y), target=target, out=out, overwrite=True, seed=self._seed(),
+                     report=False,  # a page per fit is not what a scikit-learn user asked for
                      **{name: getattr(self, name) for name in _RUN_OPTIONS})
         loaded = load_run(result.out)
 

@@ -236,10 +236,11 @@ def _job(config: RunConfig) -> RunResult:
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
             write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
-        with progress.phase("report"), _isolated("the report", progress, warnings_):
-            from ..report import write_report
+        if config.report:
+            with progress.phase("report"), _isolated("the report", progress, warnings_):
+                from ..report import write_report
 
-            write_report(folder.path)
+                write_report(folder.path)
         final = folder.commit()
     metrics = read_json(final / "metrics.json")
     progress.say(summary(metrics))

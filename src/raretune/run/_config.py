@@ -112,6 +112,8 @@ class RunConfig:
         never touched.
     baseline : bool
         Also fit scikit-learn's HistGradientBoosting with class weights, for the leaderboard.
+    report : bool
+        Write ``report.html`` (``raretune report RUN_DIR`` writes it later from the run's files).
     stream_above : int
         Training sets with more rows than this never get a resampled copy in memory: the
         sampling remedies are replaced by ``stream``.
@@ -163,6 +165,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     baseline: bool = True
+    report: bool = True
     stream_above: int = 1_000_000
     data_dir: str | None = None
     chief: str | None = None
