@@ -305,6 +305,9 @@ def _cmd_evaluate(args) -> int:
     else:
         print(f"most probable class: macro precision {m['precision']:.4f}, macro recall {m['recall']:.4f}")
     print(f"score PSI {psi['value']:.4f} ({psi['reading']})" if psi else "score PSI: no scores.npz in the run")
+    return 0
+
+
 def _cmd_export(args) -> int:
     from .run._export import export_saved_model
 

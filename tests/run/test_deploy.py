@@ -44,7 +44,8 @@ def test_model_keras_gives_the_calibrated_scores_in_plain_keras(finished):
     predicted = raretune.predict(out, rows)
     assert np.abs(predicted["score"].to_numpy() - calibrated).max() <= 1e-6
     threshold = metrics["deployed"]["threshold"]["value"]
-    assert (predicted["prediction"].to_numpy() == (predicted["score"].to_numpy() >= threshold)).all()
+    classes = np.array(metrics["task"]["classes"], dtype=object)
+    assert (predicted["prediction"].to_numpy() == classes[(predicted["score"].to_numpy() >= threshold).astype(int)]).all()
 
 
 def _serve_in_plain_tensorflow(folder, columns: dict) -> dict:
@@ -78,7 +79,7 @@ def test_export_saved_model_scores_and_decides_as_predict(finished, tmp_path, ca
     score = np.asarray(served["score"], dtype=float)
     assert score.shape == (5,)
     assert np.abs(score - expected["score"].to_numpy()).max() <= 1e-6
-    assert np.array_equal(np.asarray(served["decision"], dtype=int), expected["prediction"].to_numpy())
+    assert np.array_equal(np.asarray(served["decision"], dtype=int), (expected["prediction"] == "fraud").to_numpy())
 
 
 def test_export_refuses_a_folder_with_files_or_inside_a_run(finished, tmp_path):
