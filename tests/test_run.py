@@ -47,6 +47,8 @@ def test_outputs_follow_the_documented_format(finished):
     assert metrics["data"]["n_train"] + metrics["data"]["n_validation"] + metrics["data"]["n_test"] == len(frame)
     assert metrics["search"]["objective"] == {"name": "val_pr_auc", "objective": "pr_auc", "direction": "max"}
     assert [row["name"] for row in metrics["leaderboard"]][-1] == "hist_gradient_boosting"
+    chosen = metrics["leaderboard"][0]  # the saved model itself has a row, scored like the others
+    assert chosen["kind"] == "chosen" and chosen["validation_score"] == pytest.approx(metrics["ensemble"]["validation_score"])
     # the test metrics are those of the saved scores at the saved threshold
     scores = np.load(out / "scores.npz")
     pred = scores["test_score"] >= metrics["threshold"]["value"]

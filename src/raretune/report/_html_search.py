@@ -72,7 +72,8 @@ def _verdict(board: Sequence[Mapping]) -> str:
                 return key, row[key]
         return None, None
 
-    remedies = [r for r in board if r.get("kind") not in ("baseline", "converged") and score(r)[1] is not None]
+    remedies = [r for r in board if r.get("kind") not in ("baseline", "converged", "chosen")
+                and score(r)[1] is not None]
     baselines = [r for r in board if r.get("kind") == "baseline" and score(r)[1] is not None]
     if not remedies or not baselines:
         return ""

@@ -29,7 +29,7 @@ from ._decide import calibration_scores, decide
 from ._ensemble import choose_ensemble
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
-from ._leaderboard import baseline_row, converged_row, remedy_rows
+from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
 from ._plan import fold_layout, make_plan, search_split, split_data, subsample
 from ._predict import load_run, predict
@@ -190,7 +190,9 @@ def _job(config: RunConfig) -> RunResult:
                 for warning in reliability_warnings(split.validation.y, split.test.y):
                     warnings_.append(warning)
                     progress.say(f"warning: {warning}")
-            leaderboard = remedy_rows(plan, modality, search, split.test)
+            leaderboard = [chosen_row(plan, chosen, split.validation, test_raw, split.test,
+                                      progress.timing.get("search", 0.0) + progress.timing.get("ensemble", 0.0))]
+            leaderboard += remedy_rows(plan, modality, search, split.test)
             leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
         explanations = None
         if data.is_binary and modality.kind == "table":

@@ -13,7 +13,7 @@ import time
 from ..metrics import get_objective
 from ._candidates import member_label
 
-__all__ = ["baseline_row", "converged_row", "remedy_rows"]
+__all__ = ["baseline_row", "chosen_row", "converged_row", "remedy_rows"]
 
 _PR_AUC = get_objective("pr_auc")
 
@@ -42,6 +42,20 @@ def remedy_rows(plan, modality, search, test) -> list:
             "test_pr_auc": _PR_AUC.score(test.y, modality.predict_raw(search.tuner.load_model(trial), test)),
         }
     return list(rows.values())
+
+
+def chosen_row(plan, chosen, validation, test_raw, test, seconds: float) -> dict:
+    """The saved model itself, scored like every other row (before any refit)."""
+    from ._write import describe_members
+
+    return {
+        "name": f"chosen: {describe_members(chosen.members)}",
+        "kind": "chosen",
+        "validation_score": float(plan.objective.score(validation.y, chosen.raw)),
+        "validation_pr_auc": float(_PR_AUC.score(validation.y, chosen.raw)),
+        "test_pr_auc": float(_PR_AUC.score(test.y, test_raw)),
+        "seconds": seconds,
+    }
 
 
 def converged_row(plan, modality, candidate, validation, test) -> dict:
