@@ -189,6 +189,13 @@ def summary(metrics: dict) -> str:
         lines.append(f"  {'threshold':<18} {metrics['threshold']['value']:.4f} ({metrics['threshold']['rule']})")
     if metrics["task"]["type"] == "binary":
         lines.append(f"  {'positive rate':<18} {test['positive_rate']:.4f}")
+        if test.get("alert_rate") is not None:
+            lines.append(f"  {'alert rate':<18} {test['alert_rate']:.4f}")
+    cost = test.get("cost")
+    if cost:
+        lines.append(f"  {'cost (test)':<18} {cost['total_cost']:,.2f} in all, {cost['cost_per_row']:.4f} a row; "
+                     f"flag nobody {cost['flag_nobody_total_cost']:,.2f}, flag everyone "
+                     f"{cost['flag_everyone_total_cost']:,.2f}")
     members = metrics["ensemble"]["members"]
     if len(members) > 1:
         lines.append(f"  ensemble: {describe_members(members)}")
