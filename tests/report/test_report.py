@@ -356,3 +356,16 @@ def test_verdict_compares_remedies_not_converged_models(make_run):
     (run / "metrics.json").write_text(json.dumps(metrics))
     text = write_report(run).read_text(encoding="utf-8")
     assert "the baseline beats every remedy" in text and "boosted trees (default)" in text
+
+
+def test_text_from_the_data_never_reaches_mathtext(make_run):
+    """Class names with "$" are text (matplotlib would parse "$x^$" as TeX and fail), while the
+    log axes keep their mathtext tick labels."""
+    run = make_run(n_test=1500)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["task"]["classes"] = ["$ok^{$", "$x_$"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    from raretune.report._plots import plain_text
+
+    assert plain_text("$x_$") == r"\$x_\$"
+    assert "report.html" in str(write_report(run))

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import threshold_sweep
-from ._plots import _COLORS, _HEIGHT, _WIDTH, _figure, _styled
+from ._plots import _COLORS, _HEIGHT, _WIDTH, _figure, _styled, plain_text
 
 __all__ = ["SMALL_SCORE", "capture_figure", "mostly_small", "score_histogram_figure",
            "threshold_figure"]
@@ -130,7 +130,7 @@ def score_histogram_figure(
             chosen = score[y == k]
             sizes.append(f"{chosen.size:,}")
             ax.hist(chosen, bins=edges, histtype="stepfilled", alpha=0.25, color=color)
-            ax.hist(chosen, bins=edges, histtype="step", lw=1.5, color=color, label=name)
+            ax.hist(chosen, bins=edges, histtype="step", lw=1.5, color=color, label=plain_text(name))
         if threshold is not None:
             ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2,
                        label=f"threshold {threshold:.4g}")

@@ -30,7 +30,6 @@ _DPI = 110
 _WIDTH = 6.0  # inches; two figures side by side fill a 1280 px page
 _HEIGHT = 4.2
 _STYLE = {
-    "text.parse_math": False,  # column and class names come from the data: "$x$" is text, not TeX
     "font.size": 9.5,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -275,6 +274,12 @@ def multiclass_pr_figure(y_true, scores, class_names: Sequence[str]) -> Figure:
     return fig
 
 
+def plain_text(value) -> str:
+    """Text from the data (class and column names) as matplotlib shows it: a "$" is a dollar
+    sign, never the start of TeX (matplotlib's own tick labels still use mathtext)."""
+    return str(value).replace("$", r"\$")
+
+
 def _short(name, limit: int = 18) -> str:
     name = str(name)
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    return plain_text(name if len(name) <= limit else name[: limit - 1] + "…")
