@@ -110,7 +110,7 @@ def test_fit_keeps_labels_columns_and_the_run(tmp_path):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     labels = model.predict(X)
     assert labels.dtype == y.dtype
-    np.testing.assert_array_equal(labels, np.where(scores["prediction"] == 1, 3, 7))
+    np.testing.assert_array_equal(labels, np.where(scores["prediction"] == "3", 3, 7))  # class names, as text
 
     model.fit(X.iloc[:200], y[:200])  # a second fit replaces the run in the same folder
     assert model.run_dir_ == tmp_path / "run" and model.metrics_["data"]["n_rows"] == 200
