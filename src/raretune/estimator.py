@@ -280,13 +280,14 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.validation import validate_data
 
         from .datasets import read_rows
+        from .run._predict import calibrated_scores
 
         X = _checked(X)
         validate_data(self, X, skip_check_array=True, reset=False)
         loaded = self._run
         modality = loaded["modality"]
         rows = read_rows(self._table(X, fitting=False), modality.reference(loaded["classes"], loaded["target"]))
-        return loaded["calibrator"].transform(modality.predict_raw(loaded["model"], rows))
+        return calibrated_scores(loaded, modality.predict_raw(loaded["model"], rows))
 
 
 def _checked(X):

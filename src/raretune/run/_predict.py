@@ -13,7 +13,7 @@ from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
 
-__all__ = ["load_run", "predict", "score_frame"]
+__all__ = ["calibrated_scores", "load_run", "predict", "score_frame"]
 
 
 def load_run(run_dir) -> dict:
@@ -164,15 +164,26 @@ def _read_rows(loaded, data, data_dir):
     return read_rows(data, reference, data_dir=data_dir)
 
 
+def calibrated_scores(loaded: dict, output) -> np.ndarray:
+    """Calibrated probabilities from a loaded run's model output: (n,) binary, (n, K) multiclass.
+
+    ``model.keras`` holds its calibration, so its output is used as it is; only a run written
+    before the calibration lived in the model has it applied here.
+    """
+    if loaded.get("calibrated", True):
+        score = np.asarray(output, dtype=float)
+    else:
+        score = loaded["calibrator"].transform(output)
+    return score[:, 0] if score.ndim == 2 and score.shape[1] == 1 else score
+
+
 def score_frame(loaded: dict, output) -> pd.DataFrame:
     """Scores and predictions (class names) of a finished run from its model's output.
 
     ``model.keras`` returns calibrated probabilities, which are used as they are; only a run
     written before the calibration lived in the model has it applied here.
     """
-    score = np.asarray(output, dtype=float) if loaded.get("calibrated", True) else loaded["calibrator"].transform(output)
-    if score.ndim == 2 and score.shape[1] == 1:
-        score = score[:, 0]
+    score = calibrated_scores(loaded, output)
     classes = np.asarray(loaded["classes"], dtype=object)
     if score.ndim == 1:
         return pd.DataFrame({"score": score, "prediction": classes[(score >= loaded["threshold"]).astype(int)]})
