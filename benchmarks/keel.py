@@ -184,7 +184,7 @@ def run_raretune(X_train, y_train, X_test, seed: int, options: dict | None = Non
         loaded = raretune.load_run(tmp)
         from raretune.models import predict_proba
 
-        raw = predict_proba(loaded["model"], loaded["schema"].inputs(as_frame(X_test)))
+        raw = predict_proba(loaded["model"].get_layer("uncalibrated"), loaded["schema"].inputs(as_frame(X_test)))
         info = {
             "strategy": result.metrics["best"]["strategy"],
             "calibration": result.metrics["calibration"]["method"],

@@ -163,8 +163,11 @@ def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
     # the saved model is the one whose test scores were recorded
     test = stratified_split(load_data(frame, target="label"), random_state=0).test
     np.testing.assert_array_equal(test.y, scores["test_y"])
-    raw = predict_proba(loaded["model"], loaded["schema"].inputs(test.features))
+    inputs = loaded["schema"].inputs(test.features)
+    raw = predict_proba(loaded["model"].get_layer("uncalibrated"), inputs)
     np.testing.assert_allclose(raw, scores["test_score_raw"], rtol=1e-5, atol=1e-7)
+    # and model.keras itself returns the calibrated test scores
+    np.testing.assert_allclose(predict_proba(loaded["model"], inputs), scores["test_score"], rtol=1e-5, atol=1e-7)
 
 
 def test_same_seed_same_trials_and_metrics(tmp_path):
