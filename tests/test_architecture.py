@@ -47,3 +47,16 @@ def test_importing_raretune_loads_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
+
+
+def test_inspecting_a_csv_loads_no_tensorflow(tmp_path):
+    from tests.conftest import make_frame
+
+    path = tmp_path / "rows.csv"
+    make_frame(n=200).to_csv(path, index=False)
+    code = ("import sys; from raretune.cli import main; "
+            f"status = main(['inspect', {str(path)!r}, '--target', 'label']); "
+            "print(status, 'tensorflow' in sys.modules, 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "0 False False"

@@ -384,10 +384,8 @@ def main(argv=None) -> int:
         if args.command == "run":
             config = run_config(args, argv)  # option and config-file errors answer before TensorFlow loads
             config.validated()
-        if args.command in ("run", "predict", "export", "inspect"):
+        if args.command in ("run", "predict", "export") or (args.command == "inspect" and _needs_tensorflow(args.data)):
             _quiet_libraries(verbose)
-        from sklearn.utils._param_validation import InvalidParameterError
-
         with warnings.catch_warnings():
             if not verbose:
                 # raretune's own warnings (a remedy's fallback, ...) as one line; library
@@ -397,8 +395,10 @@ def main(argv=None) -> int:
                 warnings.simplefilter("ignore", FutureWarning)
             try:
                 return _cmd_run(args, argv) if args.command == "run" else _COMMANDS[args.command](args)
-            except InvalidParameterError as exc:
-                raise _OneLine(str(exc)) from None
+            except (ValueError, TypeError) as exc:
+                if _is_sklearn_parameter_error(exc):
+                    raise _OneLine(str(exc)) from None
+                raise
     except (RaretuneError, _OneLine) as exc:
         print(f"raretune: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
@@ -409,6 +409,17 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+
+
+def _needs_tensorflow(data) -> bool:
+    """Only a TFDS dataset needs TensorFlow to be read; CSV and Parquet files do not."""
+    return str(data).startswith("tfds:")
+
+
+def _is_sklearn_parameter_error(exc: Exception) -> bool:
+    """scikit-learn's parameter check failed (only possible once scikit-learn is loaded)."""
+    validation = sys.modules.get("sklearn.utils._param_validation")
+    return validation is not None and isinstance(exc, validation.InvalidParameterError)
 
 
 class _OneLine(Exception):
