@@ -14,6 +14,7 @@ import numpy as np
 from ._errors import ConfigError, DataError
 from ._validation import check_number, check_option
 from .metrics import alert_count, log_loss, threshold_sweep
+from .prevalence import adjust_prevalence
 
 __all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "parse_threshold_spec", "select_threshold"]
 
@@ -307,9 +308,7 @@ class ProbabilityCalibrator:
         train = np.asarray(self.params_["train_prior"])
         true = np.asarray(self.params_["true_prior"])
         if score.ndim == 1:
-            pos = score * (true[0] / train[0])
-            neg = (1.0 - score) * ((1.0 - true[0]) / (1.0 - train[0]))
-            return pos / np.maximum(pos + neg, 1e-300)
+            return adjust_prevalence(score, train_prevalence=float(train[0]), new_prevalence=float(true[0]))
         weighted = score * (true / np.maximum(train, 1e-12))
         return weighted / np.maximum(weighted.sum(axis=1, keepdims=True), 1e-300)
 
