@@ -133,6 +133,9 @@ def _summary(rec: RunRecord) -> str:
         rule = _get(m, "threshold", "rule")
         cards.append(_card("threshold", _metric(threshold, "threshold.value"),
                            f"chosen by {escape(str(rule))}" if rule else ""))
+        capacity = _get(m, "threshold", "capacity")
+        if isinstance(capacity, Mapping):
+            cards.append(_capacity_card(capacity))
         cards.append(_card("test precision", _metric(test.get("precision"), "test.precision"),
                            _decision_interval_html(rec, "precision")))
         cards.append(_card("test recall", _metric(test.get("recall"), "test.recall"),
@@ -181,6 +184,20 @@ def _summary(rec: RunRecord) -> str:
                 + ".</p>")
     return ('<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards)
             + "</div>" + note + "</section>")
+
+
+def _capacity_card(capacity: Mapping) -> str:
+    """``capacity=N/PERIOD``: the alert share it became, and what validation flagged a period."""
+    period = escape(str(capacity.get("period", "?")))
+    alerts, share = capacity.get("alerts"), capacity.get("alert_share")
+    per_period = capacity.get("validation_alerts_per_period")
+    value = f"{_fmt_plain(alerts)} / {period}" if _is_number(alerts) else NOT_RECORDED
+    detail = []
+    if _is_number(share):
+        detail.append(f"top {share:.2%} of rows")
+    if _is_number(per_period):
+        detail.append(f"validation {per_period:,.1f} / {period}")
+    return _card("alert capacity", value, "; ".join(detail))
 
 
 def _ratio(value: float) -> str:

@@ -31,7 +31,7 @@ from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
-from ._plan import fold_layout, make_plan, search_split, split_data, subsample
+from ._plan import fold_layout, make_plan, resolve_capacity, search_split, split_data, subsample
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
@@ -117,6 +117,7 @@ def _job(config: RunConfig) -> RunResult:
     diagnosis = _diagnose(data, progress)
     split = split_data(config, data, test_data)
     plan = make_plan(config, modality, split)
+    plan = resolve_capacity(plan, data, split)
     layout = fold_layout(config, data, split) if plan.cross_fitted else {}
     for note in plan.notes:
         progress.say(note)
