@@ -91,7 +91,7 @@ def test_capacity_is_in_terminal_metrics_and_report(finished):
     assert "capacity 10 alerts a day: the validation rows arrive at 96" in text
     card = report[report.index("alert capacity"):][:400]
     assert "10 / day" in card and f"top {capacity['alert_share']:.2%} of rows" in card
-    assert f"validation {capacity['validation_alerts_per_period']:,.1f} / day" in card
+    assert f"validation: {capacity['validation_alerts_per_period']:,.1f} / day" in card
 
 
 def test_identifier_warning_is_in_terminal_metrics_and_report(finished):
