@@ -93,7 +93,8 @@ def test_checks_catch_a_wrapped_card(page, reports):  # noqa: F811
 def test_leaderboard_headers_carry_direction_and_unit(page, reports):  # noqa: F811
     page.goto(reports["binary"].resolve().as_uri())
     headers = page.evaluate("() => [...document.querySelectorAll('#leaderboard th')].map(th => th.textContent)")
-    assert {"validation objective: PR-AUC ↑", "validation PR-AUC ↑", "test PR-AUC ↑", "time (s) ↓"} <= set(headers)
+    expected = {"validation objective: PR-AUC ↑", "validation PR-AUC ↑", "test PR-AUC ↑", "time (s) ↓"}
+    assert expected <= set(headers)
     scored = [h for h in headers if any(w in h for w in ("AUC", "F1", "cost", "recall", "objective"))]
     assert scored and all(h.endswith(("↑", "↓")) for h in scored)
 
@@ -101,8 +102,8 @@ def test_leaderboard_headers_carry_direction_and_unit(page, reports):  # noqa: F
 @pytest.mark.parametrize("objective, key, header", [
     ({"name": "val_cost", "objective": "cost", "direction": "min"}, "validation_score",
      "validation objective: cost per row ↓"),
-    ({"name": "val_recall_at_precision", "objective": "recall_at_precision", "direction": "max", "precision": 0.9},
-     "test_score", "test objective: recall at precision 0.9 ↑"),
+    ({"name": "val_recall_at_precision", "objective": "recall_at_precision", "direction": "max",
+      "precision": 0.9}, "test_score", "test objective: recall at precision 0.9 ↑"),
     ({"name": "val_f1", "objective": "f1", "direction": "max"}, "validation_score", "validation objective: best F1 ↑"),
     ({}, "seconds", "time (s) ↓"),
     ({}, "trial_id", "trial"),
