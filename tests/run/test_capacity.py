@@ -24,8 +24,8 @@ def _timed(n=2000):
 
 
 def _plan(frame, threshold, **options):
-    config = RunConfig(data=frame, target="label", time_column="when", threshold=threshold, folds=1,
-                       **options).validated()
+    config = RunConfig(data=frame, target="label", time_column="when", threshold=threshold,
+                       **{"folds": 1, **options}).validated()
     data = load_data(frame, target="label", keep=("when",))
     split = split_data(config, data)
     return resolve_capacity(make_plan(config, modality_of(data), split), data, split), data, split
@@ -82,6 +82,14 @@ def test_capacity_flags_n_per_period_of_validation_within_one_row():
     per_day = record["capacity"]["validation_alerts_per_period"]
     assert per_day == pytest.approx(flagged / len(rows) * len(rows) / span_days)
     assert abs(per_day * span_days - 20 * span_days) <= 1
+
+
+def test_cross_fitted_runs_count_the_rows_scored_out_of_fold():
+    plan, _, split = _plan(_timed(), "capacity=20/day", folds=3)
+    assert plan.cross_fitted
+    rows = split.train.n_rows + split.validation.n_rows  # the threshold is chosen on all of them
+    assert plan.capacity["n_rows"] == rows
+    assert plan.capacity["rows_per_period"] == pytest.approx(144, rel=0.01)  # one row every ten minutes
 
 
 def test_other_rules_leave_the_plan_alone():
