@@ -102,6 +102,10 @@ def test_alert_budget_target_is_checked():
         ("recall=1", ("recall", 1.0)),
         ("f1", ("f1", None)),
         (" cost ", ("cost", None)),
+        ("capacity=200/day", ("capacity", (200.0, "day"))),
+        ("capacity = 1.5 / Week", ("capacity", (1.5, "week"))),
+        ("capacity=3/hour", ("capacity", (3.0, "hour"))),
+        ("capacity=1e3/month", ("capacity", (1000.0, "month"))),
     ],
 )
 def test_parse_threshold_spec(spec, expected):
@@ -119,6 +123,16 @@ def test_parse_threshold_spec(spec, expected):
         ("alerts=0", r"in \(0, 1\)"),
         ("f1=0.3", "takes no value"),
         (0.9, "must be a str"),
+        ("capacity", "alerts per period"),
+        ("capacity=200", "alerts per period"),
+        ("capacity=200/fortnight", "alerts per period"),
+        ("capacity=200/", "alerts per period"),
+        ("capacity=lots/day", "needs a number of alerts"),
+        ("capacity=0/day", r"in \(0, inf\)"),
+        ("capacity=-5/day", r"in \(0, inf\)"),
+        ("capacity=inf/day", r"in \(0, inf\)"),
+        ("capacity=nan/day", r"in \(0, inf\)"),
+        ("capacity=5%/day", "needs a number of alerts"),
     ],
 )
 def test_parse_threshold_spec_refuses_in_one_line(spec, message):

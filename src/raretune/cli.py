@@ -69,7 +69,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         help="skip the HistGradientBoosting sanity baseline")
     choice = p.add_argument_group("decision")
     choice.add_argument("--threshold", help="auto (default: follows the objective), f1, precision=P, recall=R, "
-                        "alerts=R (flag the top R of rows, e.g. alerts=0.5%%), cost")
+                        "alerts=R (flag the top R of rows, e.g. alerts=0.5%%), capacity=N/PERIOD (N alerts an hour, "
+                        "day, week or month, e.g. capacity=200/day; needs --time-column), cost")
     choice.add_argument("--segment-by", metavar="COL", help="a table of test metrics per value of this column")
     choice.add_argument("--calibration", choices=["auto", "none", "prior", "platt", "isotonic"])
     out = p.add_argument_group("output")

@@ -16,7 +16,8 @@ from ._validation import check_number, check_option
 from .metrics import alert_count, log_loss, threshold_sweep
 from .prevalence import adjust_prevalence
 
-__all__ = ["THRESHOLD_RULES", "ProbabilityCalibrator", "parse_threshold_spec", "select_threshold"]
+__all__ = ["CAPACITY_PERIODS", "THRESHOLD_RULES", "ProbabilityCalibrator", "capacity_share", "parse_threshold_spec",
+           "select_threshold"]
 
 #: ``"auto"`` calibration considers isotonic regression only with this many positives.
 _ISOTONIC_MIN_POSITIVES = 50
@@ -27,6 +28,10 @@ THRESHOLD_RULES = ("f1", "precision", "recall", "cost", "alerts")
 #: Rules that take a target value (``"precision=0.9"``, ``"alerts=0.5%"``).
 _RULES_WITH_TARGET = ("precision", "recall", "alerts")
 
+#: Periods of an analysts' capacity (``"capacity=200/day"``), in seconds; a month is the mean
+#: Gregorian month (365.2425 / 12 days).
+CAPACITY_PERIODS = {"hour": 3600.0, "day": 86400.0, "week": 604800.0, "month": 2629746.0}
+
 
 def parse_threshold_spec(spec: str) -> tuple:
     """Read a threshold rule written as text.
@@ -34,15 +39,17 @@ def parse_threshold_spec(spec: str) -> tuple:
     Parameters
     ----------
     spec : str
-        ``"f1"``, ``"cost"``, ``"precision=P"``, ``"recall=R"`` (P, R in (0, 1]) or
-        ``"alerts=A"`` (A in (0, 1), the share of rows flagged). A value may be written as a
-        percentage: ``"alerts=0.5%"`` is ``"alerts=0.005"``.
+        ``"f1"``, ``"cost"``, ``"precision=P"``, ``"recall=R"`` (P, R in (0, 1]),
+        ``"alerts=A"`` (A in (0, 1), the share of rows flagged) or ``"capacity=N/PERIOD"``
+        (N > 0 alerts a ``"hour"``, ``"day"``, ``"week"`` or ``"month"``). A value may be
+        written as a percentage: ``"alerts=0.5%"`` is ``"alerts=0.005"``.
 
     Returns
     -------
     tuple
         ``(rule, target)`` for :func:`select_threshold`; ``target`` is ``None`` for
-        ``"f1"`` and ``"cost"``.
+        ``"f1"`` and ``"cost"``. For ``"capacity"`` it is ``(N, period)``: a capacity becomes
+        an ``"alerts"`` share only against timed rows (:func:`capacity_share`).
 
     Raises
     ------
@@ -57,11 +64,15 @@ def parse_threshold_spec(spec: str) -> tuple:
     ('precision', 0.9)
     >>> parse_threshold_spec("f1")
     ('f1', None)
+    >>> parse_threshold_spec("capacity=200/day")
+    ('capacity', (200.0, 'day'))
     """
-    forms = "'f1', 'cost', 'precision=0.9', 'recall=0.8' or 'alerts=0.5%'"
+    forms = "'f1', 'cost', 'precision=0.9', 'recall=0.8', 'alerts=0.5%' or 'capacity=200/day'"
     if not isinstance(spec, str):
         raise ConfigError(f"A threshold rule must be a str like {forms}. Got {spec!r} instead.")
     rule, equals, value = (part.strip() for part in spec.strip().partition("="))
+    if rule == "capacity":
+        return rule, _parse_capacity(value, spec)
     if rule not in THRESHOLD_RULES:
         raise ConfigError(f"Unknown threshold rule {spec!r}: use {forms}.")
     if rule not in _RULES_WITH_TARGET:
@@ -81,6 +92,71 @@ def parse_threshold_spec(spec: str) -> tuple:
     else:
         check_number(target, rule, "the threshold rule", low=0, high=1, closed="right")
     return rule, round(target, 12)  # "0.5%" is 0.005, not 0.005000000000000001
+
+
+def _parse_capacity(value: str, spec: str) -> tuple:
+    """``(N, period)`` from the ``"N/PERIOD"`` of ``"capacity=N/PERIOD"``."""
+    count, slash, period = (part.strip() for part in value.partition("/"))
+    periods = ", ".join(CAPACITY_PERIODS)
+    if not slash or period.lower() not in CAPACITY_PERIODS:
+        raise ConfigError(f"The threshold rule 'capacity' needs alerts per period ({periods}), e.g. "
+                          f"'capacity=200/day'; got {spec!r}.")
+    try:
+        alerts = float(count)
+    except ValueError:
+        raise ConfigError(f"The threshold rule 'capacity' needs a number of alerts, e.g. 'capacity=200/day'; "
+                          f"got {spec!r}.") from None
+    check_number(alerts, "capacity", "the threshold rule", low=0, closed="neither")
+    return alerts, period.lower()
+
+
+def capacity_share(alerts: float, period: str, times) -> dict:
+    """The share of rows that an analysts' capacity of ``alerts`` a ``period`` can review.
+
+    The rows arrive at ``n / span`` a period, where ``span`` is the time from the first
+    row to the last; ``alerts`` of them a period is the share ``alerts * span / n``, which
+    :func:`select_threshold` flags with the ``"alerts"`` rule.
+
+    Parameters
+    ----------
+    alerts : float
+        Alerts the analysts can review per period, > 0.
+    period : {"hour", "day", "week", "month"}
+    times : array-like of float
+        The time of each row the threshold is chosen on, in seconds (dates as seconds since
+        1970, as :func:`raretune.datasets.load_data` stores them).
+
+    Returns
+    -------
+    dict
+        ``alerts``, ``period``, ``alert_share`` (in (0, 1)), ``rows_per_period``,
+        ``span_periods`` (the rows' time span in periods) and ``n_rows``.
+
+    Raises
+    ------
+    DataError
+        When the rows span no time, or the capacity covers every row (nothing to choose).
+
+    Examples
+    --------
+    >>> out = capacity_share(20, "day", np.arange(1000) * 864.0)  # 100 rows a day
+    >>> round(out["alert_share"], 4), round(out["rows_per_period"], 1)
+    (0.1998, 100.1)
+    """
+    check_option(period, "period", "capacity_share", tuple(CAPACITY_PERIODS))
+    check_number(alerts, "alerts", "capacity_share", low=0, closed="neither")
+    times = np.asarray(times, dtype=float).ravel()
+    if times.size < 2 or not np.isfinite(times).all() or times.max() <= times.min():
+        raise DataError(f"capacity={alerts:g}/{period} needs rows spread over time; the {times.size} validation "
+                        "rows share one time.")
+    span = float(times.max() - times.min()) / CAPACITY_PERIODS[period]
+    rows_per_period = times.size / span
+    share = alerts / rows_per_period
+    if share >= 1.0:
+        raise DataError(f"capacity={alerts:g}/{period} covers every row: validation has {rows_per_period:,.1f} rows "
+                        f"a {period}; flag everyone, or lower the capacity.")
+    return {"alerts": float(alerts), "period": period, "alert_share": share, "rows_per_period": rows_per_period,
+            "span_periods": span, "n_rows": int(times.size)}
 
 
 def select_threshold(

@@ -103,8 +103,6 @@ def test_dates_and_a_gap_in_days():
         np.testing.assert_array_equal(same.indices["train"], split.indices["train"])
 
 
-@pytest.mark.xfail(strict=True, reason="load_data reads pandas 3's datetime64[us] as nanoseconds "
-                   "(datasets/_columns.py coerce_columns), so its 'seconds since 1970' are off by 1000")
 def test_dates_loaded_by_load_data_take_a_gap_in_days():
     frame = pd.DataFrame({"when": np.repeat(pd.date_range("2024-01-01", periods=60, freq="D"), 5),
                           "amount": np.linspace(1, 2, 300) ** 3, "label": np.tile([0, 0, 0, 0, 1], 60)})

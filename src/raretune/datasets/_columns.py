@@ -67,7 +67,8 @@ def coerce_columns(features: pd.DataFrame, numeric, categorical):
     for name in numeric:
         column = features[name]
         if pd.api.types.is_datetime64_any_dtype(column):
-            values = column.astype("int64").to_numpy(dtype="float64") / 1e9
+            # pandas 3 reads dates in microseconds: count nanoseconds whatever the column's unit
+            values = column.dt.as_unit("ns").astype("int64").to_numpy(dtype="float64") / 1e9
             values[column.isna().to_numpy()] = np.nan
         else:
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")

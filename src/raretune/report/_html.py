@@ -57,10 +57,14 @@ h2 { font-size:20px; margin:0 0 10px; padding-bottom:4px; border-bottom:2px soli
 h3 { font-size:16px; margin:18px 0 8px; }
 p.note, .missing { color:var(--muted); }
 .missing { font-style:italic; }
-.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(175px,1fr)); gap:12px; }
-.card { background:var(--soft); border:1px solid var(--line); border-radius:8px; padding:10px 14px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(230px,1fr)); gap:12px; }
+.card { background:var(--soft); border:1px solid var(--line); border-radius:8px; padding:10px 14px;
+        min-width:0; }
+/* one line each: a card is read at a glance; what does not fit goes in the note below */
+.card > div { white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .card .label { font-size:13px; color:var(--muted); }
 .card .value { font-size:24px; font-weight:600; font-variant-numeric:tabular-nums; }
+.card .value.words { font-size:17px; line-height:36px; }
 .card .detail { font-size:12.5px; color:var(--muted); font-variant-numeric:tabular-nums; }
 .table-wrap { overflow-x:auto; max-width:100%; }
 table { border-collapse:collapse; font-size:14px; margin:4px 0 8px; }
@@ -111,10 +115,16 @@ def _nav(sections: Sequence[tuple[str, str]]) -> str:
         + "</nav>"
 
 
-def _card(label: str, value_html: str, detail_html: str = "") -> str:
-    detail = f'<div class="detail">{detail_html}</div>' if detail_html else ""
+def _card(label: str, value_html: str, detail_html="", *, words: bool = False) -> str:
+    """A summary card: a label, a value and detail lines (a str or a list of them), each on one line.
+
+    ``words`` sets a text value (a model's name) smaller than a number.
+    """
+    lines = [detail_html] if isinstance(detail_html, str) else list(detail_html)
+    detail = "".join(f'<div class="detail">{line}</div>' for line in lines if line)
+    value_class = "value words" if words else "value"
     return (f'<div class="card"><div class="label">{escape(label)}</div>'
-            f'<div class="value">{value_html}</div>{detail}</div>')
+            f'<div class="{value_class}">{value_html}</div>{detail}</div>')
 
 
 def _summary(rec: RunRecord) -> str:
@@ -133,6 +143,9 @@ def _summary(rec: RunRecord) -> str:
         rule = _get(m, "threshold", "rule")
         cards.append(_card("threshold", _metric(threshold, "threshold.value"),
                            f"chosen by {escape(str(rule))}" if rule else ""))
+        capacity = _get(m, "threshold", "capacity")
+        if isinstance(capacity, Mapping):
+            cards.append(_capacity_card(capacity))
         cards.append(_card("test precision", _metric(test.get("precision"), "test.precision"),
                            _decision_interval_html(rec, "precision")))
         cards.append(_card("test recall", _metric(test.get("recall"), "test.recall"),
@@ -154,26 +167,28 @@ def _summary(rec: RunRecord) -> str:
     best = m.get("best") or {}
     members = _get(m, "ensemble", "members") or []
     converged = [x for x in members if isinstance(x, Mapping) and x.get("model") in _CONVERGED]
+    note = ""
     if len(members) > 1:
         strategies = ", ".join(sorted({str(x.get("strategy")) for x in members}))
         kinds = [(("trial", "trials"), len(members) - len(converged))] + [
             (nouns, sum(1 for x in converged if x.get("model") == model)) for model, nouns in _CONVERGED.items()]
         parts = [f"{n} {nouns[n > 1]}" for nouns, n in kinds if n]
-        cards.append(_card("chosen model", f"ensemble of {' + '.join(parts)}",
-                           f"{escape(strategies)}; best single trial {escape(str(best.get('trial_id', '?')))}"))
+        cards.append(_card("chosen model", f"ensemble of {len(members)}",
+                           f"best single trial {escape(str(best.get('trial_id', '?')))}", words=True))
+        note += (f'<p class="note">The chosen model is an ensemble of {escape(" + ".join(parts))} '
+                 f"(remedies: {escape(strategies)}).</p>")
     elif converged:
         member = converged[0]
         setting = f"C={member.get('C')}" if member.get("model") == "logistic_regression" else str(member.get("config"))
         cards.append(_card("chosen model", _CONVERGED[member["model"]][0],
-                           f"{escape(setting)}, balanced class weights; cross-fitted"))
+                           [escape(setting), "cross-fitted, balanced weights"], words=True))
     elif best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
-                           f"trial {escape(str(best.get('trial_id', '?')))}"))
+                           f"trial {escape(str(best.get('trial_id', '?')))}", words=True))
     refit = m.get("refit")
-    note = ""
     if isinstance(refit, Mapping):
         refit_threshold = _get(refit, "threshold", "value")
-        note = ('<p class="note">The test metrics above are those of the networks that never saw the test rows. '
+        note += ('<p class="note">The test metrics above are those of the networks that never saw the test rows. '
                 "<code>model.keras</code> and <code>raretune predict</code> use the same networks retrained on all "
                 f"{_metric(refit.get('n_rows'), 'refit.n_rows')} rows"
                 + (f", with their own threshold {_metric(refit_threshold, 'refit.threshold.value')}"
@@ -181,6 +196,20 @@ def _summary(rec: RunRecord) -> str:
                 + ".</p>")
     return ('<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards)
             + "</div>" + note + "</section>")
+
+
+def _capacity_card(capacity: Mapping) -> str:
+    """``capacity=N/PERIOD``: the alert share it became, and what validation flagged a period."""
+    period = escape(str(capacity.get("period", "?")))
+    alerts, share = capacity.get("alerts"), capacity.get("alert_share")
+    per_period = capacity.get("validation_alerts_per_period")
+    value = f"{_fmt_plain(alerts)} / {period}" if _is_number(alerts) else NOT_RECORDED
+    detail = []
+    if _is_number(share):
+        detail.append(f"flags the top {share:.2%} of rows")
+    if _is_number(per_period):
+        detail.append(f"validation: {per_period:,.1f} / {period}")
+    return _card("alert capacity", value, detail)
 
 
 def _ratio(value: float) -> str:

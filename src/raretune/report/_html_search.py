@@ -49,13 +49,39 @@ def _leaderboard_section(m: Mapping) -> str:
         chosen = best_trial is not None and row.get("trial_id") == best_trial
         classes.append("best" if chosen else "")
     numeric = {i for i, k in enumerate(keys) if any(_is_number(r.get(k)) for r in board)}
+    objective = _get(m, "search", "objective") or {}
     parts.append(_verdict(board))
-    parts.append(_table([_header_label(k) for k in keys], rows, numeric=numeric,
+    parts.append(_table([_column_header(k, objective) for k in keys], rows, numeric=numeric,
                         row_classes=classes))
     parts.append('<p class="note">Highlighted: the remedy of the chosen model. Converged models '
                  "(logistic regressions, boosted trees) are the ensemble's candidates besides the trials, "
                  "scored out of fold. Baselines are fitted without any remedy, as a sanity check.</p></section>")
     return "".join(parts)
+
+
+#: What the objective's score is, by objective name (``search.objective.objective``).
+_OBJECTIVE_LABELS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "best F1",
+                     "recall_at_precision": "recall at precision", "cost": "cost per row"}
+#: Leaderboard columns with a fixed meaning: (header, which way is better).
+_COLUMNS = {"name": ("model", ""), "kind": ("kind", ""), "trial_id": ("trial", ""), "trials": ("trials", ""),
+            "validation_pr_auc": ("validation PR-AUC", "↑"), "test_pr_auc": ("test PR-AUC", "↑"),
+            "seconds": ("time (s)", "↓")}
+
+
+def _column_header(key: str, objective: Mapping) -> str:
+    """A leaderboard column's name with its unit and its better direction: ``"test PR-AUC ↑"``."""
+    if key in _COLUMNS:
+        label, arrow = _COLUMNS[key]
+    elif key in ("validation_score", "test_score"):
+        name = objective.get("objective") or str(objective.get("name", "score")).removeprefix("val_")
+        what = _OBJECTIVE_LABELS.get(name, _header_label(name))
+        if name == "recall_at_precision" and _is_number(objective.get("precision")):
+            what += f" {objective['precision']:g}"
+        label = f"{key.split('_')[0]} objective: {what}"
+        arrow = "↓" if objective.get("direction") == "min" else "↑"
+    else:
+        label, arrow = _header_label(key), ""
+    return f"{label} {arrow}" if arrow else label
 
 
 def _header_label(key: str) -> str:

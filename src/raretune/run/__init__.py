@@ -31,11 +31,12 @@ from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
-from ._plan import fold_layout, make_plan, search_split, split_data, subsample
+from ._plan import fold_layout, make_plan, resolve_capacity, search_split, split_data, subsample
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
 from ._search import search_trials
+from ._warnings import identifier_warnings, shortfall_warning, untried_remedies_warning
 from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores, write_split
 
 __all__ = ["DEFAULT_DATA", "RunConfig", "RunResult", "is_run_dir", "load_run", "predict", "run"]
@@ -117,6 +118,7 @@ def _job(config: RunConfig) -> RunResult:
     diagnosis = _diagnose(data, progress)
     split = split_data(config, data, test_data)
     plan = make_plan(config, modality, split)
+    plan = resolve_capacity(plan, data, split)
     layout = fold_layout(config, data, split) if plan.cross_fitted else {}
     for note in plan.notes:
         progress.say(note)
@@ -124,8 +126,7 @@ def _job(config: RunConfig) -> RunResult:
     modality = modality.learn(split.train)
     run_fingerprint = fingerprint(modality, data, test_data,
                                   {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
-    warnings_ = [f"column {name!r} dropped: it looks like an identifier (unique per row or a sequence number); "
-                 f"keep it with --keep {name}" for name in getattr(data, "dropped", ())]
+    warnings_ = identifier_warnings(data)
     for warning in warnings_:
         progress.say(f"warning: {warning}")
 
@@ -150,10 +151,9 @@ def _job(config: RunConfig) -> RunResult:
         if search.worker_trials is not None:
             return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
                                                           "trials": search.worker_trials})
-        untried = sorted(set(plan.strategies) - {t.hyperparameters.values.get("strategy")
-                                                 for t in search.tuner.oracle.trials.values()})
+        untried = untried_remedies_warning(plan.strategies, search.tuner.oracle.trials.values())
         if untried:
-            warnings_.append(f"remedies without a trial (the search stopped early): {', '.join(untried)}")
+            warnings_.append(untried)
             progress.say(f"warning: {warnings_[-1]}")
         best = search.best
         progress.say(f"best trial {best.trial_id}: {best.hyperparameters.values['strategy']}, "
@@ -166,6 +166,10 @@ def _job(config: RunConfig) -> RunResult:
                 with _isolated("converged candidates", progress, warnings_), sklearn_phase():
                     converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
+            shortfall = shortfall_warning(plan, chosen, candidates + converged, split.validation.y)
+            if shortfall:
+                warnings_.append(shortfall)
+                progress.say(f"warning: {shortfall}")
             if len(chosen.members) > 1 or chosen.members[0]["trial_id"] != best.trial_id:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")

@@ -75,7 +75,9 @@ class RunConfig:
     threshold : str
         ``"auto"`` (follows the objective: F1, the objective's precision, or minimum cost),
         ``"f1"``, ``"precision=P"``, ``"recall=R"``, ``"alerts=R"`` (flag the top R of rows,
-        e.g. ``"alerts=0.5%"``: an analysts' capacity) or ``"cost"``.
+        e.g. ``"alerts=0.5%"``: an analysts' capacity), ``"capacity=N/PERIOD"`` (N alerts an
+        hour, day, week or month, turned into an alert share from the validation rows' time
+        span; needs ``time_column``) or ``"cost"``.
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm (objective and threshold "cost").
     calibration : {"auto", "none", "prior", "platt", "isotonic"}
@@ -216,7 +218,8 @@ class RunConfig:
         if self.worker is not None and self.overwrite:
             raise ConfigError("A worker never replaces the run folder; pass --overwrite to the chief.")
         get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
-        threshold_rule(self)
+        if threshold_rule(self)[0] == "capacity" and self.time_column is None:
+            raise ConfigError(f"--threshold {self.threshold} needs --time-column: alerts per period are counted in time.")
         if self.fast:
             if isinstance(self.data, str) and self.data == DEFAULT_DATA:
                 changes["data"] = FAST_DATA
@@ -267,6 +270,8 @@ def threshold_rule(config: RunConfig) -> tuple:
 
     ``"auto"`` follows the objective: the objective's precision floor for
     ``recall@precision=P``, the lowest cost for ``cost``, else the best F1.
+    ``"capacity=N/PERIOD"`` gives ``("capacity", (N, period))``, which the plan turns into
+    an ``"alerts"`` share (:func:`raretune.run._plan.resolve_capacity`).
     """
     spec = config.threshold
     if spec == "auto":
@@ -277,6 +282,6 @@ def threshold_rule(config: RunConfig) -> tuple:
             return "cost", None
         return "f1", None
     if not isinstance(spec, str):
-        raise ConfigError(f"The 'threshold' parameter of run must be a str like 'f1', 'precision=0.9' or "
-                          f"'alerts=0.5%'. Got {spec!r} instead.")
+        raise ConfigError(f"The 'threshold' parameter of run must be a str like 'f1', 'precision=0.9', "
+                          f"'alerts=0.5%' or 'capacity=200/day'. Got {spec!r} instead.")
     return parse_threshold_spec(spec)

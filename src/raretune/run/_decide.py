@@ -27,12 +27,16 @@ class Decision:
         Binary tasks only.
     rule : str
     target : float or None
+    capacity : dict or None
+        For ``capacity=N/PERIOD``: the plan's capacity, with the share of these validation
+        rows flagged and the ``validation_alerts_per_period`` that makes at their rate.
     """
 
     calibrator: ProbabilityCalibrator
     threshold: float | None
     rule: str
     target: float | None
+    capacity: dict | None = None
 
     def scores(self, raw) -> np.ndarray:
         """Calibrated probabilities of raw scores."""
@@ -46,10 +50,14 @@ class Decision:
                                  cost_fn=plan.config.cost_fn, cost_fp=plan.config.cost_fp)
 
     def threshold_record(self) -> dict | None:
-        """``{"value", "rule", "target"}`` for ``metrics.json`` (``None`` for multiclass)."""
+        """``{"value", "rule", "target"}`` (and ``"capacity"``) for ``metrics.json`` (``None``
+        for multiclass)."""
         if self.threshold is None:
             return None
-        return {"value": self.threshold, "rule": self.rule, "target": self.target}
+        record = {"value": self.threshold, "rule": self.rule, "target": self.target}
+        if self.capacity is not None:
+            record["capacity"] = dict(self.capacity)
+        return record
 
 
 def decide(plan, y, raw, prior) -> Decision:
@@ -78,11 +86,17 @@ def decide(plan, y, raw, prior) -> Decision:
         raise ConfigError("Prior correction needs the training prior, which this remedy does not define.")
     calibrator.fit(y, raw)
     rule, target = plan.threshold
-    threshold = None
+    threshold = capacity = None
     if np.ndim(raw) == 1:
-        threshold = select_threshold(y, calibrator.transform(raw), rule=rule, target=target,
+        calibrated = calibrator.transform(raw)
+        threshold = select_threshold(y, calibrated, rule=rule, target=target,
                                      cost_fn=config.cost_fn, cost_fp=config.cost_fp)
-    return Decision(calibrator, threshold, rule, target)
+        planned = getattr(plan, "capacity", None)
+        if planned is not None:
+            flagged = float(np.mean(calibrated >= threshold))
+            capacity = {**planned, "validation_alert_share": flagged,
+                        "validation_alerts_per_period": flagged * planned["rows_per_period"]}
+    return Decision(calibrator, threshold, rule, target, capacity)
 
 
 def calibration_scores(y, raw, calibrated) -> dict:

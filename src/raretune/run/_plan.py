@@ -8,6 +8,7 @@ rule. Every later stage reads the plan; none changes it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from ..metrics import Objective
 from ._config import RunConfig, threshold_rule
 
 __all__ = ["DEFAULT_ENSEMBLE", "DEFAULT_FOLDS", "SMALL_DATA_ROWS", "RunPlan", "concat_rows", "fold_layout",
-           "make_plan", "search_split", "split_data", "subsample"]
+           "make_plan", "resolve_capacity", "search_split", "split_data", "subsample"]
 
 #: Below this many training rows the default budget is 40 trials of up to 27 epochs, and
 #: below this many training + validation rows tables are cross-fitted.
@@ -51,6 +52,9 @@ class RunPlan:
         ``(rule, target)`` for :func:`raretune.thresholds.select_threshold`.
     notes : tuple of str
         What the plan changed and why, for the log.
+    capacity : dict or None
+        For ``threshold="capacity=N/PERIOD"``: :func:`raretune.thresholds.capacity_share` on
+        the rows the threshold is chosen on (``threshold`` is then its ``"alerts"`` share).
     """
 
     config: RunConfig
@@ -62,6 +66,7 @@ class RunPlan:
     ensemble: int
     threshold: tuple
     notes: tuple = ()
+    capacity: dict | None = None
 
     @property
     def cross_fitted(self) -> bool:
@@ -135,6 +140,54 @@ def _folds(config: RunConfig, modality, split: DataSplit) -> int:
         raise DataError(f"--folds {config.folds} needs at least {config.folds} rows of every class in the training "
                         f"and validation parts; the rarest has {int(counts.min())}.")
     return config.folds
+
+
+def resolve_capacity(plan: RunPlan, data, split: DataSplit) -> RunPlan:
+    """The plan with ``capacity=N/PERIOD`` turned into the ``"alerts"`` share it means.
+
+    The rows the threshold is chosen on (validation, or with cross-fitting the searched
+    training and validation rows) arrive at some rate a period; ``N`` of them a period is
+    the share flagged. Any other rule leaves the plan as it is.
+
+    Parameters
+    ----------
+    plan : RunPlan
+    data : TabularData
+        The loaded table, its time column still among the features.
+    split : DataSplit
+        The out-of-time split, with ``indices``.
+
+    Raises
+    ------
+    DataError
+        The validation rows span no time, or the capacity covers all of them.
+    """
+    from ..thresholds import capacity_share
+
+    rule, target = plan.threshold
+    if rule != "capacity":
+        return plan
+    parts = ("train", "validation") if plan.cross_fitted else ("validation",)
+    rows = np.concatenate([split.indices[part] for part in parts])
+    times = _seconds(data.features[plan.config.time_column].to_numpy()[rows])
+    capacity = capacity_share(*target, times)
+    note = (f"capacity {capacity['alerts']:g} alerts a {capacity['period']}: the validation rows arrive at "
+            f"{capacity['rows_per_period']:,.1f} a {capacity['period']}, so the threshold flags the top "
+            f"{capacity['alert_share']:.3%} of rows (alerts={capacity['alert_share']:.4g})")
+    return dataclasses.replace(plan, threshold=("alerts", capacity["alert_share"]), capacity=capacity,
+                               notes=plan.notes + (note,))
+
+
+def _seconds(values) -> np.ndarray:
+    """Times in seconds: numbers as they are (the unit load_data gives dates), dates since 1970."""
+    values = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype="float64")
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values, format="ISO8601")
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype("datetime64[ns]").astype("int64").to_numpy(dtype="float64") / 1e9
 
 
 def split_data(config: RunConfig, data, test_data=None) -> DataSplit:

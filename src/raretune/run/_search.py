@@ -211,7 +211,8 @@ class TrialLog:
         total = event["max_trials"] or "?"
         reason = f"  ({event['message'][0][:80]})" if event["status"] != "COMPLETED" and event["message"] else ""
         # a worker sees neither the other trials nor the best score: it names its trial instead
-        which = (f"trial {event['done']}/{total} (id {event['trial_id']})" if event["done"] is not None
+        # the trial's id first: the number the report, trials.json and the leaderboard show
+        which = (f"trial {event['trial_id']} ({event['done']}/{total} done)" if event["done"] is not None
                  else f"trial {event['trial_id']} ({event['tuner_id']})")
         eta = ""
         if event["done"] is not None and event["max_trials"]:

@@ -187,6 +187,11 @@ def summary(metrics: dict) -> str:
         lines.append(f"  {key:<18} {'-' if value is None else f'{value:.4f}'}")
     if metrics["threshold"]:
         lines.append(f"  {'threshold':<18} {metrics['threshold']['value']:.4f} ({metrics['threshold']['rule']})")
+        capacity = metrics["threshold"].get("capacity")
+        if capacity:
+            lines.append(f"  {'capacity':<18} {capacity['alerts']:g} a {capacity['period']}: alerts="
+                         f"{capacity['alert_share']:.3%} of rows; validation "
+                         f"{capacity['validation_alerts_per_period']:,.1f} a {capacity['period']}")
     if metrics["task"]["type"] == "binary":
         lines.append(f"  {'positive rate':<18} {test['positive_rate']:.4f}")
         if test.get("alert_rate") is not None:
