@@ -18,6 +18,7 @@ import numpy as np
 from pathlib import Path
 
 from .._errors import RaretuneError, RunStateError
+from .._heap import frozen_heap
 from .._io import read_json, write_json
 from .._threads import sklearn_phase
 from ..datasets import describe_imbalance, load_data
@@ -130,7 +131,7 @@ def _job(config: RunConfig) -> RunResult:
     for warning in warnings_:
         progress.say(f"warning: {warning}")
 
-    with folder:
+    with folder, frozen_heap():
         if config.resume and (role is None or role.kind == "chief"):
             folder.check_fingerprint(run_fingerprint)
         if role is not None and role.kind == "worker":  # the chief's config.json must carry this fingerprint
