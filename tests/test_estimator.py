@@ -17,7 +17,11 @@ from raretune import ConfigError, RareTuneClassifier
 
 
 def _tiny(**params):
-    """The smallest run: one trial of one epoch, a hold-out validation part, no extras."""
+    """The smallest run: one trial of one epoch, a hold-out validation part, no extras.
+
+    One remedy unless a test names more: each remedy asked for gets a trial of its own.
+    """
+    params.setdefault("strategies", ["class_weight"])
     return RareTuneClassifier(max_trials=1, max_epochs=1, folds=1, ensemble=1, refit=False, linear=False,
                               trees=False, **params)
 
