@@ -498,7 +498,7 @@ def _stream_features() -> tfds.features.FeaturesDict:
         "amount": "Transaction amount in dollars.",
         "hour": "Hour of day in [0, 24) of the timestamp, fractional.",
         "account_age_days": "Whole days since the account was opened.",
-        "device_customers": "How many customers have used this device so far, this row included.",
+        "device_customers_30d": "How many customers used this device in the 30 days up to this row, its own included.",
         "merchant_category": f"One of {', '.join(stream.MERCHANT_CATEGORIES)}.",
         "channel": f"One of {', '.join(stream.CHANNELS)}.",
         "country": f"ISO code of the merchant's country; {stream.HOME_COUNTRY} is domestic.",

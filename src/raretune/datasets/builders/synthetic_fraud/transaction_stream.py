@@ -22,7 +22,7 @@ __all__ = ["FEATURE_NAMES", "INT_COLUMNS", "LABEL", "TEXT_COLUMNS", "FLOAT_COLUM
 LABEL = "is_fraud"
 #: int64 columns: times are whole seconds since 1970 (UTC); ids are whole numbers.
 INT_COLUMNS = ("timestamp", "customer_id", "device_id", "label_available_at")
-FLOAT_COLUMNS = ("amount", "hour", "account_age_days", "device_customers")
+FLOAT_COLUMNS = ("amount", "hour", "account_age_days", "device_customers_30d")
 TEXT_COLUMNS = ("merchant_category", "channel", "country")
 #: What a model may use: known when the transaction is scored (no ids, no label time).
 FEATURE_NAMES = FLOAT_COLUMNS + TEXT_COLUMNS
@@ -89,13 +89,14 @@ DRIFT_LATE = {
                  "money_transfer": 1.5},
 }
 NIGHT_CENTRE, NIGHT_SD = 3.0, 2.0
+DEVICE_WINDOW_DAYS = 30  # device_customers_30d counts customers over this many days
 NEW_ACCOUNT_SCALE_DAYS = 45.0
 HIDDEN_SD = 0.6  # unobserved risk: limits what any model can learn
 
 # Fraud rings: one ring for every this many rows (at least 2); each uses 2 to 4 devices of its own
 # for 14 to 45 days, on accounts it has taken over, online, in two categories, at amounts near its own
 # median. Ring transactions are this share of all rows.
-ROWS_PER_RING = 10_000
+ROWS_PER_RING = 25_000
 RING_DEVICES = (2, 4)
 RING_DAYS = (14, 45)
 RING_SHARE = 0.0015
@@ -167,7 +168,7 @@ def generate_stream(n_rows: int, seed: int = 0) -> dict[str, np.ndarray]:
         "amount": rows["amount"].astype(np.float32),
         "hour": _hour_of(rows["seconds"]),
         "account_age_days": np.minimum(age, ACCOUNT_AGE_MAX_DAYS).astype(np.float32),
-        "device_customers": _device_customers(rows["device"], customer).astype(np.float32),
+        "device_customers_30d": _device_customers(rows["device"], customer, rows["seconds"]).astype(np.float32),
         "merchant_category": np.array(list(MERCHANT_CATEGORIES))[rows["category"]],
         "channel": np.array(list(CHANNELS))[rows["channel"]],
         "country": np.array(list(COUNTRIES))[rows["country"]],
@@ -278,16 +279,26 @@ def _hour_of(seconds: np.ndarray) -> np.ndarray:
     return np.where(hour < 24.0, hour, 0.0).astype(np.float32)
 
 
-def _device_customers(device: np.ndarray, customer: np.ndarray) -> np.ndarray:
-    """For each row (rows in time order), how many customers have used its device so far, itself included."""
+def _device_customers(device: np.ndarray, customer: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """For each row, how many customers used its device in the 30 days up to it, itself included.
+
+    A customer counts at time t when one of its rows on the device lies in [t - 30 days, t]. A
+    customer's rows on a device, 30 days apart or less, make one run; the customer counts from
+    the run's first row to 30 days after its last. Counting the runs open at t, device by device,
+    is two binary searches in the sorted run starts and ends.
+    """
+    window = DEVICE_WINDOW_DAYS * DAY
+    t = np.floor(seconds).astype(np.int64)
     pair = device.astype(np.int64) * (int(customer.max()) + 1) + customer
-    _, first = np.unique(pair, return_index=True)
-    new = np.zeros(device.size, np.int64)
-    new[first] = 1  # the first time this customer is seen on this device
-    by_device = np.lexsort((np.arange(device.size), device))
-    counts = np.cumsum(new[by_device])
-    starts = np.flatnonzero(np.r_[True, device[by_device][1:] != device[by_device][:-1]])
-    offsets = np.repeat(counts[starts] - new[by_device][starts], np.diff(np.r_[starts, device.size]))
-    out = np.empty(device.size, np.int64)
-    out[by_device] = counts - offsets
-    return out
+    order = np.lexsort((t, pair))
+    pair_sorted, t_sorted = pair[order], t[order]
+    new_run = np.r_[True, (pair_sorted[1:] != pair_sorted[:-1]) | (np.diff(t_sorted) > window)]
+    last_of_run = np.r_[new_run[1:], True]
+    # keys order rows by device, then time; one device's keys stay below the next device's
+    span = int(t.max()) + window + 1
+    dev_sorted = device.astype(np.int64)[order]
+    starts = np.sort(dev_sorted[new_run] * span + t_sorted[new_run])
+    ends = np.sort(dev_sorted[last_of_run] * span + t_sorted[last_of_run] + window)
+    keys = device.astype(np.int64) * span + t
+    # runs of earlier devices have started and ended: they cancel
+    return np.searchsorted(starts, keys, side="right") - np.searchsorted(ends, keys, side="left")
