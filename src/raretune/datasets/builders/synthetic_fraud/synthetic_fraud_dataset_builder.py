@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -479,9 +478,10 @@ class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
 
 def _serializer(is_stream: bool) -> _FlatExampleSerializer:
     """The bulk serializer of version 2 (``is_stream``) or version 1 rows."""
-    source = stream if is_stream else sys.modules[__name__]
-    lookups = {"merchant_category": list(source.MERCHANT_CATEGORIES), "channel": list(source.CHANNELS),
-               "country": list(source.COUNTRIES), LABEL: [0, 1]}
+    names = ((stream.MERCHANT_CATEGORIES, stream.CHANNELS, stream.COUNTRIES) if is_stream
+             else (MERCHANT_CATEGORIES, CHANNELS, COUNTRIES))
+    lookups = {"merchant_category": list(names[0]), "channel": list(names[1]), "country": list(names[2]),
+               LABEL: [0, 1]}
     if is_stream:
         return _FlatExampleSerializer(stream.FLOAT_COLUMNS, lookups, int_names=stream.INT_COLUMNS)
     return _FlatExampleSerializer(NUMERIC_FEATURES, lookups)
