@@ -33,8 +33,8 @@ Examples
     python benchmarks/fraud_split_gap.py --json benchmarks/results/fraud_split_gap.json
     python benchmarks/fraud_split_gap.py --rows 20000 --gap 14d
 
-The default (60,000 rows) took 133 s of CPU time and 14 minutes of wall time on two cores
-shared with other jobs (load average near 12); ``docs/fraud.md`` quotes its numbers.
+The default (60,000 rows) took 113 s of CPU time and 7 minutes 42 seconds of wall time on two
+cores shared with other jobs; ``docs/fraud.md`` quotes its numbers.
 """
 
 from __future__ import annotations
