@@ -3,8 +3,8 @@
 Data: version 2.0.0 of ``synthetic_fraud`` (``transaction_stream.generate_stream``: six months
 of transactions whose fraud pattern drifts, with fraud rings that reuse devices), generated
 locally, ``--rows`` rows from ``--data-seed``. The model sees the columns that are known when a
-transaction is scored (``transaction_stream.FEATURE_NAMES``: amount, hour, account age, device
-customers, merchant category, channel, country); ids and ``label_available_at`` (which gives the
+transaction is scored (``transaction_stream.FEATURE_NAMES``: amount, hour, account age, customers
+of the device in 30 days, merchant category, channel, country); ids and ``label_available_at`` (which gives the
 label away) are never features.
 
 Three runs of ``raretune.run`` with the same options and budgets (those of ``--fast``: 4 trials
