@@ -13,7 +13,7 @@ from html import escape
 import numpy as np
 
 from . import _plots
-from ._html_parts import _figure, _metric, _path, _table
+from ._html_parts import _figure, _is_number, _metric, _path, _table
 
 __all__ = ["period_figure", "periods_section"]
 
@@ -61,7 +61,8 @@ def period_figure(periods, unit: str):
     x = np.arange(len(periods))
 
     def series(key):
-        return np.array([np.nan if p.get(key) is None else float(p[key]) for p in periods])
+        # anything but a number (null: undefined) is a gap in the line
+        return np.array([float(p[key]) if _is_number(p.get(key)) else np.nan for p in periods])
 
     fig = _plots._figure(_plots._WIDTH * 1.5, _plots._HEIGHT)
     ax = fig.add_subplot()
