@@ -131,8 +131,9 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
         ``delta`` (batch minus run); ``class_shares`` and, binary, ``positive_rate`` (run, batch,
         delta), ``prevalence`` (``estimated`` from the scores of every row, its 95 % ``interval``,
         the ``labelled`` rate, training's rate ``train`` and a ``warning`` line or None when
-        ``train`` lies outside the interval) and ``warnings`` (that line, if any); ``psi``: :func:`population_stability` of the positive-class score (multiclass:
-        ``per_class`` and ``value``, the largest).
+        ``train`` lies outside the interval) and ``warnings`` (that line, if any); ``psi``:
+        :func:`population_stability` of the positive-class score (multiclass: ``per_class`` and
+        ``value``, the largest).
 
     Raises
     ------
