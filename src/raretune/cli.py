@@ -306,6 +306,13 @@ def _cmd_evaluate(args) -> int:
     else:
         print(f"most probable class: macro precision {m['precision']:.4f}, macro recall {m['recall']:.4f}")
     print(f"score PSI {psi['value']:.4f} ({psi['reading']})" if psi else "score PSI: no scores.npz in the run")
+    if result.get("prevalence"):
+        p = result["prevalence"]
+        low, high = p["interval"] or (float("nan"), float("nan"))
+        print(f"positive rate estimated from the scores {p['estimated']:.4%} (95 % interval {low:.4%}-{high:.4%}); "
+              f"labelled {p['labelled']:.4%}; training {p['train']:.4%}")
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}")
     return 0
 
 

@@ -153,6 +153,7 @@ class MetricsRecord(_Record):
     explanations: dict | None = None
     costs: dict | None = None
     refit: dict | None = None
+    per_period: dict | None = None  # out-of-time runs: test metrics per day, week or month
     timing: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
 

@@ -147,10 +147,10 @@ def test_cli_default_folder_is_beside_the_run_and_the_run_is_unchanged(trained, 
     make_frame(n=600, seed=8).to_csv(csv, index=False)
     assert main(["evaluate", str(run_dir), str(csv)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("evaluation: ")
+    assert len(lines) in (5, 6) and lines[0].startswith("evaluation: ")  # 6: a prevalence warning
     assert lines[1].startswith("PR-AUC ") and "[" in lines[1]
     assert lines[2].startswith("at threshold ") and "precision" in lines[2] and "recall" in lines[2]
-    assert lines[3].startswith("score PSI ")
+    assert lines[3].startswith("score PSI ") and lines[4].startswith("positive rate estimated from the scores ")
     page = lines[0].removeprefix("evaluation: ")
     folder = run_dir.parent / page.split("/")[-2]
     assert folder.name.startswith(f"{run_dir.name}-evaluation-") and (folder / "evaluation.json").is_file()
@@ -203,3 +203,32 @@ def test_a_batch_without_positives_has_no_bootstrap_interval():
     assert metrics["intervals"] is None and math.isnan(metrics["pr_auc"])
     assert metrics["alert_rate"] == pytest.approx(0.5)
     assert metrics["decision_intervals"]["alert_rate"]["successes"] == 25
+
+
+def test_base_rate_estimated_from_scores_and_a_warning_when_training_lies_outside(trained, tmp_path, capsys):
+    from raretune.prevalence import estimate_prevalence
+
+    run_dir, _ = trained
+    batch = _shifted_batch()
+    result = evaluate(run_dir, batch, out=tmp_path / "ev")
+    prevalence = result["prevalence"]
+    train = raretune.load_run(run_dir)["metrics"]["data"]["positive_rate"]
+    # the EM estimate of every scored row, beside the labelled rate
+    expected = estimate_prevalence(raretune.predict(run_dir, batch)["score"].to_numpy(), train_prevalence=train,
+                                   random_state=0)
+    assert prevalence["estimated"] == pytest.approx(expected["prevalence"])
+    assert prevalence["labelled"] == 0.5 and prevalence["train"] == train
+    low, high = prevalence["interval"]
+    assert low <= prevalence["estimated"] <= high
+    # half positives against about 12 % in training: the estimate moves far above training's rate
+    assert low > train and prevalence["estimated"] > 2 * train
+    assert prevalence["warning"] and result["warnings"] == [prevalence["warning"]]
+    assert "differs from training" in prevalence["warning"]
+    saved = json.loads((result["out"] / "evaluation.json").read_text())
+    assert saved["prevalence"]["interval"] == [low, high]
+    html = (result["out"] / "evaluation.html").read_text()
+    assert 'id="warnings"' in html and _shown(html)["prevalence.estimated"] == f"{prevalence['estimated']:.4f}"
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    assert main(["evaluate", str(run_dir), str(tmp_path / "batch.csv"), "--out", str(tmp_path / "ev2")]) == 0
+    out = capsys.readouterr().out
+    assert "positive rate estimated from the scores" in out and f"warning: {prevalence['warning']}" in out

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from ._html_explain import explanations_section, warnings_block
+from ._html_periods import periods_section
 from ._html_parts import (
     NOT_RECORDED,
     RunRecord,
@@ -331,11 +332,14 @@ def render_html(rec: RunRecord) -> str:
                 ("leaderboard", "Leaderboard"), ("trials", "Trials"), ("test", "Test set"),
                 ("intervals", "Intervals"), ("explanations", "Explanations"), ("training", "Training"),
                 ("reproduce", "Reproduce")]
+    periods = periods_section(m)  # only out-of-time runs have one
+    if periods:
+        sections.insert(sections.index(("test", "Test set")) + 1, ("periods", "Over time"))
     target = _get(m, "task", "target", default="run")
     body = [
         _header(m), _nav(sections), warnings_block(m), _summary(rec), _operating_point_section(rec),
         _data_section(m), _leaderboard_section(m), _trials_section(rec), _test_section(rec),
-        _intervals_section(rec), explanations_section(m), _training_section(rec), _reproduce_section(m),
+        periods, _intervals_section(rec), explanations_section(m), _training_section(rec), _reproduce_section(m),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

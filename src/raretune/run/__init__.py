@@ -32,6 +32,7 @@ from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
+from ._periods import period_metrics
 from ._plan import fold_layout, make_plan, resolve_capacity, search_split, split_data, subsample
 from ._predict import load_run, predict
 from ._progress import Progress
@@ -186,6 +187,7 @@ def _job(config: RunConfig) -> RunResult:
             test_raw = modality.predict_raw(chosen.model, split.test)
             validation_score, test_score = decision.scores(chosen.raw), decision.scores(test_raw)
             validation, test = _score(plan, data, decision, split, validation_score, test_score)
+            per_period = period_metrics(config, data, test_data, split, test_score, decision.threshold)
             operating = None
             if data.is_binary:
                 from ..operating import operating_table, reliability_warnings
@@ -238,7 +240,7 @@ def _job(config: RunConfig) -> RunResult:
                 search=search, chosen=chosen, decision=decision, refit=refitted,
                 calibration=calibration_scores(split.validation.y, chosen.raw, validation_score) if data.is_binary else {},
                 validation=validation, test=test, operating=operating, explanations=explanations,
-                leaderboard=leaderboard,
+                leaderboard=leaderboard, per_period=per_period,
                 seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())

@@ -129,8 +129,11 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
         precision, recall, alert rate), ``alert_rate``, and ``cost`` when the run has costs.
         ``run_test``: the run's own test figures; ``change``: per metric ``run``, ``batch`` and
         ``delta`` (batch minus run); ``class_shares`` and, binary, ``positive_rate`` (run, batch,
-        delta); ``psi``: :func:`population_stability` of the positive-class score (multiclass:
-        ``per_class`` and ``value``, the largest).
+        delta), ``prevalence`` (``estimated`` from the scores of every row, its 95 % ``interval``,
+        the ``labelled`` rate, training's rate ``train`` and a ``warning`` line or None when
+        ``train`` lies outside the interval) and ``warnings`` (that line, if any); ``psi``:
+        :func:`population_stability` of the positive-class score (multiclass: ``per_class`` and
+        ``value``, the largest).
 
     Raises
     ------
@@ -198,6 +201,8 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
         run_rate = run_test.get("positive_rate")
         record["positive_rate"] = {"run": run_rate, "batch": metrics["positive_rate"],
                                    "delta": metrics["positive_rate"] - run_rate if _finite(run_rate) else None}
+        record["prevalence"] = _estimated_prevalence(loaded, frame, metrics["positive_rate"])
+        record["warnings"] = [record["prevalence"]["warning"]] if record["prevalence"]["warning"] else []
     record["psi"] = _psi(run_dir, score, classes)
 
     from ._evaluation_html import render_evaluation
@@ -206,6 +211,23 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
     write_json(folder / "evaluation.json", record)
     write_text(folder / "evaluation.html", render_evaluation(record))
     return {**record, "out": folder}
+
+
+def _estimated_prevalence(loaded: dict, frame, labelled_rate: float) -> dict:
+    """The batch's base rate estimated from its scores alone, beside the rate its labels give.
+
+    The estimate (EM of Saerens et al., 2002, with a bootstrap interval: ``raretune predict
+    --estimate-prevalence``) uses every scored row; it is what the labels would show without
+    waiting for them. ``warning`` is a line when training's rate lies outside the interval.
+    """
+    from ..prevalence import prevalence_warning
+    from ._shift import batch_prevalence
+
+    estimate, _ = batch_prevalence(loaded, frame)
+    interval = estimate["interval"]
+    return {"estimated": estimate["prevalence"], "interval": None if interval is None else list(interval),
+            "labelled": labelled_rate, "train": estimate["train_prevalence"],
+            "warning": prevalence_warning(estimate)}
 
 
 def _output_folder(run_dir: Path, out) -> Path:

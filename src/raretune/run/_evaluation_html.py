@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from html import escape
 
 from ..report._html import _CSS, _card, _nav
+from ..report._html_explain import warnings_block
 from ..report._html_parts import _METRIC_LABELS, _facts, _fmt, _get, _is_number, _metric, _missing, _path, _table
 
 __all__ = ["render_evaluation"]
@@ -21,7 +22,7 @@ def render_evaluation(record: Mapping) -> str:
     """The evaluation page for ``record`` (the content of ``evaluation.json``) as a string."""
     sections = [("summary", "Summary"), ("change", "Change from the run's test"), ("confusion", "Confusion matrix"),
                 ("shift", "Population shift")]
-    body = [_header(record), _nav(sections), _summary(record), _change(record), _confusion(record),
+    body = [_header(record), _nav(sections), warnings_block(record), _summary(record), _change(record), _confusion(record),
             _shift(record)]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -85,6 +86,13 @@ def _summary(r: Mapping) -> str:
         cards.append(_card("positive rate", _metric(rate.get("batch"), "positive_rate.batch"),
                            f"run test {_metric(rate.get('run'), 'positive_rate.run')}, change "
                            f"{_signed(rate.get('delta'), 'positive_rate.delta')}"))
+        prevalence = r.get("prevalence") or {}
+        interval = prevalence.get("interval") or [None, None]
+        cards.append(_card("positive rate estimated from scores", _metric(prevalence.get("estimated"),
+                                                                          "prevalence.estimated"),
+                           f"95% [{_metric(interval[0], 'prevalence.interval.0')}, "
+                           f"{_metric(interval[1], 'prevalence.interval.1')}]; training "
+                           f"{_metric(prevalence.get('train'), 'prevalence.train')}"))
     psi = r.get("psi")
     if isinstance(psi, Mapping):
         cards.append(_card("score PSI" + ("" if binary else " (largest class)"), _metric(psi.get("value"), "psi.value"),

@@ -100,7 +100,7 @@ def versions() -> dict:
 
 def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
                    calibration, validation, test, operating, explanations, leaderboard, seconds, timing,
-                   warnings) -> MetricsRecord:
+                   warnings, per_period=None) -> MetricsRecord:
     """Assemble ``metrics.json`` from the stages' results."""
     config = plan.config
     folds = plan.folds
@@ -154,6 +154,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
         deployed=DeployedRecord(model="refit" if refit is not None else "tested",
                                 calibration=deployed.calibrator.to_dict(), threshold=deployed.threshold_record()),
         leaderboard=leaderboard,
+        per_period=per_period,
         timing=dict(timing),
         warnings=list(warnings),
     )

@@ -1,5 +1,8 @@
 """``synthetic_fraud``: a card-transaction table with rare, learnable but overlapping fraud.
 
+Version 1.0.0 (the default) holds independent rows; version 2.0.0
+(``tfds.load("synthetic_fraud/small:2.0.0")``) is six months of transactions with customers,
+devices, fraud rings, drift and a label delay (:mod:`.transaction_stream`).
 Generated locally with NumPy, nothing is downloaded. The generative process is documented in
 this folder's ``README.md`` (which is also the dataset's TFDS description); the constants
 below are the single source of its numbers.
@@ -18,6 +21,8 @@ from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 
 from raretune._validation import check_number
 from raretune.datasets.builders._local import GeneratedLocally
+
+from . import transaction_stream as stream
 
 __all__ = ["Builder", "SyntheticFraudConfig", "generate_chunks", "FEATURE_NAMES", "LABEL"]
 
@@ -286,9 +291,13 @@ class _FlatExampleSerializer:
         Float32 scalar features.
     lookup_values : mapping of str to sequence of str or int
         Text (``str`` values) or int64 (``int`` values) features and every value they take.
+    int_names : sequence of str, default=()
+        Non-negative int64 scalar features taking any value (ids, times in seconds); a value is
+        a varint, so these are encoded row by row, from prefixes that depend on its length only.
     """
 
-    def __init__(self, float_names: Sequence[str], lookup_values: Mapping[str, list]):
+    def __init__(self, float_names: Sequence[str], lookup_values: Mapping[str, list],
+                 int_names: Sequence[str] = ()):
         self._float_prefixes = []
         for name in float_names:
             blob = self._entry(name, tf.train.Feature(float_list=tf.train.FloatList(value=[1.5])))
@@ -307,6 +316,18 @@ class _FlatExampleSerializer:
                     kind = tf.train.Int64List(value=[int(value)])
                     entries[value] = self._entry(name, tf.train.Feature(int64_list=kind))
             self._lookups[name] = entries
+        # Features{name: Int64List[v]}: every length field before v's varint depends only on
+        # len(varint(v)), so one prefix per length (1 to 9 bytes for v < 2**63) serves every value.
+        self._int_prefixes = {}
+        for name in int_names:
+            prefixes = {}
+            for length in range(1, 10):
+                value = 1 << (7 * (length - 1))
+                blob = self._entry(name, tf.train.Feature(int64_list=tf.train.Int64List(value=[value])))
+                if not blob.endswith(_varint(value)) or len(_varint(value)) != length:
+                    raise RuntimeError(f"Unexpected serialisation of int64 feature {name!r}.")
+                prefixes[length] = blob[: -length]
+            self._int_prefixes[name] = prefixes
 
     @staticmethod
     def _entry(name: str, feature) -> bytes:
@@ -327,6 +348,12 @@ class _FlatExampleSerializer:
         parts = [[blob[i * width : (i + 1) * width] for i in range(n)]]
         for name, entries in self._lookups.items():
             parts.append([entries[value] for value in columns[name].tolist()])
+        for name, prefixes in self._int_prefixes.items():
+            values = np.asarray(columns[name])
+            if values.size and values.min() < 0:
+                raise ValueError(f"int64 feature {name!r} holds a negative value.")
+            encoded = map(_varint, values.tolist())
+            parts.append([prefixes[len(code)] + code for code in encoded])
         payloads = [b"".join(row) for row in zip(*parts)]
         # Example = field 1 (Features), length-delimited.
         return [b"\n" + _varint(len(payload)) + payload for payload in payloads]
@@ -342,10 +369,22 @@ def _varint(value: int) -> bytes:
 
 
 class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
-    """Synthetic card transactions with ~0.3% fraud, generated locally (no download)."""
+    """Synthetic card transactions with ~0.3% fraud, generated locally (no download).
+
+    Version 1.0.0, the default, holds independent rows. Version 2.0.0 (ask for it:
+    ``"synthetic_fraud/small:2.0.0"``) holds six months of transactions in time order with
+    customer and device ids, fraud rings, a drifting fraud pattern and ``label_available_at``;
+    the same configs give its size and seed.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    # Not the default: the default run's data stays version 1.0.0.
+    SUPPORTED_VERSIONS = [tfds.core.Version("2.0.0")]
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "2.0.0": "Six months of transactions: customer, device and time columns, fraud rings that reuse "
+        "devices, a drifting fraud pattern and label_available_at (not the default version).",
+    }
     BUILDER_CONFIGS = [
         SyntheticFraudConfig(
             name="default", n_rows=200_000, seed=0, description="200,000 transactions."
@@ -359,7 +398,19 @@ class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "default"
 
+    @property
+    def _is_stream(self) -> bool:
+        """Whether this is version 2 (the transaction stream)."""
+        return self.version.major == 2
+
     def _info(self) -> tfds.core.DatasetInfo:
+        if self._is_stream:
+            return self.dataset_info_from_configs(
+                features=_stream_features(),
+                supervised_keys=({name: name for name in stream.FEATURE_NAMES}, LABEL),
+                # Rows are in time order; keeping it makes reads deterministic and time-ordered.
+                disable_shuffling=True,
+            )
         return self.dataset_info_from_configs(
             features=_features(),
             # as_supervised=True gives (dict of all features, is_fraud), like titanic.
@@ -380,7 +431,8 @@ class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
         they are (and the tests compare the two).
         """
         key = 0
-        for chunk in generate_chunks(n_rows, seed):
+        chunks = [stream.generate_stream(n_rows, seed)] if self._is_stream else generate_chunks(n_rows, seed)
+        for chunk in chunks:
             columns = {name: values.tolist() for name, values in chunk.items()}
             for row in zip(*columns.values()):
                 yield key, dict(zip(columns, row))
@@ -397,18 +449,14 @@ class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
         n_rows = config.n_rows
         if download_config.max_examples_per_split is not None:
             n_rows = min(n_rows, download_config.max_examples_per_split)
-        serializer = _FlatExampleSerializer(
-            float_names=NUMERIC_FEATURES,
-            lookup_values={
-                "merchant_category": list(MERCHANT_CATEGORIES),
-                "channel": list(CHANNELS),
-                "country": list(COUNTRIES),
-                LABEL: [0, 1],
-            },
-        )
+        serializer = _serializer(self._is_stream)
         adapter = file_adapters.ADAPTER_FOR_FORMAT[self.info.file_format]
         template = self._get_filename_template(split_name="train")
-        chunks = generate_chunks(n_rows, config.seed, chunk_rows=CHUNK_ROWS)
+        if self._is_stream:
+            table = stream.generate_stream(n_rows, config.seed)
+            chunks = ({k: v[i : i + CHUNK_ROWS] for k, v in table.items()} for i in range(0, n_rows, CHUNK_ROWS))
+        else:
+            chunks = generate_chunks(n_rows, config.seed, chunk_rows=CHUNK_ROWS)
         num_shards = -(-n_rows // SHARD_ROWS)
         shard_lengths, num_bytes = [], 0
         for shard_index in range(num_shards):
@@ -426,3 +474,41 @@ class Builder(GeneratedLocally, tfds.core.GeneratorBasedBuilder):
                 filename_template=template,
             )
         ]
+
+
+def _serializer(is_stream: bool) -> _FlatExampleSerializer:
+    """The bulk serializer of version 2 (``is_stream``) or version 1 rows."""
+    names = ((stream.MERCHANT_CATEGORIES, stream.CHANNELS, stream.COUNTRIES) if is_stream
+             else (MERCHANT_CATEGORIES, CHANNELS, COUNTRIES))
+    lookups = {"merchant_category": list(names[0]), "channel": list(names[1]), "country": list(names[2]),
+               LABEL: [0, 1]}
+    if is_stream:
+        return _FlatExampleSerializer(stream.FLOAT_COLUMNS, lookups, int_names=stream.INT_COLUMNS)
+    return _FlatExampleSerializer(NUMERIC_FEATURES, lookups)
+
+
+def _stream_features() -> tfds.features.FeaturesDict:
+    """Version 2's features: the README of this folder says what each column is."""
+    docs = {
+        "timestamp": "When the transaction happened: whole seconds since 1970-01-01 UTC (January to June 2026).",
+        "customer_id": "Whose account it is (an integer id); many rows per customer.",
+        "device_id": "Which device made it (an integer id); fraud rings reuse a few devices across accounts.",
+        "label_available_at": "When the label became known, seconds since 1970: the chargeback for a "
+        "reported fraud, else the end of the 90-day chargeback window. Never a feature: it gives the label away.",
+        "amount": "Transaction amount in dollars.",
+        "hour": "Hour of day in [0, 24) of the timestamp, fractional.",
+        "account_age_days": "Whole days since the account was opened.",
+        "device_customers_30d": "How many customers used this device in the 30 days up to this row, its own included.",
+        "merchant_category": f"One of {', '.join(stream.MERCHANT_CATEGORIES)}.",
+        "channel": f"One of {', '.join(stream.CHANNELS)}.",
+        "country": f"ISO code of the merchant's country; {stream.HOME_COUNTRY} is domestic.",
+    }
+    spec: dict[str, tfds.features.FeatureConnector] = {}
+    for name in stream.INT_COLUMNS:
+        spec[name] = tfds.features.Scalar(np.int64, doc=docs[name])
+    for name in stream.FLOAT_COLUMNS:
+        spec[name] = tfds.features.Scalar(np.float32, doc=docs[name])
+    for name in stream.TEXT_COLUMNS:
+        spec[name] = tfds.features.Text(doc=docs[name])
+    spec[LABEL] = tfds.features.Scalar(np.int64, doc="1 = fraud (positive class), 0 = legit.")
+    return tfds.features.FeaturesDict(spec)
