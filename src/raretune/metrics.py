@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._errors import ConfigError
+from ._errors import ConfigError, DataError
 from ._validation import check_number
 
 __all__ = [
@@ -250,10 +250,15 @@ class Objective:
         Costs of a missed positive and of a false alarm, for ``cost``.
     cost_column : str, optional
         For ``cost``: the column whose value is what missing that positive costs (the scores
-        are then given per-row ``cost``; ``cost_fn`` is unused). For the record only.
+        are then given per-row ``cost``; ``cost_fn`` is unused).
 
     Notes
     -----
+    :meth:`on_rows` binds per-row costs and weights to one array of labels: the run binds
+    them to its validation rows, so every stage that scores those rows (the per-epoch
+    scorer, cross-fitting, the ensemble, the leaderboard) uses them without being told, and
+    scoring other rows with the bound objective is refused rather than silently unweighted.
+
     ``f1`` is the best F1 over thresholds and ``cost`` the lowest expected cost over
     thresholds: the decision threshold is tuned after the search, so a model must not be
     judged at an arbitrary 0.5.
@@ -265,6 +270,57 @@ class Objective:
     cost_fn: float = 1.0
     cost_fp: float = 1.0
     cost_column: str | None = None
+    _rows: tuple | None = field(default=None, compare=False, repr=False)  # (y, cost, sample_weight)
+
+    def on_rows(self, y_true, *, cost=None, sample_weight=None) -> "Objective":
+        """This objective with per-row ``cost`` and ``sample_weight`` bound to the labels ``y_true``.
+
+        :meth:`score` then uses them when given that very array of labels (or a bag drawn
+        from it with :meth:`bag`), and refuses other rows.
+
+        Examples
+        --------
+        >>> y = np.array([0, 1, 1, 0])
+        >>> cost = get_objective("cost", cost_fp=5, cost_column="amount").on_rows(y, cost=[0, 50, 20, 0])
+        >>> cost.score(y, [0.1, 0.9, 0.4, 0.4])  # flag the two rows at 0.4 and above: one false alarm
+        1.25
+        """
+        if cost is None and sample_weight is None:
+            return replace(self, _rows=None)
+        n = len(y_true)
+        for name, values in (("cost", cost), ("sample_weight", sample_weight)):
+            if values is not None and len(values) != n:
+                raise DataError(f"The objective's {name} has {len(values)} values for {n} rows.")
+        return replace(self, _rows=(y_true, cost, sample_weight))
+
+    def bag(self, y_true, rows) -> tuple:
+        """``(labels, objective)`` for the rows ``rows`` of ``y_true`` (e.g. a bootstrap bag).
+
+        A bound objective is bound to the bag's labels, costs and weights; an unbound one is
+        returned as it is with ``y_true[rows]``.
+        """
+        if self._rows is None:
+            return np.asarray(y_true)[rows], self
+        _, cost, weight = self._rows_of(y_true)
+        y_bag = np.asarray(y_true)[rows]
+        return y_bag, self.on_rows(y_bag, cost=None if cost is None else np.asarray(cost)[rows],
+                                   sample_weight=None if weight is None else np.asarray(weight)[rows])
+
+    def _rows_of(self, y_true) -> tuple:
+        if y_true is not self._rows[0]:
+            raise DataError("This objective is bound to other rows (their costs or weights); bind it to these "
+                            "with on_rows().")
+        return self._rows
+
+    def _row_values(self, y_true, cost, sample_weight) -> tuple:
+        """``(cost, sample_weight)`` to score ``y_true`` with: given ones, else the bound ones."""
+        if cost is not None or sample_weight is not None or self._rows is None:
+            if self.name == "cost" and self.cost_column is not None and cost is None:
+                raise DataError(f"The cost objective reads each positive's cost from {self.cost_column!r}; "
+                                "no costs were given for these rows.")
+            return cost, sample_weight
+        _, bound_cost, bound_weight = self._rows_of(y_true)
+        return bound_cost, bound_weight
 
     @property
     def metric(self) -> str:
@@ -297,6 +353,7 @@ class Objective:
         """
         from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+        cost, sample_weight = self._row_values(y_true, cost, sample_weight)
         y_true = np.asarray(y_true)
         proba = np.asarray(proba, dtype=float)
         if proba.ndim == 2 and proba.shape[1] == 1:
