@@ -162,10 +162,12 @@ def select_threshold(
         raise DataError("Cannot choose a threshold on no validation rows.")
     thresholds, tp, fp = threshold_sweep(y_true, score, None if rule == "alerts" else sample_weight)
     n_pos = tp[-1]
-    precision = tp / (tp + fp)
-    recall = tp / max(n_pos, 1)  # no positives happens only under "alerts", which ignores it
+    flagged = tp + fp  # with sample weights a threshold may flag only rows of weight 0
+    precision = np.divide(tp, flagged, out=np.zeros(tp.shape), where=flagged > 0)
+    # no positives (or positives of weight 0 only) leaves recall 0; "alerts" ignores it anyway
+    recall = tp / n_pos if n_pos > 0 else np.zeros(tp.shape)
     if rule == "f1":
-        value = 2 * tp / (tp + fp + n_pos)
+        value = np.divide(2 * tp, flagged + n_pos, out=np.zeros(tp.shape), where=flagged + n_pos > 0)
         best = _argbest(value)
     elif rule == "precision":
         ok = precision >= target - 1e-12
