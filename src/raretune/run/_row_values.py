@@ -66,10 +66,9 @@ def _concat(first: dict, second: dict) -> dict:
 
 
 def load_columns(config) -> tuple:
-    """``(keep, drop)`` for loading: the cost and weight columns kept (never taken for identifiers,
-    and read before ``drop`` removes them)."""
+    """``(keep, drop)`` for loading: the cost and weight columns are read before ``drop`` removes them."""
     columns = tuple(c for c in (config.cost_column, config.weight_column) if c is not None)
-    return tuple(config.keep) + columns, tuple(c for c in config.drop if c not in columns)
+    return tuple(config.keep), tuple(c for c in config.drop if c not in columns)
 
 
 def take_row_columns(config, data, test_data=None) -> tuple:
@@ -122,6 +121,9 @@ def _column_values(table, column: str, role: str, where: str) -> np.ndarray:
     of = " of the test data" if where == "test_data" else ""
     if column == table.target:
         raise DataError(f"The {role} column {column!r} is the label column; name another column.")
+    if column in getattr(table, "dropped", ()):
+        raise DataError(f"The {role} column {column!r} was left out as an identifier when loading; "
+                        f"keep it with --keep {column}.")
     if column not in table.features.columns:
         raise DataError(f"Unknown {role} column {column!r}{of}; columns: {list_names(table.features.columns)}.")
     if column not in table.numeric:
