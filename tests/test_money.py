@@ -226,3 +226,16 @@ def test_integer_sample_weights_fit_like_duplicated_rows():
     unweighted = fitted(train, None)
     assert np.allclose(by_weight, by_copies, atol=0.02), (by_weight, by_copies)
     assert not np.allclose(by_weight, unweighted, atol=0.05)  # the weights did change the fit
+
+
+def test_the_training_prior_under_integer_weights_is_that_of_duplicated_rows():
+    from raretune.remedies import get_remedy
+    from raretune.run._candidates import _weighted_prior
+
+    y = np.array([0] * 12 + [1] * 4)
+    weight = np.array([1, 2, 1, 3, 1, 1, 2, 1, 1, 1, 2, 1, 3, 1, 2, 2])
+    duplicated = np.repeat(y, weight)
+    none = get_remedy("none")
+    weighted = _weighted_prior(none.training_prior({}, y, 2), y, weight)
+    assert weighted == pytest.approx(none.training_prior({}, duplicated, 2))
+    assert weighted != pytest.approx(none.training_prior({}, y, 2))

@@ -78,8 +78,9 @@ def test_a_run_with_a_cost_and_a_weight_column_writes_money(tmp_path):
     frame = _frame()
     result = raretune.run(data=frame, target="label", cost_column="amount", weight_column="w", objective="cost",
                           cost_fp=5, out=tmp_path / "r", max_trials=1, max_epochs=1, folds=1, baseline=False,
-                          quiet=True, seed=0, strategies=["class_weight"])
+                          quiet=True, seed=0, strategies=["smote"])
     m = result.metrics
+    assert m["search"]["n_failed"] == 0  # SMOTE's synthetic rows got weights
     money = m["test"]["cost"]
     for key in ("money_lost", "money_saved_vs_flag_nobody", "amount_weighted_recall", "flag_nobody_money_lost"):
         assert isinstance(money[key], float), key
