@@ -239,3 +239,27 @@ def test_the_training_prior_under_integer_weights_is_that_of_duplicated_rows():
     weighted = _weighted_prior(none.training_prior({}, y, 2), y, weight)
     assert weighted == pytest.approx(none.training_prior({}, duplicated, 2))
     assert weighted != pytest.approx(none.training_prior({}, y, 2))
+
+
+def test_the_logistic_candidate_fits_integer_weights_like_duplicated_rows():
+    from raretune.datasets import load_data
+    from raretune.models import FeatureSchema
+    from raretune.tuning import cross_fit_logistic
+
+    rng = np.random.default_rng(5)
+    n = 150
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-(2 * frame.a - 2)))).astype(int)
+    data = load_data(frame, target="label")
+    schema = FeatureSchema.from_data(data)
+    ids = np.arange(n) % 3
+    weight = rng.integers(1, 4, n)
+    rows = np.repeat(np.arange(n), weight)
+    kwargs = dict(C=1.0, class_weight=None, random_state=0)
+    raw_w, fitted_w = cross_fit_logistic(schema, data, ids, sample_weight=weight.astype(float), **kwargs)
+    raw_d, fitted_d = cross_fit_logistic(schema, data.take(rows), ids[rows], **kwargs)
+    raw_u, fitted_u = cross_fit_logistic(schema, data, ids, **kwargs)
+    for w, d, u in zip(fitted_w, fitted_d, fitted_u):
+        assert np.allclose(w.coef_, d.coef_, atol=1e-4) and np.allclose(w.intercept_, d.intercept_, atol=1e-4)
+        assert not np.allclose(w.coef_, u.coef_, atol=1e-3)
+    assert np.allclose(raw_w[rows], raw_d, atol=1e-4)

@@ -104,7 +104,7 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
         progress.say(f"candidate {i}/{len(members)}: {member_label(member)}, {hypermodel.folds} folds",
                      verbose_only=True)
         try:
-            raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+            raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed, hypermodel.weights_of(rows))
         except ModelTooLarge as exc:
             message = f"{member_label(member)} left out: {exc}"
             progress.say(f"warning: {message}")
@@ -119,15 +119,20 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
     return out
 
 
-def fit_converged(schema, rows, fold_ids, member: dict, seed):
-    """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``."""
+def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None):
+    """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``.
+
+    ``sample_weight``: of ``rows``, passed to every fold's fit.
+    """
     from ..models.export import logistic_model, trees_model
     from ..tuning import cross_fit_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":
-        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed)
+        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
+                                         sample_weight=sample_weight)
         return raw, logistic_model(schema, fitted)
-    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed)
+    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
+                                  sample_weight=sample_weight)
     return raw, trees_model(schema, fitted)
 
 

@@ -47,7 +47,8 @@ def refit(plan, hypermodel, search, chosen, split, values: dict | None = None):
     for member in chosen.members:
         if member["trial_id"] is None:  # a converged model: cross-fitted again on every row
             with sklearn_phase():
-                oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed)
+                oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed,
+                                             refitter.weights_of(rows))
             predictions.append(oof)
             epochs.append(None)
         else:
