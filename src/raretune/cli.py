@@ -52,7 +52,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     search.add_argument("--strategies", help="remedies to search, comma-separated (see 'raretune remedies')")
     search.add_argument("--tuner", choices=["hyperband", "bayesian", "random"])
     search.add_argument("--objective", help="pr_auc (default), roc_auc, f1, recall@precision=P, cost")
-    search.add_argument("--cost-fn", type=float, help="cost of a missed positive (objective/threshold 'cost')")
+    search.add_argument("--cost-fn", type=float,
+                        help="cost of a missed positive (objective/threshold 'cost'; --cost-column replaces it)")
     search.add_argument("--cost-fp", type=float, help="cost of a false alarm (objective/threshold 'cost')")
     search.add_argument("--max-trials", type=int)
     search.add_argument("--max-epochs", type=int)
