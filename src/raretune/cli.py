@@ -40,6 +40,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--time-column", help="out-of-time validation: train, validation and test are consecutive periods")
     data.add_argument("--group-column", help="entity-aware validation: no customer/card/device in two parts or folds")
     data.add_argument("--gap", help="with --time-column: a period left out between the parts, e.g. 30d (label maturity)")
+    data.add_argument("--cost-column", metavar="COL",
+                      help="money as the objective: missing a positive costs its value in COL (e.g. amount), a false "
+                           "alarm --cost-fp; COL stays a feature unless --drop names it too")
+    data.add_argument("--weight-column", metavar="COL",
+                      help="sample weights (>= 0) for training, objective, threshold and metrics; never a feature")
     data.add_argument("--validation-size", type=float, help="validation fraction (default 0.15)")
     data.add_argument("--test-size", type=float, help="test fraction (default 0.15)")
     data.add_argument("--data-dir", help="TFDS data folder")
@@ -47,7 +52,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     search.add_argument("--strategies", help="remedies to search, comma-separated (see 'raretune remedies')")
     search.add_argument("--tuner", choices=["hyperband", "bayesian", "random"])
     search.add_argument("--objective", help="pr_auc (default), roc_auc, f1, recall@precision=P, cost")
-    search.add_argument("--cost-fn", type=float, help="cost of a missed positive (objective/threshold 'cost')")
+    search.add_argument("--cost-fn", type=float,
+                        help="cost of a missed positive (objective/threshold 'cost'; --cost-column replaces it)")
     search.add_argument("--cost-fp", type=float, help="cost of a false alarm (objective/threshold 'cost')")
     search.add_argument("--max-trials", type=int)
     search.add_argument("--max-epochs", type=int)

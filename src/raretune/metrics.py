@@ -3,62 +3,37 @@
 Scores are computed from predicted probabilities with scikit-learn (PR-AUC is average
 precision, not Keras's interpolated ``AUC(curve="PR")``). Objectives always carry their
 direction: Keras Tuner guesses "min" for F1 and recall-at-precision and cannot guess one for
-PR-AUC, so raretune never lets it guess.
+PR-AUC, so raretune never lets it guess. Counts and money at every threshold (and the one
+cost formula) live in :mod:`raretune.sweeps` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._errors import ConfigError
+from ._errors import ConfigError, DataError
 from ._validation import check_number
+from .sweeps import cost_at_threshold, cost_sweep, row_costs, threshold_sweep
 
 __all__ = [
     "OBJECTIVES",
     "Objective",
     "alert_count",
+    "cost_at_threshold",
+    "cost_sweep",
     "get_objective",
     "log_loss",
+    "row_costs",
     "score_predictions",
     "threshold_sweep",
 ]
 
 #: Objective names accepted by :func:`get_objective` (``recall@precision=P`` takes a value).
 OBJECTIVES = ("pr_auc", "roc_auc", "f1", "recall@precision=P", "cost")
-
-
-def threshold_sweep(y_true, score):
-    """Confusion counts at every distinct threshold, highest first.
-
-    Parameters
-    ----------
-    y_true : array-like of {0, 1}
-    score : array-like of float
-
-    Returns
-    -------
-    thresholds, tp, fp : numpy.ndarray
-        ``tp[i]`` and ``fp[i]`` count the positives and negatives with ``score >=
-        thresholds[i]``. ``thresholds`` is strictly decreasing.
-
-    Examples
-    --------
-    >>> t, tp, fp = threshold_sweep([0, 1, 1, 0], [0.1, 0.9, 0.4, 0.4])
-    >>> t.tolist(), tp.tolist(), fp.tolist()
-    ([0.9, 0.4, 0.1], [1, 2, 2], [0, 1, 2])
-    """
-    y_true = np.asarray(y_true).astype(bool)
-    score = np.asarray(score, dtype=float)
-    order = np.argsort(-score, kind="mergesort")
-    score, y_true = score[order], y_true[order]
-    last_of_run = np.r_[np.flatnonzero(np.diff(score)), score.size - 1]
-    tp = np.cumsum(y_true)[last_of_run]
-    fp = (last_of_run + 1) - tp
-    return score[last_of_run], tp, fp
 
 
 def alert_count(share: float, n: int) -> int:
@@ -101,8 +76,8 @@ def log_loss(y_true, proba, *, eps: float = 1e-12) -> float:
     return float(-np.mean(np.log(proba[np.arange(len(y_true)), y_true])))
 
 
-def _best_f1(y_true, score) -> float:
-    _, tp, fp = threshold_sweep(y_true, score)
+def _best_f1(y_true, score, sample_weight=None) -> float:
+    _, tp, fp = threshold_sweep(y_true, score, sample_weight)
     n_pos = tp[-1] if tp.size else 0
     if n_pos == 0:
         return 0.0
@@ -110,22 +85,21 @@ def _best_f1(y_true, score) -> float:
     return float(f1.max())
 
 
-def _recall_at_precision(y_true, score, precision: float) -> float:
-    _, tp, fp = threshold_sweep(y_true, score)
+def _recall_at_precision(y_true, score, precision: float, sample_weight=None) -> float:
+    _, tp, fp = threshold_sweep(y_true, score, sample_weight)
     n_pos = tp[-1] if tp.size else 0
     if n_pos == 0:
         return 0.0
-    ok = tp / np.maximum(tp + fp, 1) >= precision
+    flagged = tp + fp
+    ok = tp / np.where(flagged > 0, flagged, 1) >= precision
     return float((tp[ok] / n_pos).max()) if ok.any() else 0.0
 
 
-def _min_cost(y_true, score, cost_fn: float, cost_fp: float) -> float:
-    """Lowest expected cost per row over all thresholds (predicting nothing included)."""
-    _, tp, fp = threshold_sweep(y_true, score)
-    n = len(score)
-    n_pos = tp[-1] if tp.size else 0
-    costs = np.r_[cost_fn * n_pos, cost_fn * (n_pos - tp) + cost_fp * fp]
-    return float(costs.min() / max(n, 1))
+def _min_cost(y_true, score, cost_fn: float, cost_fp: float, cost=None, sample_weight=None) -> float:
+    """Lowest money lost per row (per unit of weight) over all thresholds, flagging nobody included."""
+    _, lost, nobody = cost_sweep(y_true, score, cost_fn=cost_fn, cost_fp=cost_fp, cost=cost, sample_weight=sample_weight)
+    rows = len(score) if sample_weight is None else float(np.sum(sample_weight))
+    return float(min(nobody, lost.min(initial=nobody)) / (rows if rows > 0 else 1))
 
 
 @dataclass(frozen=True)
@@ -141,9 +115,17 @@ class Objective:
         The precision floor of ``recall_at_precision``.
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm, for ``cost``.
+    cost_column : str, optional
+        For ``cost``: the column whose value is what missing that positive costs (the scores
+        are then given per-row ``cost``; ``cost_fn`` is unused).
 
     Notes
     -----
+    :meth:`on_rows` binds per-row costs and weights to one array of labels: the run binds
+    them to its validation rows, so every stage that scores those rows (the per-epoch
+    scorer, cross-fitting, the ensemble, the leaderboard) uses them without being told, and
+    scoring other rows with the bound objective is refused rather than silently unweighted.
+
     ``f1`` is the best F1 over thresholds and ``cost`` the lowest expected cost over
     thresholds: the decision threshold is tuned after the search, so a model must not be
     judged at an arbitrary 0.5.
@@ -154,6 +136,58 @@ class Objective:
     precision: float | None = None
     cost_fn: float = 1.0
     cost_fp: float = 1.0
+    cost_column: str | None = None
+    _rows: tuple | None = field(default=None, compare=False, repr=False)  # (y, cost, sample_weight)
+
+    def on_rows(self, y_true, *, cost=None, sample_weight=None) -> "Objective":
+        """This objective with per-row ``cost`` and ``sample_weight`` bound to the labels ``y_true``.
+
+        :meth:`score` then uses them when given that very array of labels (or a bag drawn
+        from it with :meth:`bag`), and refuses other rows.
+
+        Examples
+        --------
+        >>> y = np.array([0, 1, 1, 0])
+        >>> cost = get_objective("cost", cost_fp=5, cost_column="amount").on_rows(y, cost=[0, 50, 20, 0])
+        >>> cost.score(y, [0.1, 0.9, 0.4, 0.4])  # flag the two rows at 0.4 and above: one false alarm
+        1.25
+        """
+        if cost is None and sample_weight is None:
+            return replace(self, _rows=None)
+        n = len(y_true)
+        for name, values in (("cost", cost), ("sample_weight", sample_weight)):
+            if values is not None and len(values) != n:
+                raise DataError(f"The objective's {name} has {len(values)} values for {n} rows.")
+        return replace(self, _rows=(y_true, cost, sample_weight))
+
+    def bag(self, y_true, rows) -> tuple:
+        """``(labels, objective)`` for the rows ``rows`` of ``y_true`` (e.g. a bootstrap bag).
+
+        A bound objective is bound to the bag's labels, costs and weights; an unbound one is
+        returned as it is with ``y_true[rows]``.
+        """
+        if self._rows is None:
+            return np.asarray(y_true)[rows], self
+        _, cost, weight = self._rows_of(y_true)
+        y_bag = np.asarray(y_true)[rows]
+        return y_bag, self.on_rows(y_bag, cost=None if cost is None else np.asarray(cost)[rows],
+                                   sample_weight=None if weight is None else np.asarray(weight)[rows])
+
+    def _rows_of(self, y_true) -> tuple:
+        if y_true is not self._rows[0]:
+            raise DataError("This objective is bound to other rows (their costs or weights); bind it to these "
+                            "with on_rows().")
+        return self._rows
+
+    def _row_values(self, y_true, cost, sample_weight) -> tuple:
+        """``(cost, sample_weight)`` to score ``y_true`` with: given ones, else the bound ones."""
+        if cost is not None or sample_weight is not None or self._rows is None:
+            if self.name == "cost" and self.cost_column is not None and cost is None:
+                raise DataError(f"The cost objective reads each positive's cost from {self.cost_column!r}; "
+                                "no costs were given for these rows.")
+            return cost, sample_weight
+        _, bound_cost, bound_weight = self._rows_of(y_true)
+        return bound_cost, bound_weight
 
     @property
     def metric(self) -> str:
@@ -166,7 +200,7 @@ class Objective:
 
         return kt.Objective(self.metric, direction=self.direction)
 
-    def score(self, y_true, proba) -> float:
+    def score(self, y_true, proba, *, cost=None, sample_weight=None) -> float:
         """Compute the objective from labels and probabilities.
 
         Parameters
@@ -175,6 +209,10 @@ class Objective:
             Class indices.
         proba : array-like
             Shape (n,) (positive-class probability) or (n, K) (class probabilities).
+        cost : array-like of float, optional
+            Per-row cost of missing a positive (``cost`` objective; replaces ``cost_fn``).
+        sample_weight : array-like of float, optional
+            Row weights: every objective counts a row that many times.
 
         Returns
         -------
@@ -182,34 +220,40 @@ class Objective:
         """
         from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+        cost, sample_weight = self._row_values(y_true, cost, sample_weight)
         y_true = np.asarray(y_true)
         proba = np.asarray(proba, dtype=float)
         if proba.ndim == 2 and proba.shape[1] == 1:
             proba = proba[:, 0]
         if proba.ndim == 2:  # multiclass: macro averages
             if self.name == "pr_auc":
-                return _macro_average_precision(y_true, proba)
+                return _macro_average_precision(y_true, proba, sample_weight)
             if self.name == "roc_auc":
-                return float(roc_auc_score(y_true, proba, multi_class="ovr", labels=range(proba.shape[1])))
+                return float(roc_auc_score(y_true, proba, multi_class="ovr", labels=range(proba.shape[1]),
+                                           sample_weight=sample_weight))
             if self.name == "f1":
-                return float(f1_score(y_true, proba.argmax(1), average="macro", labels=range(proba.shape[1])))
+                return float(f1_score(y_true, proba.argmax(1), average="macro", labels=range(proba.shape[1]),
+                                      sample_weight=sample_weight))
             raise ConfigError(f"The {self.name!r} objective needs a binary task.")
         if not np.isfinite(proba).all():
             return math.nan
         if self.name == "pr_auc":
-            return float(average_precision_score(y_true, proba)) if y_true.any() else 0.0
+            return float(average_precision_score(y_true, proba, sample_weight=sample_weight)) if y_true.any() else 0.0
         if self.name == "roc_auc":
-            return float(roc_auc_score(y_true, proba)) if 0 < y_true.sum() < y_true.size else 0.5
+            has_both = 0 < y_true.sum() < y_true.size
+            return float(roc_auc_score(y_true, proba, sample_weight=sample_weight)) if has_both else 0.5
         if self.name == "f1":
-            return _best_f1(y_true, proba)
+            return _best_f1(y_true, proba, sample_weight)
         if self.name == "recall_at_precision":
-            return _recall_at_precision(y_true, proba, self.precision)
-        return _min_cost(y_true, proba, self.cost_fn, self.cost_fp)
+            return _recall_at_precision(y_true, proba, self.precision, sample_weight)
+        return _min_cost(y_true, proba, self.cost_fn, self.cost_fp, cost, sample_weight)
 
     def describe(self) -> str:
         """Short human description, e.g. ``"validation PR-AUC (higher is better)"``."""
         if self.name == "recall_at_precision":
             label = f"recall at precision >= {self.precision:g}"
+        elif self.name == "cost" and self.cost_column is not None:
+            label = f"money lost per row (FN = {self.cost_column}, FP={self.cost_fp:g})"
         elif self.name == "cost":
             label = f"expected cost per row (FN={self.cost_fn:g}, FP={self.cost_fp:g})"
         else:
@@ -224,10 +268,13 @@ class Objective:
             out["precision"] = self.precision
         if self.name == "cost":
             out.update(cost_fn=self.cost_fn, cost_fp=self.cost_fp)
+            if self.cost_column is not None:
+                out["cost_column"] = self.cost_column
         return out
 
 
-def get_objective(name: str = "pr_auc", *, cost_fn: float = 1.0, cost_fp: float = 1.0) -> Objective:
+def get_objective(name: str = "pr_auc", *, cost_fn: float = 1.0, cost_fp: float = 1.0,
+                  cost_column: str | None = None) -> Objective:
     """Build an :class:`Objective` from its name.
 
     Parameters
@@ -237,6 +284,8 @@ def get_objective(name: str = "pr_auc", *, cost_fn: float = 1.0, cost_fp: float 
         (0, 1), or ``"cost"``.
     cost_fn, cost_fp : float
         Costs for ``"cost"``: a missed positive and a false alarm.
+    cost_column : str, optional
+        For ``"cost"``: the column holding each positive's own cost (recorded in the objective).
 
     Returns
     -------
@@ -264,25 +313,26 @@ def get_objective(name: str = "pr_auc", *, cost_fn: float = 1.0, cost_fp: float 
     if name == "cost":
         check_number(cost_fn, "cost_fn", "the cost objective", low=0, closed="neither")
         check_number(cost_fp, "cost_fp", "the cost objective", low=0, closed="neither")
-        return Objective("cost", "min", cost_fn=float(cost_fn), cost_fp=float(cost_fp))
+        return Objective("cost", "min", cost_fn=float(cost_fn), cost_fp=float(cost_fp), cost_column=cost_column)
     raise ConfigError(
         f"The 'objective' parameter must be a str among {{'pr_auc', 'roc_auc', 'f1', "
         f"'recall@precision=P', 'cost'}}. Got {name!r} instead."
     )
 
 
-def _macro_average_precision(y_true, proba) -> float:
+def _macro_average_precision(y_true, proba, sample_weight=None) -> float:
     from sklearn.metrics import average_precision_score
 
     values = [
-        average_precision_score(y_true == k, proba[:, k])
+        average_precision_score(y_true == k, proba[:, k], sample_weight=sample_weight)
         for k in range(proba.shape[1])
         if (y_true == k).any()
     ]
     return float(np.mean(values)) if values else 0.0
 
 
-def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: dict | None = None, class_names=None) -> dict:
+def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: dict | None = None, class_names=None,
+                      cost=None, sample_weight=None) -> dict:
     """Every score raretune reports, computed exactly from probabilities.
 
     Parameters
@@ -298,6 +348,11 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
         ``{"fn": x, "fp": y}``: adds ``expected_cost`` (per row) at the threshold.
     class_names : sequence of str, optional
         Multiclass: names for ``per_class``.
+    cost : array-like of float, optional
+        Per-row cost of missing a positive, for ``expected_cost`` (replaces ``costs["fn"]``).
+    sample_weight : array-like of float, optional
+        Row weights: every score (PR-AUC, confusion counts, rates) counts a row that many
+        times; the confusion matrix then holds sums of weights.
 
     Returns
     -------
@@ -334,10 +389,10 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
     if multiclass:
         y_pred = proba.argmax(axis=1)
         average = "macro"
-        pr_auc = _macro_average_precision(y_true, proba)
+        pr_auc = _macro_average_precision(y_true, proba, sample_weight)
         present = np.unique(y_true)
         roc = (
-            roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
+            roc_auc_score(y_true, proba, multi_class="ovr", labels=labels, sample_weight=sample_weight)
             if present.size == n_classes
             else math.nan
         )
@@ -346,12 +401,16 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
         y_pred = (proba >= threshold).astype(int)
         average = "binary"
         has_both = 0 < y_true.sum() < y_true.size
-        pr_auc = average_precision_score(y_true, proba) if y_true.any() else math.nan
-        roc = roc_auc_score(y_true, proba) if has_both else math.nan
-    kwargs = dict(average=average, zero_division=0.0)
+        pr_auc = average_precision_score(y_true, proba, sample_weight=sample_weight) if y_true.any() else math.nan
+        roc = roc_auc_score(y_true, proba, sample_weight=sample_weight) if has_both else math.nan
+    kwargs = dict(average=average, zero_division=0.0, sample_weight=sample_weight)
     if multiclass:
         kwargs["labels"] = labels
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    cm = confusion_matrix(y_true, y_pred, labels=labels, sample_weight=sample_weight)
+    if sample_weight is None:
+        weight = np.ones(y_true.size)
+    else:
+        weight = np.asarray(sample_weight, dtype=float)
     recalls = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
     present_rows = cm.sum(axis=1) > 0
     out = {
@@ -360,30 +419,34 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
         "f1": float(f1_score(y_true, y_pred, **kwargs)),
         "precision": float(precision_score(y_true, y_pred, **kwargs)),
         "recall": float(recall_score(y_true, y_pred, **kwargs)),
-        "mcc": float(matthews_corrcoef(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "mcc": float(matthews_corrcoef(y_true, y_pred, sample_weight=sample_weight)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred, sample_weight=sample_weight)),
         "g_mean": float(np.exp(np.mean(np.log(np.maximum(recalls[present_rows], 1e-300)))))
         if present_rows.any()
         else math.nan,
         "threshold": None if multiclass else float(threshold),
         "confusion_matrix": cm.tolist(),
         "n": int(y_true.size),
-        "positive_rate": float(np.mean(y_true == 1)) if not multiclass else None,
+        "positive_rate": float(np.sum(weight * (y_true == 1)) / max(np.sum(weight), 1e-300)) if not multiclass else None,
     }
+    if sample_weight is not None:
+        out["weighted_n"] = float(np.sum(weight))
     if out["g_mean"] < 1e-100:
         out["g_mean"] = 0.0
     if costs and not multiclass:
-        fn = int(cm[1, 0])
-        fp = int(cm[0, 1])
-        out["expected_cost"] = float((costs["fn"] * fn + costs["fp"] * fp) / max(y_true.size, 1))
+        money = cost_at_threshold(y_true, proba, threshold, cost_fn=costs["fn"], cost_fp=costs["fp"], cost=cost,
+                                  sample_weight=sample_weight)
+        out["expected_cost"] = float(money["lost"] / max(np.sum(weight), 1e-300))
     if multiclass:
         names = list(class_names) if class_names is not None else [str(k) for k in labels]
-        per_p = precision_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
-        per_r = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
-        per_f = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0.0)
+        per = dict(labels=labels, average=None, zero_division=0.0, sample_weight=sample_weight)
+        per_p = precision_score(y_true, y_pred, **per)
+        per_r = recall_score(y_true, y_pred, **per)
+        per_f = f1_score(y_true, y_pred, **per)
         out["per_class"] = {
             names[k]: {
-                "pr_auc": float(average_precision_score(y_true == k, proba[:, k])) if (y_true == k).any() else math.nan,
+                "pr_auc": float(average_precision_score(y_true == k, proba[:, k], sample_weight=sample_weight))
+                if (y_true == k).any() else math.nan,
                 "precision": float(per_p[k]),
                 "recall": float(per_r[k]),
                 "f1": float(per_f[k]),

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._errors import DataError
 from ._validation import check_number, check_option
-from .metrics import alert_count, threshold_sweep
+from .metrics import alert_count, cost_at_threshold, cost_sweep, row_costs, threshold_sweep
 
 __all__ = [
     "MIN_RELIABLE_POSITIVES",
@@ -50,17 +50,27 @@ def _labels_and_scores(y_true, score, owner: str):
     return y_true, score
 
 
-def _counts(y_true, score, thresholds) -> dict:
-    """Confusion counts at each threshold, read off one sweep (exact, ``score >= t``)."""
-    sweep, tp, fp = threshold_sweep(y_true, score)
+def _counts(y_true, score, thresholds, sample_weight=None) -> dict:
+    """Confusion counts (sums of weights, with ``sample_weight``) at each threshold, read off
+    one sweep (exact, ``score >= t``)."""
+    sweep, tp, fp = threshold_sweep(y_true, score, sample_weight)
     t = np.atleast_1d(np.asarray(thresholds, dtype=float))
     # sweep thresholds are strictly decreasing: count those >= t by searching the negation
     above = np.searchsorted(-sweep, -t, side="right")
     tp = np.r_[0, tp][above]
     fp = np.r_[0, fp][above]
-    n_pos = int(y_true.sum())
-    n_neg = int(y_true.size) - n_pos
-    return {"tp": tp, "fp": fp, "fn": n_pos - tp, "tn": n_neg - fp, "n": int(y_true.size), "n_pos": n_pos}
+    if sample_weight is None:
+        n_pos = int(y_true.sum())
+        n = int(y_true.size)
+    else:
+        weight = np.asarray(sample_weight, dtype=float)
+        n_pos, n = float(weight[y_true == 1].sum()), float(weight.sum())
+    return {"tp": tp, "fp": fp, "fn": n_pos - tp, "tn": (n - n_pos) - fp, "n": n, "n_pos": n_pos}
+
+
+def _number(value):
+    """A count as an int, a sum of weights as a float (JSON keeps which one it is)."""
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
 
 
 def _ratio(num, den) -> float:
@@ -76,6 +86,8 @@ def threshold_outcome(
     *,
     cost_fn: float = 1.0,
     cost_fp: float = 1.0,
+    cost=None,
+    sample_weight=None,
 ) -> dict:
     """Say whether a threshold rule's target was reached on the rows given.
 
@@ -90,6 +102,8 @@ def threshold_outcome(
         The rule's target (precision or recall floor, or share of rows to flag).
     cost_fn, cost_fp : float
         Costs for ``"cost"``.
+    cost, sample_weight : array-like of float, optional
+        Per-row costs of a missed positive and row weights, as in ``select_threshold``.
 
     Returns
     -------
@@ -109,14 +123,16 @@ def threshold_outcome(
     """
     check_option(rule, "rule", "threshold_outcome", OUTCOME_RULES)
     y_true, score = _labels_and_scores(y_true, score, "threshold_outcome")
-    c = _counts(y_true, score, threshold)
-    tp, fp, fn = int(c["tp"][0]), int(c["fp"][0]), int(c["fn"][0])
+    c = _counts(y_true, score, threshold, None if rule == "alerts" else sample_weight)
+    tp, fp, fn = (_number(c[key][0]) for key in ("tp", "fp", "fn"))
     flagged, n = tp + fp, c["n"]
     out = {"rule": rule, "target": target, "reached": True, "achieved": None, "fallback": None}
     if rule == "f1":
         out["achieved"] = _ratio(2 * tp, 2 * tp + fp + fn)
     elif rule == "cost":
-        out["achieved"] = (cost_fn * fn + cost_fp * fp) / n
+        money = cost_at_threshold(y_true, score, threshold, cost_fn=cost_fn, cost_fp=cost_fp, cost=cost,
+                                  sample_weight=sample_weight)
+        out["achieved"] = money["lost"] / n
     elif rule == "alerts":
         check_number(target, "target", "threshold_outcome", low=0, high=1, closed="neither")
         wanted = alert_count(target, n)
@@ -133,7 +149,7 @@ def threshold_outcome(
         achieved = out["achieved"] if not math.isnan(out["achieved"]) else 0.0
         out["reached"] = achieved >= target - 1e-12
         if not out["reached"]:
-            _, all_tp, all_fp = threshold_sweep(y_true, score)
+            _, all_tp, all_fp = threshold_sweep(y_true, score, sample_weight)
             values = all_tp / (all_tp + all_fp) if rule == "precision" else all_tp / max(c["n_pos"], 1)
             best = float(values.max())
             if achieved >= best - 1e-12:
@@ -152,6 +168,8 @@ def operating_table(
     costs: dict | None = None,
     thresholds=None,
     n_points: int = 25,
+    cost=None,
+    sample_weight=None,
 ) -> list[dict]:
     """What each of a grid of thresholds would do, one row per threshold.
 
@@ -169,6 +187,10 @@ def operating_table(
         that the rare end (a handful of alerts) is seen as well as the bulk.
     n_points : int, default=25
         Size of the default grid (fewer when scores tie).
+    cost : array-like of float, optional
+        Per-row cost of missing a positive (replaces ``costs["fn"]``).
+    sample_weight : array-like of float, optional
+        Row weights: the counts become sums of weights.
 
     Returns
     -------
@@ -195,10 +217,15 @@ def operating_table(
     if chosen is not None:
         grid = np.r_[grid, float(chosen)]
     grid = np.unique(grid)[::-1]
-    c = _counts(y_true, score, grid)
+    c = _counts(y_true, score, grid, sample_weight)
+    n = c["n"]
+    if costs:
+        sweep, lost, nobody = cost_sweep(y_true, score, cost_fn=costs["fn"], cost_fp=costs["fp"], cost=cost,
+                                         sample_weight=sample_weight)
+        lost = np.r_[nobody, lost][np.searchsorted(-sweep, -grid, side="right")]
     rows = []
     for i, t in enumerate(grid):
-        tp, fp, fn, tn = (int(c[key][i]) for key in ("tp", "fp", "fn", "tn"))
+        tp, fp, fn, tn = (_number(c[key][i]) for key in ("tp", "fp", "fn", "tn"))
         row = {
             "threshold": float(t),
             "flagged": tp + fp,
@@ -213,8 +240,7 @@ def operating_table(
             "chosen": chosen is not None and float(t) == float(chosen),
         }
         if costs:
-            total = _total_cost(fn, fp, costs["fn"], costs["fp"])
-            row.update(expected_cost_per_row=total / n, total_cost=total)
+            row.update(expected_cost_per_row=float(lost[i]) / n, total_cost=float(lost[i]))
         rows.append(row)
     return rows
 
@@ -285,13 +311,20 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) 
     return out
 
 
-def _total_cost(fn, fp, cost_fn, cost_fp) -> float:
-    """The one cost definition: a missed positive costs ``cost_fn``, a false alarm ``cost_fp``."""
-    return float(cost_fn * fn + cost_fp * fp)
-
-
-def cost_summary(y_true, score, threshold: float, cost_fn: float, cost_fp: float) -> dict:
-    """The cost of a threshold, and of the two trivial policies beside it.
+def cost_summary(
+    y_true,
+    score,
+    threshold: float,
+    cost_fn: float,
+    cost_fp: float,
+    *,
+    cost=None,
+    sample_weight=None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    random_state: int | None = 0,
+) -> dict:
+    """The money a threshold loses and saves, beside the two trivial policies.
 
     Parameters
     ----------
@@ -300,38 +333,101 @@ def cost_summary(y_true, score, threshold: float, cost_fn: float, cost_fp: float
     threshold : float
     cost_fn, cost_fp : float
         Cost of a missed positive and of a false alarm (same unit, e.g. euros).
+    cost : array-like of float, optional
+        Each row's cost of being missed (e.g. the amount); replaces ``cost_fn``.
+    sample_weight : array-like of float, optional
+        Row weights.
+    n_resamples : int, default=1000
+        Bootstrap resamples for the intervals (0: none). Positives and negatives are drawn
+        with replacement separately, as for the report's PR-AUC interval.
+    level : float, default=0.95
+    random_state : int or None, default=0
 
     Returns
     -------
     dict
-        ``cost_per_row``, ``total_cost`` (``cost_fn * FN + cost_fp * FP``),
-        ``flag_nobody_total_cost`` (every positive missed), ``flag_everyone_total_cost``
-        (every negative a false alarm), ``saved_vs_flag_nobody`` (``flag_nobody_total_cost
-        - total_cost``), and the counts ``fn``, ``fp``, ``n``.
+        ``money_lost`` (the missed positives' costs plus ``cost_fp`` per false alarm, from
+        :func:`raretune.metrics.row_costs`), ``money_saved_vs_flag_nobody`` (flagging nobody
+        loses every positive's cost), ``amount_weighted_recall`` (the share of the positives'
+        cost caught; NaN when it is 0), ``flag_nobody_money_lost``,
+        ``flag_everyone_money_lost``, ``intervals`` (bootstrap ``[low, high]`` of
+        ``money_lost`` and ``money_saved_vs_flag_nobody``, ``level``, ``n_resamples``), the
+        same figures under their older names (``total_cost``, ``cost_per_row``,
+        ``flag_nobody_total_cost``, ``flag_everyone_total_cost``, ``saved_vs_flag_nobody``)
+        and the counts ``fn``, ``fp`` (sums of weights with ``sample_weight``) and ``n``.
 
     Examples
     --------
-    >>> s = cost_summary([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.2], 0.5, cost_fn=10, cost_fp=1)
-    >>> s["total_cost"], s["flag_nobody_total_cost"], s["saved_vs_flag_nobody"]
+    >>> s = cost_summary([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.2], 0.5, cost_fn=10, cost_fp=1, n_resamples=0)
+    >>> s["money_lost"], s["flag_nobody_money_lost"], s["money_saved_vs_flag_nobody"]
     (11.0, 20.0, 9.0)
+    >>> s = cost_summary([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.2], 0.5, cost_fn=1, cost_fp=1, cost=[0, 0, 30, 10],
+    ...                  n_resamples=0)
+    >>> s["money_lost"], s["amount_weighted_recall"]
+    (11.0, 0.75)
     """
     check_number(cost_fn, "cost_fn", "cost_summary", low=0)
     check_number(cost_fp, "cost_fp", "cost_summary", low=0)
+    check_number(n_resamples, "n_resamples", "cost_summary", kind=int, low=0)
     y_true, score = _labels_and_scores(y_true, score, "cost_summary")
-    c = _counts(y_true, score, threshold)
-    fn, fp, n = int(c["fn"][0]), int(c["fp"][0]), c["n"]
-    total = _total_cost(fn, fp, cost_fn, cost_fp)
-    nobody = _total_cost(c["n_pos"], 0, cost_fn, cost_fp)
-    return {
-        "cost_per_row": total / n,
-        "total_cost": total,
+    costs = dict(cost_fn=cost_fn, cost_fp=cost_fp, cost=cost, sample_weight=sample_weight)
+    money = cost_at_threshold(y_true, score, threshold, **costs)
+    c = _counts(y_true, score, threshold, sample_weight)
+    lost, nobody = money["lost"], money["flag_nobody"]
+    out = {
+        "money_lost": lost,
+        "money_saved_vs_flag_nobody": nobody - lost,
+        "amount_weighted_recall": _ratio(nobody - _missed(y_true, score, threshold, costs), nobody),
+        "flag_nobody_money_lost": nobody,
+        "flag_everyone_money_lost": money["flag_everyone"],
+        "intervals": _money_intervals(y_true, score, threshold, costs, n_resamples, level, random_state),
+        "cost_per_row": lost / c["n"],
+        "total_cost": lost,
         "flag_nobody_total_cost": nobody,
-        "flag_everyone_total_cost": _total_cost(0, n - c["n_pos"], cost_fn, cost_fp),
-        "saved_vs_flag_nobody": nobody - total,
-        "fn": fn,
-        "fp": fp,
-        "n": n,
+        "flag_everyone_total_cost": money["flag_everyone"],
+        "saved_vs_flag_nobody": nobody - lost,
+        "fn": _number(c["fn"][0]),
+        "fp": _number(c["fp"][0]),
+        "n": int(y_true.size),
     }
+    return out
+
+
+def _missed(y_true, score, threshold, costs) -> float:
+    """The missed positives' share of the money lost (false alarms left out)."""
+    miss, _ = row_costs(y_true, **costs)
+    return float(miss[score < threshold].sum())
+
+
+def _money_intervals(y_true, score, threshold, costs, n_resamples, level, random_state) -> dict | None:
+    """Stratified bootstrap intervals of the money lost and saved at a fixed threshold.
+
+    At a fixed threshold the money lost is a sum over rows (:func:`raretune.metrics.row_costs`),
+    so a resample is a vector of draw counts and its total one dot product.
+    """
+    if n_resamples == 0:
+        return None
+    check_number(level, "level", "cost_summary", low=0, high=1, closed="neither")
+    miss, alarm = row_costs(y_true, **costs)
+    flagged = score >= threshold
+    lost_row = np.where(flagged, alarm, miss)
+    saved_row = miss - lost_row
+    rng = np.random.default_rng(random_state)
+    lost = np.zeros(n_resamples)
+    saved = np.zeros(n_resamples)
+    for rows in (np.flatnonzero(y_true == 1), np.flatnonzero(y_true == 0)):
+        if rows.size == 0:
+            continue
+        chunk = max(1, 4_000_000 // rows.size)  # bounds the draw matrix to a few tens of MB
+        for start in range(0, n_resamples, chunk):
+            b = min(chunk, n_resamples - start)
+            drawn = rows[rng.integers(0, rows.size, size=(b, rows.size))]
+            lost[start:start + b] += lost_row[drawn].sum(axis=1)
+            saved[start:start + b] += saved_row[drawn].sum(axis=1)
+    tail = (1 - level) / 2 * 100
+    return {"money_lost": [float(v) for v in np.percentile(lost, [tail, 100 - tail])],
+            "money_saved_vs_flag_nobody": [float(v) for v in np.percentile(saved, [tail, 100 - tail])],
+            "level": float(level), "n_resamples": int(n_resamples)}
 
 
 def reliability_warnings(y_validation, y_test=None, *, min_positives: int = MIN_RELIABLE_POSITIVES) -> list[str]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._errors import ConfigError, DataError
 from ._validation import check_number, check_option
-from .metrics import alert_count, log_loss, threshold_sweep
+from .metrics import alert_count, cost_sweep, log_loss, threshold_sweep
 from .prevalence import adjust_prevalence
 
 __all__ = ["CAPACITY_PERIODS", "THRESHOLD_RULES", "ProbabilityCalibrator", "capacity_share", "parse_threshold_spec",
@@ -167,6 +167,8 @@ def select_threshold(
     target: float | None = None,
     cost_fn: float = 1.0,
     cost_fp: float = 1.0,
+    cost=None,
+    sample_weight=None,
 ) -> float:
     """Choose a binary decision threshold on validation scores.
 
@@ -183,7 +185,9 @@ def select_threshold(
         ``"f1"``: the highest F1. ``"precision"``: the highest recall with precision at
         least ``target`` (when no threshold reaches it, the highest precision).
         ``"recall"``: the highest precision with recall at least ``target``. ``"cost"``:
-        the lowest ``cost_fn * FN + cost_fp * FP``. ``"alerts"``: an alert budget, flags
+        the lowest money lost, ``cost_fn * FN + cost_fp * FP`` or, with per-row ``cost``,
+        the sum of the missed positives' costs plus ``cost_fp * FP``
+        (:func:`raretune.metrics.cost_sweep`). ``"alerts"``: an alert budget, flags
         the top ``target`` share of rows: ``k = max(1, floor(target * n + 0.5))`` rows
         (``round(target * n)``, halves up, at least one), within one row when scores tie;
         when ties make that impossible, the reachable count closest to ``k`` (the smaller
@@ -193,6 +197,11 @@ def select_threshold(
         flag, in (0, 1).
     cost_fn, cost_fp : float
         Costs of a missed positive and of a false alarm, for ``"cost"``.
+    cost : array-like of float, optional
+        For ``"cost"``: each row's cost of being missed (e.g. its amount); replaces ``cost_fn``.
+    sample_weight : array-like of float, optional
+        Row weights: TP, FP and FN become sums of weights for every rule but ``"alerts"``,
+        which counts rows (an analyst reviews rows).
 
     Returns
     -------
@@ -228,12 +237,14 @@ def select_threshold(
         raise DataError("Cannot choose a threshold: the validation rows hold no positive example.")
     if y_true.size == 0:
         raise DataError("Cannot choose a threshold on no validation rows.")
-    thresholds, tp, fp = threshold_sweep(y_true, score)
+    thresholds, tp, fp = threshold_sweep(y_true, score, None if rule == "alerts" else sample_weight)
     n_pos = tp[-1]
-    precision = tp / (tp + fp)
-    recall = tp / max(n_pos, 1)  # no positives happens only under "alerts", which ignores it
+    flagged = tp + fp  # with sample weights a threshold may flag only rows of weight 0
+    precision = np.divide(tp, flagged, out=np.zeros(tp.shape), where=flagged > 0)
+    # no positives (or positives of weight 0 only) leaves recall 0; "alerts" ignores it anyway
+    recall = tp / n_pos if n_pos > 0 else np.zeros(tp.shape)
     if rule == "f1":
-        value = 2 * tp / (tp + fp + n_pos)
+        value = np.divide(2 * tp, flagged + n_pos, out=np.zeros(tp.shape), where=flagged + n_pos > 0)
         best = _argbest(value)
     elif rule == "precision":
         ok = precision >= target - 1e-12
@@ -248,10 +259,11 @@ def select_threshold(
     else:
         check_number(cost_fn, "cost_fn", "select_threshold", low=0, closed="neither")
         check_number(cost_fp, "cost_fp", "select_threshold", low=0, closed="neither")
-        cost = cost_fn * (n_pos - tp) + cost_fp * fp
-        if cost_fn * n_pos <= cost.min():  # predicting nothing positive is cheapest
+        _, lost, nobody = cost_sweep(y_true, score, cost_fn=cost_fn, cost_fp=cost_fp, cost=cost,
+                                     sample_weight=sample_weight)
+        if nobody <= lost.min():  # predicting nothing positive is cheapest
             return float(min(1.0, np.nextafter(thresholds[0], np.inf)))
-        best = _argbest(-cost)
+        best = _argbest(-lost)
     upper = thresholds[best]
     lower = thresholds[best + 1] if best + 1 < thresholds.size else 0.0
     return float(np.clip((upper + lower) / 2.0, 0.0, 1.0))

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..metrics import threshold_sweep
+from ..metrics import cost_sweep, threshold_sweep
 from ._plots import _COLORS, _HEIGHT, _WIDTH, _figure, _styled, plain_text
 
 __all__ = ["SMALL_SCORE", "capture_figure", "mostly_small", "score_histogram_figure",
@@ -78,7 +78,7 @@ def threshold_figure(
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
     if costs:
         fn_cost, fp_cost = float(costs["fn"]), float(costs["fp"])
-        cost = fn_cost * (n_pos - tp) + fp_cost * fp
+        _, cost, _ = cost_sweep(y_true, score, cost_fn=fn_cost, cost_fp=fp_cost)  # the one cost formula
         cost_ax = axes[1]
         cost_ax.plot(thresholds, cost, color=_COLORS["cost"], lw=1.6,
                      label=f"expected cost (FN {fn_cost:g}, FP {fp_cost:g})")

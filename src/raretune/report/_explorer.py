@@ -261,6 +261,8 @@ def explorer_html(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
     scale, low, high = _scale(np.asarray(data["scores"]), counts)
     deployed = float(_round6(np.array([threshold]))[0])
     costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
+    if costs and (costs.get("cost_column") or costs.get("weight_column")):
+        costs = None  # the explorer counts rows at a fixed FN cost: per-row costs and weights are not in it
     payload = {**data, "deployed": deployed, "deployed_source": source, "scale": scale,
                "log_low": low, "log_high": high,
                "costs": {"fn": float(costs["fn"]), "fp": float(costs["fp"])} if costs else None}

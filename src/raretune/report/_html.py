@@ -151,7 +151,10 @@ def _summary(rec: RunRecord) -> str:
                            _decision_interval_html(rec, "precision")))
         cards.append(_card("test recall", _metric(test.get("recall"), "test.recall"),
                            _decision_interval_html(rec, "recall")))
-        cost = _expected_cost(m)
+        money = _get(m, "test", "cost")
+        cost = None if isinstance(money, Mapping) and "money_lost" in money else _expected_cost(m)
+        if cost is None and isinstance(money, Mapping) and "money_lost" in money:
+            cards.extend(_money_cards(m, money))
         if cost is not None:
             costs = m["costs"]
             cards.append(_card("expected cost (test)", _computed(_round_if_whole(cost),
@@ -224,6 +227,34 @@ def _round_if_whole(value: float):
 
 def _fmt_plain(value) -> str:
     return f"{value:g}" if _is_number(value) else str(value)
+
+
+def _money_cards(m: Mapping, money: Mapping) -> list:
+    """Money lost and saved against flagging nobody on the test rows, with bootstrap intervals."""
+    costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else {}
+    missed = (f"a missed positive costs its {escape(str(costs['cost_column']))}" if costs.get("cost_column")
+              else f"FN × {escape(_fmt_plain(costs.get('fn')))}")
+    fp = f"FP × {escape(_fmt_plain(costs.get('fp')))}"
+    intervals = money.get("intervals") if isinstance(money.get("intervals"), Mapping) else {}
+
+    def interval(key):
+        low_high = intervals.get(key)
+        if not low_high:
+            return ""
+        return (f"{intervals.get('level', 0.95):.0%} CI {_metric(low_high[0], _path('test', 'cost', 'intervals', key, 0))}"
+                f"–{_metric(low_high[1], _path('test', 'cost', 'intervals', key, 1))}; ")
+
+    return [
+        _card("money lost (test)", _metric(money.get("money_lost"), "test.cost.money_lost"),
+              interval("money_lost") + f"{missed} + {fp}"),
+        _card("money saved vs flag nobody (test)",
+              _metric(money.get("money_saved_vs_flag_nobody"), "test.cost.money_saved_vs_flag_nobody"),
+              interval("money_saved_vs_flag_nobody") + "flag nobody loses "
+              + _metric(money.get("flag_nobody_money_lost"), "test.cost.flag_nobody_money_lost")),
+        _card("amount-weighted recall (test)",
+              _metric(money.get("amount_weighted_recall"), "test.cost.amount_weighted_recall"),
+              "share of the positives' cost caught"),
+    ]
 
 
 def _expected_cost(m: Mapping) -> float | None:

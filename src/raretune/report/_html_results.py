@@ -208,6 +208,8 @@ def _operating_point_section(rec: RunRecord) -> str:
     threshold = _get(m, "threshold", "value")
     if validation is not None and _is_number(threshold) and _get(m, "task", "type") != "multiclass":
         costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
+        if costs and (costs.get("cost_column") or costs.get("weight_column")):
+            costs = None  # the curve counts rows at a fixed FN cost; per-row costs and weights are in the tables
         refit = _get(m, "refit", "threshold", "value")
         refit = float(refit) if _is_number(refit) else None
         parts.append('<div class="figures">' + _figure(

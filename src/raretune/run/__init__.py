@@ -37,6 +37,7 @@ from ._plan import fold_layout, make_plan, resolve_capacity, search_split, split
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
+from ._row_values import load_columns, part_values, take_row_columns
 from ._search import search_trials
 from ._warnings import identifier_warnings, shortfall_warning, untried_remedies_warning
 from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores, write_split
@@ -116,15 +117,20 @@ def _job(config: RunConfig) -> RunResult:
 
     with progress.phase("load"):
         data, test_data = _load(config, progress)
+        data, test_data, row_columns = take_row_columns(config, data, test_data)
     modality = modality_of(data)
     diagnosis = _diagnose(data, progress)
     split = split_data(config, data, test_data)
     plan = make_plan(config, modality, split)
     plan = resolve_capacity(plan, data, split)
+    values = part_values(row_columns, split)
     layout = fold_layout(config, data, split) if plan.cross_fitted else {}
     for note in plan.notes:
         progress.say(note)
     split = search_split(plan, split)
+    values = values.searched(plan.cross_fitted)
+    if values.any:  # every stage scoring the validation rows with plan.objective uses their costs and weights
+        plan = plan.on_rows(split.validation.y, values.of("validation"))
     modality = modality.learn(split.train)
     run_fingerprint = fingerprint(modality, data, test_data,
                                   {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
@@ -143,7 +149,7 @@ def _job(config: RunConfig) -> RunResult:
             import keras
 
             keras.utils.set_random_seed(plan.seed)
-        hypermodel = modality.hypermodel(plan, split.train, layout)
+        hypermodel = modality.hypermodel(plan, split.train, layout, values.of("train")["sample_weight"])
         if plan.cross_fitted:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
@@ -177,23 +183,23 @@ def _job(config: RunConfig) -> RunResult:
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
 
         with progress.phase("decide"):
-            decision = decide(plan, split.validation.y, chosen.raw, chosen.prior)
+            decision = decide(plan, split.validation.y, chosen.raw, chosen.prior, values.of("validation"))
             if data.is_binary:
-                outcome = decision.outcome(plan, split.validation.y, chosen.raw)
+                outcome = decision.outcome(plan, split.validation.y, chosen.raw, values.of("validation"))
                 if not outcome["reached"]:
                     warnings_.append(outcome["fallback"])
                     progress.say(f"warning: {outcome['fallback']}")
         with progress.phase("test", "test: scoring the test set once"):
             test_raw = modality.predict_raw(chosen.model, split.test)
             validation_score, test_score = decision.scores(chosen.raw), decision.scores(test_raw)
-            validation, test = _score(plan, data, decision, split, validation_score, test_score)
+            validation, test = _score(plan, data, decision, split, validation_score, test_score, values)
             per_period = period_metrics(config, data, test_data, split, test_score, decision.threshold)
             operating = None
             if data.is_binary:
                 from ..operating import operating_table, reliability_warnings
 
                 operating = operating_table(split.validation.y, validation_score, chosen=decision.threshold,
-                                            costs=_costs(plan))
+                                            costs=_costs(plan), **values.of("validation"))
                 for warning in reliability_warnings(split.validation.y, split.test.y):
                     warnings_.append(warning)
                     progress.say(f"warning: {warning}")
@@ -214,7 +220,7 @@ def _job(config: RunConfig) -> RunResult:
             with progress.phase("baseline", "baseline: HistGradientBoosting"), \
                     _isolated("the baseline", progress, warnings_), sklearn_phase():
                 folds = hypermodel.folds_of(split.train)[0] if plan.cross_fitted else None
-                leaderboard.append(baseline_row(plan, modality, split, folds=folds))
+                leaderboard.append(baseline_row(plan, modality, split, folds=folds, test_values=values.of("test")))
 
         model, refitted = chosen.model, None
         refit_estimate = _refit_estimate(chosen, search, converged)
@@ -224,7 +230,7 @@ def _job(config: RunConfig) -> RunResult:
         elif plan.cross_fitted and config.refit:
             with progress.phase("refit", "refit: retraining the chosen models on every row"), \
                     _isolated("the refit", progress, warnings_):
-                model, refit_decision, refit_record = refit(plan, hypermodel, search, chosen, split)
+                model, refit_decision, refit_record = refit(plan, hypermodel, search, chosen, split, values.refit_rows())
                 refitted = {"decision": refit_decision, "record": refit_record}
                 progress.say(f"refit on all {refit_record['n_rows']:,} rows (test rows included): out-of-fold "
                              f"{plan.objective.metric} = {refit_record['validation_score']:.4f}")
@@ -274,8 +280,9 @@ def _load(config: RunConfig, progress):
     source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
     progress.say(f"loading {source}")
     split_columns = tuple(c for c in (config.time_column, config.group_column, config.segment_by) if c is not None)
+    keep, drop = load_columns(config)
     data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir,
-                     keep=tuple(config.keep) + split_columns, drop=config.drop)
+                     keep=keep + split_columns, drop=drop)
 
     test_data = None
     if config.test_data is not None:
@@ -301,19 +308,19 @@ def _diagnose(data, progress) -> dict:
 
 def _costs(plan) -> dict | None:
     """``{"fn", "fp"}`` when the objective or the threshold is about cost."""
-    if plan.threshold[0] == "cost" or plan.objective.name == "cost":
+    if plan.threshold[0] == "cost" or plan.objective.name == "cost" or plan.config.cost_column is not None:
         return {"fn": plan.config.cost_fn, "fp": plan.config.cost_fp}
     return None
 
 
-def _score(plan, data, decision, split, validation_score, test_score):
+def _score(plan, data, decision, split, validation_score, test_score, values):
     """Validation and test metrics at the decision: bootstrap intervals, and for a binary task
     Wilson intervals of precision, recall and alert rate, and the cost in money."""
     costs = _costs(plan)
     kwargs = dict(threshold=decision.threshold if decision.threshold is not None else 0.5, costs=costs,
                   class_names=data.classes)
-    validation = score_predictions(split.validation.y, validation_score, **kwargs)
-    test = score_predictions(split.test.y, test_score, **kwargs)
+    validation = score_predictions(split.validation.y, validation_score, **kwargs, **values.of("validation"))
+    test = score_predictions(split.test.y, test_score, **kwargs, **values.of("test"))
     if data.is_binary:
         from ..report import bootstrap_intervals
 
@@ -327,7 +334,8 @@ def _score(plan, data, decision, split, validation_score, test_score):
             for part, y, score in (("validation", split.validation.y, validation_score),
                                    ("test", split.test.y, test_score)):
                 (validation if part == "validation" else test)["cost"] = cost_summary(
-                    y, score, decision.threshold, costs["fn"], costs["fp"])
+                    y, score, decision.threshold, costs["fn"], costs["fp"], **values.of(part),
+                    n_resamples=1000 if part == "test" else 0, random_state=0 if plan.seed is None else plan.seed)
     return validation, test
 
 

@@ -51,13 +51,30 @@ def trial_candidates(plan, modality, hypermodel, search, split) -> list:
 
 
 def training_prior(hypermodel, train, trial):
-    """The class prior a trial's network was trained under, after its remedy (``None``: undefined)."""
+    """The class prior a trial's network was trained under, after its remedy and the sample
+    weights (``None``: undefined)."""
     settings = remedy_settings(trial.hyperparameters)
     remedy = get_remedy(settings["strategy"])
     rows = train
-    if remedy.resamples:
+    weight = getattr(hypermodel, "sample_weight", None)
+    if remedy.resamples and weight is None:
         rows = hypermodel.training_rows(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters))
-    return remedy.training_prior(settings, rows.y, train.n_classes)
+    elif remedy.resamples:
+        rows, weight = hypermodel.training_rows_weighted(train, settings, seed=hypermodel.trial_seed(trial.hyperparameters),
+                                                         sample_weight=hypermodel.weights_of(train))
+    prior = remedy.training_prior(settings, rows.y, train.n_classes)
+    return prior if prior is None or weight is None else _weighted_prior(prior, rows.y, weight)
+
+
+def _weighted_prior(prior, y, sample_weight):
+    """The prior once every row's loss is multiplied by its sample weight: each class's share
+    scaled by its mean weight among the training rows (exact for counted rows, expected for drawn ones)."""
+    shares = np.atleast_1d(np.asarray(prior, dtype=float))
+    shares = np.r_[1.0 - shares[0], shares[0]] if shares.size == 1 else shares
+    y, sample_weight = np.asarray(y), np.asarray(sample_weight, dtype=float)
+    mean = np.array([sample_weight[y == k].mean() if (y == k).any() else 1.0 for k in range(shares.size)])
+    weighted = shares * mean / max(float(np.sum(shares * mean)), 1e-300)
+    return float(weighted[1]) if np.ndim(prior) == 0 else weighted.tolist()
 
 
 def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings=None) -> list:
@@ -87,7 +104,7 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
         progress.say(f"candidate {i}/{len(members)}: {member_label(member)}, {hypermodel.folds} folds",
                      verbose_only=True)
         try:
-            raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed)
+            raw, network = fit_converged(hypermodel.schema, rows, ids, member, plan.seed, hypermodel.weights_of(rows))
         except ModelTooLarge as exc:
             message = f"{member_label(member)} left out: {exc}"
             progress.say(f"warning: {message}")
@@ -102,15 +119,20 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
     return out
 
 
-def fit_converged(schema, rows, fold_ids, member: dict, seed):
-    """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``."""
+def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None):
+    """Cross-fit one converged model (a ``members`` entry): ``(out-of-fold scores, Keras model or None)``.
+
+    ``sample_weight``: of ``rows``, passed to every fold's fit.
+    """
     from ..models.export import logistic_model, trees_model
     from ..tuning import cross_fit_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":
-        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed)
+        raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
+                                         sample_weight=sample_weight)
         return raw, logistic_model(schema, fitted)
-    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed)
+    raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
+                                  sample_weight=sample_weight)
     return raw, trees_model(schema, fitted)
 
 

@@ -28,7 +28,7 @@ FAST_MAX_ROWS = 20_000
 _TUNERS = ("hyperband", "bayesian", "random")
 _CALIBRATIONS = ("auto", "none", "prior", "platt", "isotonic")
 #: Options that decide what is searched: a resumed run or a worker must have the same ones.
-SEARCH_OPTIONS = ("keep", "drop", "time_column", "group_column", "gap", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
+SEARCH_OPTIONS = ("keep", "drop", "time_column", "group_column", "gap", "cost_column", "weight_column", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
                   "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
 
 
@@ -62,6 +62,18 @@ class RunConfig:
     gap : str, optional
         With ``time_column``: a period left out after training and after validation (label
         maturity), e.g. ``"30d"``, ``"12h"``, or a number in the time column's units.
+    cost_column : str, optional
+        Money as the objective: what missing each positive costs is that row's value of
+        this column (e.g. the amount); a false alarm costs ``cost_fp``. The objective and
+        threshold ``"cost"`` minimise the money lost (``cost_fn`` is then unused), and the
+        record gives money lost and saved against flagging nobody, with bootstrap intervals,
+        and amount-weighted recall. The column stays a feature (the amount is usually a
+        legitimate signal); name it in ``drop`` too to use it only as the cost. Values must
+        be numbers >= 0, none missing.
+    weight_column : str, optional
+        Sample weights (numbers >= 0, none missing), honoured by training (multiplied into
+        the remedy's row weights), the search objective, the threshold and the metrics.
+        Never a feature.
     segment_by : str, optional
         A column whose values (e.g. countries) get a table of test metrics each.
     out : path, optional
@@ -143,6 +155,8 @@ class RunConfig:
     time_column: str | None = None
     group_column: str | None = None
     gap: str | None = None
+    cost_column: str | None = None
+    weight_column: str | None = None
     segment_by: str | None = None
     out: str | os.PathLike | None = None
     strategies: tuple | None = None
@@ -217,6 +231,10 @@ class RunConfig:
             raise ConfigError("A distributed search needs --out: the run folder that chief and workers share.")
         if self.worker is not None and self.overwrite:
             raise ConfigError("A worker never replaces the run folder; pass --overwrite to the chief.")
+        for name in ("cost_column", "weight_column"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"The {name!r} parameter of run must be a column name. Got {value!r} instead.")
         get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
         if threshold_rule(self)[0] == "capacity" and self.time_column is None:
             raise ConfigError(f"--threshold {self.threshold} needs --time-column: alerts per period are counted in time.")
@@ -238,7 +256,7 @@ class RunConfig:
     @property
     def objective_(self):
         """The search objective, direction stated."""
-        return get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
+        return get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp, cost_column=self.cost_column)
 
     def to_dict(self) -> dict:
         """JSON-ready options (data objects are described, not serialised)."""

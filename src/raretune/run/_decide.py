@@ -42,12 +42,15 @@ class Decision:
         """Calibrated probabilities of raw scores."""
         return self.calibrator.transform(raw)
 
-    def outcome(self, plan, y, raw) -> dict:
-        """Whether the threshold rule's target was reached on validation, and what was done instead."""
+    def outcome(self, plan, y, raw, values: dict | None = None) -> dict:
+        """Whether the threshold rule's target was reached on validation, and what was done instead.
+
+        ``values``: the rows' ``cost`` and ``sample_weight`` (:class:`~raretune.run._row_values.RowValues`).
+        """
         from ..operating import threshold_outcome
 
         return threshold_outcome(y, self.scores(raw), self.threshold, self.rule, self.target,
-                                 cost_fn=plan.config.cost_fn, cost_fp=plan.config.cost_fp)
+                                 cost_fn=plan.config.cost_fn, cost_fp=plan.config.cost_fp, **(values or {}))
 
     def threshold_record(self) -> dict | None:
         """``{"value", "rule", "target"}`` (and ``"capacity"``) for ``metrics.json`` (``None``
@@ -60,7 +63,7 @@ class Decision:
         return record
 
 
-def decide(plan, y, raw, prior) -> Decision:
+def decide(plan, y, raw, prior, values: dict | None = None) -> Decision:
     """Fit the calibration on ``(y, raw)``, then choose the threshold on the calibrated scores.
 
     Parameters
@@ -73,6 +76,9 @@ def decide(plan, y, raw, prior) -> Decision:
         The model's raw validation scores.
     prior : float, list or None
         The class prior the model was trained under (for prior correction).
+    values : dict, optional
+        The rows' ``cost`` and ``sample_weight`` for the threshold (the calibration is fitted
+        unweighted).
 
     Raises
     ------
@@ -90,7 +96,7 @@ def decide(plan, y, raw, prior) -> Decision:
     if np.ndim(raw) == 1:
         calibrated = calibrator.transform(raw)
         threshold = select_threshold(y, calibrated, rule=rule, target=target,
-                                     cost_fn=config.cost_fn, cost_fp=config.cost_fp)
+                                     cost_fn=config.cost_fn, cost_fp=config.cost_fp, **(values or {}))
         planned = getattr(plan, "capacity", None)
         if planned is not None:
             flagged = float(np.mean(calibrated >= threshold))

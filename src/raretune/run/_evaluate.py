@@ -262,6 +262,8 @@ def _batch_metrics(y, score, threshold, classes, costs) -> dict:
     """Every test metric of the run, on this batch, at the deployed threshold."""
     binary = len(classes) == 2
     costs = costs if isinstance(costs, dict) and binary else None
+    if costs and (costs.get("cost_column") or costs.get("weight_column")):
+        costs = None  # per-row costs and weights of a new batch are not read here: no figure beats a wrong one
     metrics = score_predictions(y, score, threshold=threshold if binary else 0.5, costs=costs,
                                 class_names=list(classes))
     if not binary:

@@ -70,11 +70,12 @@ def converged_row(plan, modality, candidate, validation, test) -> dict:
     }
 
 
-def baseline_row(plan, modality, split, *, folds=None) -> dict:
+def baseline_row(plan, modality, split, *, folds=None, test_values: dict | None = None) -> dict:
     """scikit-learn's HistGradientBoosting with balanced class weights, scored the same way.
 
     With cross-fitting (``folds``: each training row's fold id) its validation score is out
-    of fold too, over the same folds.
+    of fold too, over the same folds. ``test_values``: the test rows' ``cost`` and
+    ``sample_weight`` for its test score (the model itself is fitted unweighted).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -84,9 +85,9 @@ def baseline_row(plan, modality, split, *, folds=None) -> dict:
     def features(part):
         return modality.baseline_features(part, train)
 
-    def scores(y, proba):
+    def scores(y, proba, objective=plan.objective):
         proba = proba[:, 1] if proba.shape[1] == 2 else proba
-        return plan.objective.score(y, proba), _PR_AUC.score(y, proba)
+        return objective.score(y, proba), _PR_AUC.score(y, proba)
 
     model = HistGradientBoostingClassifier(class_weight="balanced", categorical_features="from_dtype",
                                            random_state=plan.seed, max_iter=200, early_stopping=True)
@@ -98,7 +99,8 @@ def baseline_row(plan, modality, split, *, folds=None) -> dict:
     model.fit(features(train), train.y)
     if folds is None:
         validation = scores(split.validation.y, model.predict_proba(features(split.validation)))
-    test = scores(split.test.y, model.predict_proba(features(split.test)))
+    test = scores(split.test.y, model.predict_proba(features(split.test)),
+                  plan.objective.on_rows(split.test.y, **(test_values or {})))
     return {
         "name": "hist_gradient_boosting",
         "kind": "baseline",

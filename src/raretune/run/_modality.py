@@ -44,13 +44,14 @@ class TableModality:
 
         return replace(self, schema=FeatureSchema.from_data(train))
 
-    def hypermodel(self, plan, rows, fold_layout=None):
-        """The Keras Tuner hypermodel that searches network and remedy on ``rows``."""
+    def hypermodel(self, plan, rows, fold_layout=None, sample_weight=None):
+        """The Keras Tuner hypermodel that searches network and remedy on ``rows`` (``sample_weight``:
+        theirs, or ``None``)."""
         from ..tuning import TabularHyperModel
 
         return TabularHyperModel(self.schema, strategies=plan.strategies, objective=plan.objective,
                                  random_state=plan.seed, folds=plan.folds, rows=rows if plan.cross_fitted else None,
-                                 fold_layout=fold_layout)
+                                 fold_layout=fold_layout, sample_weight=sample_weight)
 
     def predict_raw(self, model, rows) -> np.ndarray:
         """The network's raw scores for labelled or unlabelled rows: (n,) binary, (n, K) multiclass."""
@@ -113,7 +114,7 @@ class ImageModality:
 
         return replace(self, schema=ImageSchema.from_data(train))
 
-    def hypermodel(self, plan, rows, fold_layout=None):
+    def hypermodel(self, plan, rows, fold_layout=None, sample_weight=None):
         from ..tuning import ImageHyperModel
 
         return ImageHyperModel(self.schema, strategies=plan.strategies, objective=plan.objective, random_state=plan.seed)

@@ -9,7 +9,7 @@ rule. Every later stage reads the plan; none changes it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,14 @@ class RunPlan:
     threshold: tuple
     notes: tuple = ()
     capacity: dict | None = None
+
+    def on_rows(self, y, values: dict) -> "RunPlan":
+        """This plan with its objective bound to the validation rows' ``cost`` and ``sample_weight``.
+
+        Every stage that scores the validation rows (``y``, that very array) with
+        ``plan.objective`` then uses them; scoring other rows with it is refused.
+        """
+        return replace(self, objective=self.objective.on_rows(y, **values))
 
     @property
     def cross_fitted(self) -> bool:

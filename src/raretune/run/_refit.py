@@ -19,8 +19,11 @@ from ._plan import concat_rows
 __all__ = ["best_epochs", "refit"]
 
 
-def refit(plan, hypermodel, search, chosen, split):
+def refit(plan, hypermodel, search, chosen, split, values: dict | None = None):
     """Retrain ``chosen``'s members on train + test rows; decide again out of fold.
+
+    ``values``: those rows' ``cost`` and ``sample_weight`` (the search rows, then the test
+    rows), for training, the objective and the threshold.
 
     Returns
     -------
@@ -33,15 +36,19 @@ def refit(plan, hypermodel, search, chosen, split):
 
     started = time.monotonic()
     rows = concat_rows(split.train, split.test)
+    values = values or {}
+    objective = plan.objective.on_rows(rows.y, **values)
     refitter = TabularHyperModel(
-        hypermodel.schema, strategies=hypermodel.strategies, objective=plan.objective, random_state=plan.seed,
+        hypermodel.schema, strategies=hypermodel.strategies, objective=objective, random_state=plan.seed,
         memory_budget=hypermodel.memory_budget, folds=min(hypermodel.folds, int(rows.class_counts.min())), rows=rows,
+        sample_weight=values.get("sample_weight"),
     )
     networks, predictions, weights, epochs = [], [], [], []
     for member in chosen.members:
         if member["trial_id"] is None:  # a converged model: cross-fitted again on every row
             with sklearn_phase():
-                oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed)
+                oof, network = fit_converged(hypermodel.schema, rows, refitter.folds_of(rows)[0], member, plan.seed,
+                                             refitter.weights_of(rows))
             predictions.append(oof)
             epochs.append(None)
         else:
@@ -54,12 +61,12 @@ def refit(plan, hypermodel, search, chosen, split):
         networks.append(network)
         weights.append(int(member["weight"]))
     raw = weighted_average(predictions, weights)
-    decision = decide(plan, rows.y, raw, chosen.prior)
+    decision = decide(plan, rows.y, raw, chosen.prior, values)
     record = {
         "n_rows": rows.n_rows,
         "folds": refitter.folds,
         "members": [{**m, "epochs": e} for m, e in zip(chosen.members, epochs)],
-        "validation_score": float(plan.objective.score(rows.y, raw)),
+        "validation_score": float(objective.score(rows.y, raw)),
         "seconds": time.monotonic() - started,
     }
     return average_models(networks, weights), decision, record

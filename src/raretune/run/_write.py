@@ -144,7 +144,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
                                 validation_score=float(plan.objective.score(split.validation.y, chosen.raw))),
         threshold=decision.threshold_record(),
         calibration={**decision.calibrator.to_dict(), **calibration},
-        costs={"fn": config.cost_fn, "fp": config.cost_fp} if _uses_costs(plan) else None,
+        costs=_costs_record(config) if _uses_costs(plan) else None,
         validation=validation,
         test=test,
         operating=operating,
@@ -161,7 +161,17 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
 
 
 def _uses_costs(plan) -> bool:
-    return plan.threshold[0] == "cost" or plan.objective.name == "cost"
+    return plan.threshold[0] == "cost" or plan.objective.name == "cost" or plan.config.cost_column is not None
+
+
+def _costs_record(config) -> dict:
+    """``costs``: FN and FP costs; with a cost column, its name (a missed positive costs its value)."""
+    record = {"fn": config.cost_fn, "fp": config.cost_fp}
+    if config.cost_column is not None:
+        record["cost_column"] = config.cost_column
+    if config.weight_column is not None:
+        record["weight_column"] = config.weight_column
+    return record
 
 
 def describe_members(members) -> str:
@@ -177,6 +187,24 @@ def describe_members(members) -> str:
             n = kinds[kind]
             parts.append(f"{n} {label}{'s' if n > 1 else ''}")
     return ", ".join(parts)
+
+
+def _money_lines(cost: dict) -> list:
+    """Money lost and saved against flagging nobody, with their intervals, and amount-weighted recall."""
+    if "money_lost" not in cost:  # a run written before money was recorded
+        return []
+    intervals = cost.get("intervals") or {}
+
+    def between(key):
+        low_high = intervals.get(key)
+        return f" ({intervals['level']:.0%} interval {low_high[0]:,.2f} to {low_high[1]:,.2f})" if low_high else ""
+
+    recall = cost.get("amount_weighted_recall")
+    return [f"  {'money lost':<18} {cost['money_lost']:,.2f}{between('money_lost')}",
+            f"  {'money saved':<18} {cost['money_saved_vs_flag_nobody']:,.2f} vs flag nobody"
+            f"{between('money_saved_vs_flag_nobody')}",
+            f"  {'amount recall':<18} {'-' if recall is None or recall != recall else f'{recall:.4f}'}"
+            " (share of the positives' cost caught)"]
 
 
 def summary(metrics: dict) -> str:
@@ -202,6 +230,7 @@ def summary(metrics: dict) -> str:
         lines.append(f"  {'cost (test)':<18} {cost['total_cost']:,.2f} in all, {cost['cost_per_row']:.4f} a row; "
                      f"flag nobody {cost['flag_nobody_total_cost']:,.2f}, flag everyone "
                      f"{cost['flag_everyone_total_cost']:,.2f}")
+        lines.extend(_money_lines(cost))
     members = metrics["ensemble"]["members"]
     if len(members) > 1:
         lines.append(f"  ensemble: {describe_members(members)}")

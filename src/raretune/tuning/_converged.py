@@ -32,17 +32,18 @@ TREE_CONFIGS = {
 }
 
 
-def _fit(X, y, *, C: float, class_weight, random_state):
+def _fit(X, y, sample_weight=None, *, C: float, class_weight, random_state):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=C, class_weight=class_weight, max_iter=1000, random_state=random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
+        return model.fit(X, y, sample_weight=sample_weight)
 
 
-def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C: float, class_weight="balanced", random_state=None):
+def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C: float, class_weight="balanced", random_state=None,
+                       sample_weight=None):
     """One logistic regression per fold, each fitted on the rows outside its fold.
 
     Parameters
@@ -65,13 +66,16 @@ def cross_fit_logistic(schema: FeatureSchema, data: TabularData, fold_ids, *, C:
     fitted : list of sklearn.linear_model.LogisticRegression
         One per fold, in fold order.
     """
-    return cross_fit(schema, data, fold_ids, lambda X, y: _fit(X, y, C=C, class_weight=class_weight, random_state=random_state))
+    return cross_fit(schema, data, fold_ids,
+                     lambda X, y, w: _fit(X, y, w, C=C, class_weight=class_weight, random_state=random_state),
+                     sample_weight=sample_weight)
 
 
-def cross_fit(schema: FeatureSchema, data: TabularData, fold_ids, fit):
-    """``(out-of-fold probabilities, fitted models)``: ``fit(X, y)`` on the rows outside each fold.
+def cross_fit(schema: FeatureSchema, data: TabularData, fold_ids, fit, sample_weight=None):
+    """``(out-of-fold probabilities, fitted models)``: ``fit(X, y, w)`` on the rows outside each fold.
 
-    ``X`` is :func:`linear_features`; the models need ``classes_`` and ``predict_proba``.
+    ``X`` is :func:`linear_features`; ``w`` their ``sample_weight`` (``None`` without); the
+    models need ``classes_`` and ``predict_proba``.
     """
     X = linear_features(schema, data.features)
     ids = np.asarray(fold_ids)
@@ -79,14 +83,14 @@ def cross_fit(schema: FeatureSchema, data: TabularData, fold_ids, fit):
     fitted = []
     for k in range(int(ids.max()) + 1):
         inside = ids == k
-        model = fit(X[~inside], data.y[~inside])
+        model = fit(X[~inside], data.y[~inside], None if sample_weight is None else np.asarray(sample_weight)[~inside])
         out[np.ix_(inside, model.classes_)] = model.predict_proba(X[inside])
         fitted.append(model)
     return (out[:, 1] if data.n_classes == 2 else out), fitted
 
 
 def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, config: str = "default",
-                    class_weight="balanced", random_state=None):
+                    class_weight="balanced", random_state=None, sample_weight=None):
     """One boosted-trees model per fold, each fitted on the rows outside its fold.
 
     Parameters
@@ -113,10 +117,10 @@ def cross_fit_trees(schema: FeatureSchema, data: TabularData, fold_ids, *, confi
 
     params = TREE_CONFIGS[config]
 
-    def fit(X, y):
+    def fit(X, y, w):
         model = HistGradientBoostingClassifier(class_weight=class_weight, random_state=random_state, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return model.fit(X, y)
+            return model.fit(X, y, sample_weight=w)
 
-    return cross_fit(schema, data, fold_ids, fit)
+    return cross_fit(schema, data, fold_ids, fit, sample_weight=sample_weight)

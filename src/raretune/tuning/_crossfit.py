@@ -218,6 +218,7 @@ class CrossFitter:
         saved model and exact out-of-fold scores each epoch, as if ``model.fit`` had run.
         """
         ids, parts = self.folds_of(train)
+        weight = self.hypermodel.weights_of(train)
         view = self.towers(model)
         view.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)),
                      loss=model.loss)
@@ -234,14 +235,14 @@ class CrossFitter:
         if settings["strategy"] == "balanced_bagging":  # fresh bags every epoch
             base = 0 if seed is None else seed
             for epoch in range(initial_epoch, epochs):
-                dataset, steps = self._balanced_bags(train, ids, settings, batch_size, [base, epoch])
+                dataset, steps = self._balanced_bags(train, ids, settings, batch_size, [base, epoch], weight)
                 view.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps, callbacks=[relay],
                          verbose=0, shuffle=False)
                 if model.stop_training:
                     break
         else:
             dataset, steps = self._fold_dataset(train, ids, parts, settings, batch_size=batch_size, seeds=fold_seeds,
-                                                seed=seed)
+                                                seed=seed, sample_weight=weight)
             view.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, callbacks=[relay],
                      verbose=0, shuffle=False)
         callback_list.on_train_end()
@@ -254,14 +255,15 @@ class CrossFitter:
             return np.repeat(labels[:, None], n_folds, axis=1)
         return np.repeat(labels[:, None, :], n_folds, axis=1)
 
-    def _fold_dataset(self, train, ids, parts, settings, *, batch_size, seeds, seed):
+    def _fold_dataset(self, train, ids, parts, settings, *, batch_size, seeds, seed, sample_weight=None):
         """``(dataset, steps per epoch)`` for all towers: rows with a per-tower sample weight.
 
         Without a sampler the rows are ``train``'s own, weighted 0 for their own fold's
         tower. With a sampler each fold's resampled rows are stacked, weighted only for
         that fold's tower (a synthetic row never reaches a tower whose held-out fold it
         was made from). Row weights (class weights) come from each tower's own rows;
-        ``stream`` draws its minority share into every batch.
+        ``stream`` draws its minority share into every batch. ``sample_weight`` (of
+        ``train``'s rows; resampled rows carry theirs) multiplies every tower's weights.
         """
         import tensorflow as tf
 
@@ -272,19 +274,25 @@ class CrossFitter:
         strategy = settings["strategy"]
         remedy = get_remedy(strategy)
         if remedy.resamples:
-            tables = [hm.training_rows(part, settings, seed=s) for part, s in zip(parts, seeds)]
+            resampled = [hm.training_rows_weighted(part, settings, seed=s,
+                                                   sample_weight=None if sample_weight is None else sample_weight[ids != k])
+                         for k, (part, s) in enumerate(zip(parts, seeds))]
+            tables = [t for t, _ in resampled]
+            row_weight = None if sample_weight is None else np.concatenate([w for _, w in resampled])
             owner = np.concatenate([np.full(t.n_rows, k) for k, t in enumerate(tables)])
             rows = tables[0].with_rows(pd.concat([t.features for t in tables], ignore_index=True),
                                        np.concatenate([t.y for t in tables]))
             mask = owner[:, None] == np.arange(n_folds)[None, :]
             scale = n_folds
         else:
-            rows = train
+            rows, row_weight = train, sample_weight
             mask = ids[:, None] != np.arange(n_folds)[None, :]
             scale = n_folds / (n_folds - 1)
         per_tower = mask.astype("float32")
         for k in range(n_folds):  # each tower's weights from its own training rows
             per_tower[mask[:, k], k] *= remedy.row_weights(settings, rows.y[mask[:, k]], rows.n_classes)
+        if row_weight is not None:
+            per_tower *= row_weight.astype("float32")[:, None]
         inputs = hm.schema.inputs(rows.features)
         labels = self._tower_labels(rows.y, strategy, n_folds)
         if strategy == "stream":
@@ -298,7 +306,7 @@ class CrossFitter:
         steps = -(-rows.n_rows // total_batch)
         return dataset.repeat().batch(total_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
 
-    def _balanced_bags(self, train, ids, settings, batch_size, seed):
+    def _balanced_bags(self, train, ids, settings, batch_size, seed, sample_weight=None):
         """One epoch of balanced bags, ``(dataset, steps)``: tower k's bag is every rare row
         outside fold k plus ``bagging_neg_ratio`` times as many other rows outside fold k,
         drawn afresh."""
@@ -314,6 +322,7 @@ class CrossFitter:
         labels = self._tower_labels(train.y[rows], "balanced_bagging", n_folds)
         bag_size = mask.sum(axis=0).mean()
         total_batch = int(min(rows.size, round(batch_size * rows.size / max(bag_size, 1))))
-        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, mask[rows])).shuffle(rows.size,
+        weights = mask[rows] if sample_weight is None else mask[rows] * sample_weight[rows].astype("float32")[:, None]
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, weights)).shuffle(rows.size,
                                                                                             seed=seed[0] + seed[1])
         return dataset.batch(total_batch, drop_remainder=True), max(1, rows.size // total_batch)

@@ -17,7 +17,7 @@ import numpy as np
 from ..datasets import TabularData
 
 __all__ = ["RowsCache", "available_memory", "balanced_bag_rows", "batch_size_choices", "check_resampling_memory",
-           "estimate_resampled_bytes", "training_batches"]
+           "estimate_resampled_bytes", "resampled_origin", "resampled_weights", "training_batches"]
 
 
 def estimate_resampled_bytes(train: TabularData, sampler) -> int:
@@ -120,6 +120,39 @@ def balanced_bag_rows(y, eligible, ratio: float, rng) -> np.ndarray:
     majority_rows = np.flatnonzero(eligible & (y == majority))
     n_major = int(min(majority_rows.size, round(ratio * minority_rows.size)))
     return np.concatenate([minority_rows, rng.choice(majority_rows, size=n_major, replace=False)])
+
+
+def resampled_origin(train: TabularData, rows: TabularData, sampler) -> np.ndarray:
+    """For each resampled row, the position of the training row it copies, or -1 if synthetic.
+
+    Under-samplers and random over-sampling say which rows they kept (``sample_indices_``);
+    other over-samplers return the training rows first, unchanged, then synthetic ones.
+    """
+    indices = getattr(sampler, "sample_indices_", None)
+    if indices is not None and len(indices) == rows.n_rows:
+        return np.asarray(indices, dtype="int64")
+    n = train.n_rows
+    origin = np.full(rows.n_rows, -1, dtype="int64")
+    if rows.n_rows >= n and np.array_equal(rows.y[:n], train.y) and rows.features.iloc[:n].reset_index(
+            drop=True).equals(train.features.reset_index(drop=True)):
+        origin[:n] = np.arange(n)
+    return origin
+
+
+def resampled_weights(sample_weight, y, origin, y_resampled) -> np.ndarray:
+    """Sample weights of resampled rows: a copied row keeps its training row's weight, a
+    synthetic row gets the mean weight of its class's training rows.
+
+    Examples
+    --------
+    >>> resampled_weights([1.0, 3.0, 2.0, 4.0], [0, 0, 1, 1], [0, 2, 3, -1], [0, 1, 1, 1]).tolist()
+    [1.0, 2.0, 4.0, 3.0]
+    """
+    sample_weight, y = np.asarray(sample_weight, dtype="float64"), np.asarray(y)
+    origin, y_resampled = np.asarray(origin), np.asarray(y_resampled)
+    class_mean = np.array([sample_weight[y == k].mean() if (y == k).any() else 1.0
+                           for k in range(int(max(y.max(), y_resampled.max())) + 1)])
+    return np.where(origin >= 0, sample_weight[np.maximum(origin, 0)], class_mean[y_resampled])
 
 
 #: Up to this many rows tf.data shuffles rows in a buffer of all of them every epoch; above,

@@ -65,15 +65,16 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, b
     predictions = [np.asarray(p, dtype="float64") for p in predictions]
     if not predictions:
         raise ValueError("greedy_ensemble needs at least one candidate.")
-    y = np.asarray(y)
+    y_passed, y = y, np.asarray(y)
     if bags <= 1:
-        return _select(predictions, y, objective, rounds)
+        return _select(predictions, y_passed, objective, rounds)
     rng = np.random.default_rng(random_state)
     total = np.zeros(len(predictions), dtype="int64")
     for _ in range(bags):
         rows = np.concatenate([rng.choice(np.flatnonzero(y == k), size=int((y == k).sum()), replace=True)
                                for k in np.unique(y)])
-        total += _select([p[rows] for p in predictions], y[rows], objective, rounds)
+        y_bag, bag_objective = objective.bag(y_passed, rows)  # bound per-row costs or weights follow the bag
+        total += _select([p[rows] for p in predictions], y_bag, bag_objective, rounds)
     if total.sum() > max_total:
         total = np.where(total > 0, np.maximum(1, np.round(total * max_total / total.sum())), 0).astype("int64")
     divisor = np.gcd.reduce(total[total > 0])

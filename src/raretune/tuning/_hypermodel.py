@@ -16,7 +16,7 @@ from ._callbacks import ValidationScorer
 from ._crossfit import CrossFitter
 from ..resample import rebalance_arrays
 from ._data import (RowsCache, balanced_bag_rows, batch_size_choices, check_resampling_memory, estimate_resampled_bytes,
-                    training_batches)
+                    resampled_origin, resampled_weights, training_batches)
 from ..models import FeatureSchema, build_stacked_model, build_tabular_model, fold_schemas
 from ..models import tower_outputs as _tower_outputs
 
@@ -64,6 +64,10 @@ class TabularHyperModel(kt.HyperModel):
         What the folds of ``rows`` must respect (:func:`~raretune.tuning.fold_assignment`):
         ``groups`` (no group in two folds) and/or ``order`` (contiguous blocks of time),
         arrays aligned with ``rows``.
+    sample_weight : array-like of float, optional
+        Sample weights of the rows ``fit`` trains on (the search rows with cross-fitting),
+        multiplied into the remedy's row weights; resampled rows carry them along
+        (:func:`~raretune.tuning._data.resampled_weights`).
 
     Examples
     --------
@@ -74,8 +78,9 @@ class TabularHyperModel(kt.HyperModel):
 
     def __init__(self, schema: FeatureSchema, *, strategies=DEFAULT_STRATEGIES, objective: Objective | None = None,
                  random_state: int | None = None, memory_budget: int | None = None, folds: int = 1,
-                 rows: TabularData | None = None, fold_layout: dict | None = None):
+                 rows: TabularData | None = None, fold_layout: dict | None = None, sample_weight=None):
         super().__init__(name="raretune_tabular", tunable=True)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
         self.rows = rows
         self.fold_layout = dict(fold_layout or {})
         self.memory_budget = memory_budget
@@ -145,14 +150,16 @@ class TabularHyperModel(kt.HyperModel):
             return self._crossfit.fit(model, train, settings, batch_size=batch_size, seed=seed,
                                       callbacks=list(callbacks or []), epochs=epochs, initial_epoch=initial_epoch)
         scorer = ValidationScorer(self.schema.inputs(validation.features), validation.y, self.objective_)
+        weight = self.weights_of(train)
         if settings["strategy"] == "balanced_bagging":
-            return self._fit_bagging(model, train, settings, batch_size=batch_size, seed=seed,
+            return self._fit_bagging(model, train, settings, batch_size=batch_size, seed=seed, sample_weight=weight,
                                      callbacks=[scorer, *(callbacks or [])], epochs=epochs, initial_epoch=initial_epoch)
-        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=seed)
+        dataset = self.training_dataset(train, settings, batch_size=batch_size, seed=seed, sample_weight=weight)
         return model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=[scorer, *(callbacks or [])],
                          verbose=verbose, shuffle=False)  # the dataset is already shuffled, seeded, every epoch
 
-    def _fit_bagging(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch):
+    def _fit_bagging(self, model, train, settings, *, batch_size, seed, callbacks, epochs, initial_epoch,
+                     sample_weight=None):
         """Train each tower of the ensemble on its own balanced bag; callbacks see the ensemble.
 
         Every epoch, tower ``t`` is fitted for one pass over all training positives plus
@@ -179,7 +186,10 @@ class TabularHyperModel(kt.HyperModel):
             for t, tower in enumerate(towers):
                 rng = np.random.default_rng(None if seed is None else [seed, t, epoch])
                 rows = rng.permutation(balanced_bag_rows(train.y, np.ones(train.n_rows, dtype=bool), ratio, rng))
-                bag = tf.data.Dataset.from_tensor_slices(({k: v[rows] for k, v in inputs.items()}, labels[rows]))
+                arrays = ({k: v[rows] for k, v in inputs.items()}, labels[rows])
+                if sample_weight is not None:
+                    arrays += (sample_weight[rows].astype("float32"),)
+                bag = tf.data.Dataset.from_tensor_slices(arrays)
                 result = tower.fit(bag.batch(batch_size), epochs=1, verbose=0, shuffle=False)
                 losses.append(result.history["loss"][-1])
             callback_list.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
@@ -200,11 +210,34 @@ class TabularHyperModel(kt.HyperModel):
 
     # -- data ---------------------------------------------------------------------------
 
+    def weights_of(self, train: TabularData):
+        """The sample weights of ``train`` (the rows ``fit`` is given), or ``None`` without any."""
+        if self.sample_weight is None:
+            return None
+        if len(self.sample_weight) != train.n_rows:
+            raise ValueError(f"The hypermodel holds {len(self.sample_weight)} sample weights for "
+                             f"{train.n_rows} training rows.")
+        return self.sample_weight
+
     def training_rows(self, train: TabularData, settings: dict, *, seed: int | None) -> TabularData:
         """The training rows after the remedy's sampler (cached per rows, settings and seed)."""
+        return self._resampled(train, settings, seed)[0]
+
+    def training_rows_weighted(self, train: TabularData, settings: dict, *, seed: int | None, sample_weight=None):
+        """``(rows, sample weights)`` after the remedy's sampler; weights ``None`` without ``sample_weight``."""
+        rows, origin = self._resampled(train, settings, seed)
+        if sample_weight is None:
+            return rows, None
+        if origin is None:
+            return rows, np.asarray(sample_weight, dtype="float64")
+        return rows, resampled_weights(sample_weight, train.y, origin, rows.y)
+
+    def _resampled(self, train: TabularData, settings: dict, seed):
+        """``(rows, origin)``: the sampler's rows and, per row, the training row it copies (-1:
+        synthetic); ``origin`` is ``None`` when the remedy does not resample."""
         remedy = get_remedy(settings["strategy"])
         if not remedy.resamples:
-            return train
+            return train, None
         from ..resample._tabular import resample_table
 
         def resample():
@@ -213,15 +246,22 @@ class TabularHyperModel(kt.HyperModel):
             check_resampling_memory(estimate_resampled_bytes(train, sampler),
                                     f"{type(sampler).__name__} for {train.n_rows:,} training rows", self.memory_budget,
                                     advice="use --strategies stream, random_under or class_weight for data this large")
-            return resample_table(train, sampler, categorical_mode=mode)
+            rows = resample_table(train, sampler, categorical_mode=mode)
+            return rows, resampled_origin(train, rows, sampler)
 
         return self._cache.get(train, settings, seed, resample)
 
-    def training_dataset(self, train: TabularData, settings: dict, *, batch_size: int, seed: int | None):
-        """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched."""
+    def training_dataset(self, train: TabularData, settings: dict, *, batch_size: int, seed: int | None,
+                         sample_weight=None):
+        """The ``tf.data`` pipeline of one trial: remedy applied, shuffled, batched.
+
+        ``sample_weight`` (of ``train``'s rows) multiplies the remedy's row weights.
+        """
         strategy = settings["strategy"]
-        rows = self.training_rows(train, settings, seed=seed)
+        rows, row_weight = self.training_rows_weighted(train, settings, seed=seed, sample_weight=sample_weight)
         weights = get_remedy(strategy).row_weights(settings, rows.y, rows.n_classes).astype("float32")
+        if row_weight is not None:
+            weights = (weights * row_weight).astype("float32")
         arrays = (self.schema.inputs(rows.features), self.labels(rows.y, strategy), weights)
         if strategy == "stream":
             return rebalance_arrays(arrays, rows.y, share=float(settings["stream_share"]), batch_size=batch_size,
