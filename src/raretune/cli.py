@@ -31,7 +31,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     from .run._config import DEFAULT_DATA
 
     data = p.add_argument_group("data")
-    data.add_argument("--data", help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file (default: {DEFAULT_DATA})")
+    data.add_argument("--data", help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file, or a folder or glob of "
+                      f"Parquet shards, streamed (default: {DEFAULT_DATA})")
     data.add_argument("--target", help="label column (default: the dataset's label)")
     data.add_argument("--positive", help="positive class (default: the rarer class)")
     data.add_argument("--test-data", help="a fixed test set (same columns); the data is then split into train/validation only")

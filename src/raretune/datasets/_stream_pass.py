@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import ConfigError, DataError
-from ._shards import PART_CODES, PartRule, ShardedSource, time_values, uniform
+from ._shards import PART_CODES, PartRule, ShardedSource, time_parts, time_values, uniform
 
 __all__ = ["StreamPass", "default_memory_budget", "parse_memory", "stream_pass"]
 
@@ -123,7 +123,9 @@ class StreamPass:
     parts : ndarray of int8
         Part of each kept row (0 train, 1 validation, 2 test).
     weights : ndarray of float64
-        ``1 / rate`` for kept rows of the sampled class, 1 for the others.
+        ``1 / rate`` for kept rows of the sampled class, 1 for the others: the number of rows of
+        the data each kept row stands for (weighted sums over the sample estimate sums over
+        all rows without bias).
     rate : float
         The probability with which a row of the sampled class was kept.
     sampled : list
@@ -314,8 +316,6 @@ def stream_pass(
     if by_time:
         cuts = _time_cuts(np.concatenate(time_sample), rule)
         rule = replace(rule, cuts=cuts)
-        from ._shards import time_parts
-
         parts = time_parts(np.concatenate(kept.times), cuts)
     else:
         parts = np.concatenate(kept.parts)
