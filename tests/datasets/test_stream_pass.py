@@ -154,3 +154,10 @@ def test_parse_memory():
     for bad in ("2 parsecs", "-1GB", 0):
         with pytest.raises(ConfigError, match="memory_budget"):
             parse_memory(bad)
+
+
+def test_shards_with_other_columns_are_refused(shards):
+    folder, _ = shards
+    pd.DataFrame({"x": [1.0]}).to_parquet(folder / "zz-stray.parquet")
+    with pytest.raises(DataError, match="other columns"):
+        sharded_source(folder)

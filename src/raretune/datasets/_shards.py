@@ -122,6 +122,10 @@ def sharded_source(source) -> ShardedSource:
         raise DataError(f"Cannot read the Parquet shards of {text!r}: {reason}") from None
     if n_rows == 0:
         raise DataError(f"The Parquet shards of {text!r} hold no rows.")
+    for path, fragment in zip(files, dataset.get_fragments()):
+        if tuple(fragment.physical_schema.names) != columns:
+            raise DataError(f"Shard {str(path)!r} has other columns than {files[0].name!r}; "
+                            "every shard must have the same columns.")
     return ShardedSource(tuple(files), n_rows, columns)
 
 
@@ -205,7 +209,7 @@ def time_values(values: pd.Series, column: str) -> np.ndarray:
         stamps = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError):
         raise DataError(f"The time column {column!r} holds values that are neither numbers nor dates.") from None
-    return stamps.astype("int64").to_numpy(dtype=np.float64)
+    return stamps.dt.as_unit("ns").astype("int64").to_numpy(dtype=np.float64)
 
 
 def time_parts(times: np.ndarray, cuts) -> np.ndarray:

@@ -77,8 +77,8 @@ def load_streamed(config, *, max_rows: int | None = None):
 
 def stream_summary(result: StreamPass, sample) -> str:
     """One line for the log: rows read, class counts, and what the sample kept."""
-    counts = ", ".join(f"{label!r}: {n:,}" for label, n in sorted(result.class_counts.items(), key=lambda kv: -kv[1]))
-    sampled = ", ".join(repr(v) for v in result.sampled)
+    counts = ", ".join(f"'{label}': {n:,}" for label, n in sorted(result.class_counts.items(), key=lambda kv: -kv[1]))
+    sampled = ", ".join(f"'{v}'" for v in result.sampled)
     return (f"streamed {result.n_rows:,} rows ({counts}); kept every other row and {result.rate:.3%} of {sampled} "
             f"(weight {1 / result.rate:,.1f}): {sample.n_rows:,} rows in memory")
 
