@@ -39,7 +39,10 @@ def is_sharded_source(source) -> bool:
     text = os.fspath(source)
     if text.startswith("tfds:"):
         return False
-    return any(c in text for c in _GLOB_CHARS) or Path(text).is_dir()
+    try:
+        return any(c in text for c in _GLOB_CHARS) or Path(text).is_dir()
+    except (OSError, ValueError):  # a name the file system cannot hold (a NUL byte, too long)
+        return False
 
 
 @dataclass(frozen=True)
