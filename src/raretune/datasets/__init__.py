@@ -14,7 +14,9 @@ from ._group_split import group_split
 from ._images import ImageData
 from ._loaders import load_data, load_images, read_rows
 from ._sources import read_frame
+from ._shards import PartRule, ShardedSource, is_sharded_source, sharded_source
 from ._split import DataSplit, split_record, stratified_split
+from ._stream_pass import StreamPass, parse_memory, stream_pass
 from ._table import MISSING_CATEGORY, TabularData, table_features, table_from_frame
 from ._time_split import time_split
 
@@ -22,15 +24,22 @@ __all__ = [
     "MISSING_CATEGORY",
     "DataSplit",
     "ImageData",
+    "PartRule",
+    "ShardedSource",
+    "StreamPass",
     "TabularData",
     "describe_imbalance",
+    "is_sharded_source",
     "group_split",
     "load_images",
     "load_data",
+    "parse_memory",
     "read_frame",
     "read_rows",
+    "sharded_source",
     "split_record",
     "stratified_split",
+    "stream_pass",
     "table_features",
     "table_from_frame",
     "time_split",

@@ -1,6 +1,7 @@
 """The one source dispatcher: what kind of source this is, read as a table or as images.
 
-Sources: ``"tfds:NAME[/CONFIG][:SPLIT]"``, a ``.csv`` or ``.parquet`` path, a pandas
+Sources: ``"tfds:NAME[/CONFIG][:SPLIT]"``, a ``.csv`` or ``.parquet`` path, a folder or glob
+of Parquet shards (read whole here; ``raretune run`` streams them, see ``_stream_pass``), a pandas
 DataFrame, an ``(X, y)`` pair of arrays, a ``tf.data.Dataset``, image arrays
 (``(images, labels)`` or bare images of shape (n, H, W[, C])) and an ``ImageData``.
 """
@@ -15,6 +16,7 @@ import pandas as pd
 
 from .._errors import DataError
 from ._images import ImageData, RawImages, with_channels
+from ._shards import is_sharded_source, sharded_source
 from ._table import RawTable
 from ._tfdata import frame_from_dataset, image_layout, images_from_dataset, is_tf_dataset
 from ._tfds import is_tfds_source, read_tfds
@@ -98,6 +100,9 @@ def _holds_images(source) -> bool:
 
 
 def _read_table(source, target: str, require_label: bool) -> RawTable:
+    if is_sharded_source(source):  # in memory on request; ``raretune run`` streams shards instead
+        frames = [frame for _, _, frame in sharded_source(source).batches()]
+        return RawTable(pd.concat(frames, ignore_index=True), None, str(source))
     if isinstance(source, (str, os.PathLike)):
         return RawTable(read_frame(source), None, str(source))
     if isinstance(source, pd.DataFrame):

@@ -39,6 +39,7 @@ from ._progress import Progress
 from ._refit import refit
 from ._row_values import load_columns, part_values, take_row_columns
 from ._search import search_trials
+from ._streamed import is_streamed, load_streamed, sampled_split, score_parts, stream_summary
 from ._warnings import identifier_warnings, shortfall_warning, untried_remedies_warning
 from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores, write_split
 
@@ -115,12 +116,19 @@ def _job(config: RunConfig) -> RunResult:
     folder = RunFolder(out, mode="resume" if config.resume else "overwrite" if config.overwrite else "new",
                        role=None if role is None else role.kind)
 
+    stream = None  # sharded Parquet: the streaming pass, and the run works on its sample
     with progress.phase("load"):
-        data, test_data = _load(config, progress)
+        if is_streamed(config):
+            progress.say(f"streaming {config.data}")
+            stream, data = load_streamed(config, max_rows=FAST_MAX_ROWS if config.fast else None)
+            test_data = None
+            progress.say(stream_summary(stream, data))
+        else:
+            data, test_data = _load(config, progress)
         data, test_data, row_columns = take_row_columns(config, data, test_data)
     modality = modality_of(data)
     diagnosis = _diagnose(data, progress)
-    split = split_data(config, data, test_data)
+    split = sampled_split(stream, data) if stream is not None else split_data(config, data, test_data)
     plan = make_plan(config, modality, split)
     plan = resolve_capacity(plan, data, split)
     values = part_values(row_columns, split)
@@ -182,25 +190,34 @@ def _job(config: RunConfig) -> RunResult:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
 
+        validation_y, validation_raw, full = split.validation.y, chosen.raw, None
+        if stream is not None:  # calibrate, choose the threshold and test on every streamed row of those parts
+            with progress.phase("score", "score: streaming the shards to score every validation and test row"):
+                full = score_parts(config, stream.rule, chosen.model, modality, data)
+            validation_y, validation_raw = full.validation_y, full.validation_raw
+            progress.say(f"scored {full.validation_y.size:,} validation and {full.test_y.size:,} test rows "
+                         f"({full.rows_per_second:,.0f} rows/s read)")
         with progress.phase("decide"):
-            decision = decide(plan, split.validation.y, chosen.raw, chosen.prior, values.of("validation"))
+            decision = decide(plan, validation_y, validation_raw, chosen.prior, values.of("validation"))
             if data.is_binary:
-                outcome = decision.outcome(plan, split.validation.y, chosen.raw, values.of("validation"))
+                outcome = decision.outcome(plan, validation_y, validation_raw, values.of("validation"))
                 if not outcome["reached"]:
                     warnings_.append(outcome["fallback"])
                     progress.say(f"warning: {outcome['fallback']}")
         with progress.phase("test", "test: scoring the test set once"):
             test_raw = modality.predict_raw(chosen.model, split.test)
-            validation_score, test_score = decision.scores(chosen.raw), decision.scores(test_raw)
-            validation, test = _score(plan, data, decision, split, validation_score, test_score, values)
-            per_period = period_metrics(config, data, test_data, split, test_score, decision.threshold)
+            test_y, full_test_raw = (full.test_y, full.test_raw) if full is not None else (split.test.y, test_raw)
+            validation_score, test_score = decision.scores(validation_raw), decision.scores(full_test_raw)
+            validation, test = _score(plan, data, decision, validation_y, test_y, validation_score, test_score, values)
+            per_period = None if stream is not None else period_metrics(config, data, test_data, split, test_score,
+                                                                        decision.threshold)
             operating = None
             if data.is_binary:
                 from ..operating import operating_table, reliability_warnings
 
-                operating = operating_table(split.validation.y, validation_score, chosen=decision.threshold,
+                operating = operating_table(validation_y, validation_score, chosen=decision.threshold,
                                             costs=_costs(plan), **values.of("validation"))
-                for warning in reliability_warnings(split.validation.y, split.test.y):
+                for warning in reliability_warnings(validation_y, test_y):
                     warnings_.append(warning)
                     progress.say(f"warning: {warning}")
             leaderboard = [chosen_row(plan, chosen, split.validation, test_raw, split.test,
@@ -211,7 +228,8 @@ def _job(config: RunConfig) -> RunResult:
         if data.is_binary and modality.kind == "table":
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
                     _isolated("the explanations", progress, warnings_):
-                explanations = explain(plan, modality, chosen.model, decision, split, data, test_score)
+                explanations = explain(plan, modality, chosen.model, decision, split, data,
+                                       test_score if full is None else decision.scores(test_raw))
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")
@@ -239,18 +257,22 @@ def _job(config: RunConfig) -> RunResult:
             deployed_decision = refitted["decision"] if refitted is not None else decision
             write_model(folder.path, model, deployed_decision.calibrator.to_dict())
             write_json(folder.path / "history.json", history_of(search.tuner.oracle, best))
-            write_scores(folder.path, split.validation.y, chosen.raw, validation_score, split.test.y, test_raw,
+            write_scores(folder.path, validation_y, validation_raw, validation_score, test_y, full_test_raw,
                          test_score)
             record = metrics_record(
                 plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
                 search=search, chosen=chosen, decision=decision, refit=refitted,
-                calibration=calibration_scores(split.validation.y, chosen.raw, validation_score) if data.is_binary else {},
+                calibration=calibration_scores(validation_y, validation_raw, validation_score) if data.is_binary else {},
                 validation=validation, test=test, operating=operating, explanations=explanations,
                 leaderboard=leaderboard, per_period=per_period,
                 seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
             write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
+            if stream is not None:
+                write_json(folder.path / "stream.json", {**stream.record(), "scored": {
+                    "validation_rows": int(full.validation_y.size), "test_rows": int(full.test_y.size),
+                    "seconds": full.seconds}})
         if config.report:
             with progress.phase("report"), _isolated("the report", progress, warnings_):
                 from ..report import write_report
@@ -313,26 +335,26 @@ def _costs(plan) -> dict | None:
     return None
 
 
-def _score(plan, data, decision, split, validation_score, test_score, values):
+def _score(plan, data, decision, validation_y, test_y, validation_score, test_score, values):
     """Validation and test metrics at the decision: bootstrap intervals, and for a binary task
     Wilson intervals of precision, recall and alert rate, and the cost in money."""
     costs = _costs(plan)
     kwargs = dict(threshold=decision.threshold if decision.threshold is not None else 0.5, costs=costs,
                   class_names=data.classes)
-    validation = score_predictions(split.validation.y, validation_score, **kwargs, **values.of("validation"))
-    test = score_predictions(split.test.y, test_score, **kwargs, **values.of("test"))
+    validation = score_predictions(validation_y, validation_score, **kwargs, **values.of("validation"))
+    test = score_predictions(test_y, test_score, **kwargs, **values.of("test"))
     if data.is_binary:
         from ..report import bootstrap_intervals
 
         from ..operating import cost_summary, decision_intervals
 
-        test["intervals"] = bootstrap_intervals(split.test.y, test_score, decision.threshold,
+        test["intervals"] = bootstrap_intervals(test_y, test_score, decision.threshold,
                                                 random_state=0 if plan.seed is None else plan.seed)
-        test["decision_intervals"] = decision_intervals(split.test.y, test_score, decision.threshold)
+        test["decision_intervals"] = decision_intervals(test_y, test_score, decision.threshold)
         test["alert_rate"] = float(np.mean(test_score >= decision.threshold))
         if costs is not None:
-            for part, y, score in (("validation", split.validation.y, validation_score),
-                                   ("test", split.test.y, test_score)):
+            for part, y, score in (("validation", validation_y, validation_score),
+                                   ("test", test_y, test_score)):
                 (validation if part == "validation" else test)["cost"] = cost_summary(
                     y, score, decision.threshold, costs["fn"], costs["fp"], **values.of(part),
                     n_resamples=1000 if part == "test" else 0, random_state=0 if plan.seed is None else plan.seed)

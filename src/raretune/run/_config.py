@@ -29,7 +29,8 @@ _TUNERS = ("hyperband", "bayesian", "random")
 _CALIBRATIONS = ("auto", "none", "prior", "platt", "isotonic")
 #: Options that decide what is searched: a resumed run or a worker must have the same ones.
 SEARCH_OPTIONS = ("keep", "drop", "time_column", "group_column", "gap", "cost_column", "weight_column", "strategies", "tuner", "objective", "cost_fn", "cost_fp", "max_trials", "max_epochs",
-                  "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive")
+                  "validation_size", "test_size", "folds", "ensemble", "seed", "target", "positive",
+                  "id_column")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,12 @@ class RunConfig:
         sampling remedies are replaced by ``stream``.
     data_dir : path, optional
         TFDS data folder.
+    memory_budget : str or int, optional
+        Sharded data (``data`` a folder or glob of Parquet files): bytes the in-memory sample
+        may take, e.g. ``"2GiB"`` (default: an eighth of the memory available).
+    id_column : str, optional
+        Sharded data: the column whose hash decides each row's part (default: the row's file
+        name and position in it). The column is not a feature.
     chief, worker, worker_id, lease_seconds, mirrored
         A search over several machines (see :mod:`raretune.tuning.distributed`).
     auth_token_file, tls_cert, tls_key, tls_ca, allow_open_chief
@@ -184,6 +191,8 @@ class RunConfig:
     report: bool = True
     stream_above: int = 1_000_000
     data_dir: str | None = None
+    memory_budget: str | int | None = None
+    id_column: str | None = None
     chief: str | None = None
     worker: str | None = None
     worker_id: str | None = None
@@ -238,6 +247,12 @@ class RunConfig:
         get_objective(self.objective, cost_fn=self.cost_fn, cost_fp=self.cost_fp)
         if threshold_rule(self)[0] == "capacity" and self.time_column is None:
             raise ConfigError(f"--threshold {self.threshold} needs --time-column: alerts per period are counted in time.")
+        from ._streamed import check_streamed_options, is_streamed
+
+        if is_streamed(self):
+            changes.update(check_streamed_options(self))
+        elif self.memory_budget is not None or self.id_column is not None:
+            raise ConfigError("--memory-budget and --id-column apply to sharded data (a folder or glob of Parquet files).")
         if self.fast:
             if isinstance(self.data, str) and self.data == DEFAULT_DATA:
                 changes["data"] = FAST_DATA

@@ -1,0 +1,169 @@
+"""The streamed run: sharded Parquet data too large to load, searched on a weighted sample.
+
+:func:`load_streamed` makes one streaming pass over the shards
+(:func:`raretune.datasets.stream_pass`): class counts, column statistics, and a sample with
+every rare row and a Bernoulli share of the majority class that fits the memory budget. The
+search, the ensemble and the leaderboard work on that sample, split by the pass's stable
+per-row parts (:func:`sampled_split`). :func:`score_parts` then streams the shards a second
+time with the chosen model and keeps the labels and raw scores of *every* validation and test
+row (the rows themselves are dropped batch by batch): the calibration and the threshold are
+fitted on the full validation part, so the probabilities are those of the unsampled data,
+and the test metrics are exact on the full test part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .._errors import ConfigError, DataError
+from ..datasets import DataSplit, load_data, read_rows
+from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_source
+from ..datasets._split import split_parts
+from ..datasets._stream_pass import StreamPass, parse_memory, stream_pass
+
+__all__ = ["PartScores", "check_streamed_options", "is_streamed", "load_streamed", "sampled_split", "score_parts",
+           "stream_summary"]
+
+#: Rows per record batch when scoring (the model's predict is called once a batch).
+_SCORE_BATCH = 262_144
+
+
+def is_streamed(config) -> bool:
+    """Whether the run's data is sharded Parquet (a folder or a glob) and is streamed."""
+    return is_sharded_source(config.data)
+
+
+def check_streamed_options(config) -> dict:
+    """Options a streamed run cannot honour, refused in one line; the changes it implies.
+
+    Returns
+    -------
+    dict
+        Field changes for :class:`~raretune.run.RunConfig` (one hold-out validation part).
+    """
+    for name, flag in (("test_data", "--test-data"), ("group_column", "--group-column"), ("gap", "--gap"),
+                       ("cost_column", "--cost-column"), ("weight_column", "--weight-column")):
+        if getattr(config, name) is not None:
+            raise ConfigError(f"{flag} is not available with sharded data (a folder or glob of Parquet files).")
+    if config.folds not in (None, 1):
+        raise ConfigError("--folds applies to data read in memory; sharded data has one hold-out validation part.")
+    if config.target is None:
+        raise ConfigError("Sharded data needs --target: the label column.")
+    parse_memory(config.memory_budget)
+    return {"folds": 1}
+
+
+def load_streamed(config, *, max_rows: int | None = None):
+    """One streaming pass over ``config.data``: ``(pass, sample)``.
+
+    Returns
+    -------
+    (StreamPass, TabularData)
+        What the pass learnt, and its kept rows typed as a table (row ``i`` of the table is
+        row ``i`` of ``pass.frame``).
+    """
+    rule = PartRule(validation_size=config.validation_size, test_size=config.test_size, id_column=config.id_column,
+                    salt=0 if config.seed is None else int(config.seed), time_column=config.time_column)
+    source = sharded_source(config.data)
+    result = stream_pass(source, target=config.target, rule=rule, positive=config.positive,
+                         memory_budget=parse_memory(config.memory_budget), max_rows=max_rows)
+    keep = tuple(config.keep) + ((config.segment_by,) if config.segment_by is not None else ())
+    # the id and time columns decide the parts; they are not features (as with an in-memory time split)
+    drop = tuple(config.drop) + tuple(c for c in (config.id_column, config.time_column) if c is not None)
+    sample = load_data(result.frame, target=config.target, positive=config.positive, keep=keep, drop=drop)
+    return result, replace(sample, source=str(config.data))
+
+
+def stream_summary(result: StreamPass, sample) -> str:
+    """One line for the log: rows read, class counts, and what the sample kept."""
+    counts = ", ".join(f"'{label}': {n:,}" for label, n in sorted(result.class_counts.items(), key=lambda kv: -kv[1]))
+    sampled = ", ".join(f"'{v}'" for v in result.sampled)
+    return (f"streamed {result.n_rows:,} rows ({counts}); kept every other row and {result.rate:.3%} of {sampled} "
+            f"(weight {1 / result.rate:,.1f}): {sample.n_rows:,} rows in memory")
+
+
+def sampled_split(result: StreamPass, sample) -> DataSplit:
+    """The sample's rows in the parts the pass gave them.
+
+    Raises
+    ------
+    DataError
+        A part of the sample without a row of some class.
+    """
+    indices = [np.flatnonzero(result.parts == code) for code in PART_CODES.values()]
+    for name, rows in zip(PART_CODES, indices):
+        present = np.bincount(sample.y[rows], minlength=sample.n_classes) > 0
+        if not present.all():
+            label = sample.classes[int(np.argmin(present))]
+            raise DataError(f"The {name} part of the sharded data has no rows of class {label!r}; "
+                            "more rows (or a larger --validation-size / --test-size) are needed.")
+    return split_parts(sample, indices)
+
+
+@dataclass(frozen=True)
+class PartScores:
+    """Labels and raw scores of every row of the streamed validation and test parts."""
+
+    validation_y: np.ndarray
+    validation_raw: np.ndarray
+    test_y: np.ndarray
+    test_raw: np.ndarray
+    seconds: float
+    n_rows: int
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows read (all parts) per second of the scoring pass."""
+        return self.n_rows / self.seconds if self.seconds > 0 else float("nan")
+
+
+def score_parts(config, rule: PartRule, model, modality, reference) -> PartScores:
+    """Stream the shards again and score every validation and test row with ``model``.
+
+    Parameters
+    ----------
+    config : RunConfig
+        ``data`` (the shards) and ``target``.
+    rule : PartRule
+        The pass's rule (with a time split, its cut points).
+    model : keras.Model
+        The chosen (uncalibrated) model.
+    modality : TableModality
+        Its ``predict_raw``.
+    reference : TabularData
+        The sample: the columns, kinds and classes rows are read with.
+
+    Returns
+    -------
+    PartScores
+        Rows without a label, or with one the sample never held, are left out.
+    """
+    import time
+
+    start = time.perf_counter()
+    source = sharded_source(config.data)
+    wanted = (PART_CODES["validation"], PART_CODES["test"])
+    ys, raws = {code: [] for code in wanted}, {code: [] for code in wanted}
+    n_rows = 0
+    for file_name, first_row, frame in source.batches(batch_size=_SCORE_BATCH):
+        n_rows += len(frame)
+        keys = rule.keys(file_name, first_row, frame)  # keyed before dropping rows, as in the pass
+        labelled = frame[config.target].notna().to_numpy()
+        frame, keys = frame.loc[labelled], keys[labelled]
+        parts = rule.parts(keys, frame)
+        chosen = np.isin(parts, wanted)
+        if not chosen.any():
+            continue
+        rows = read_rows(frame.loc[chosen], reference)
+        raw = np.asarray(modality.predict_raw(model, rows))
+        known = rows.y >= 0
+        for code in wanted:
+            mask = (parts[chosen] == code) & known
+            ys[code].append(rows.y[mask])
+            raws[code].append(raw[mask])
+    validation, test = wanted
+    return PartScores(validation_y=np.concatenate(ys[validation]), validation_raw=np.concatenate(raws[validation]),
+                      test_y=np.concatenate(ys[test]), test_raw=np.concatenate(raws[test]),
+                      seconds=time.perf_counter() - start, n_rows=n_rows)
