@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import ConfigError, DataError
+from .._memory import available_memory
 from ._shards import PART_CODES, PartRule, ShardedSource, time_parts, time_values, uniform
 
 __all__ = ["StreamPass", "default_memory_budget", "parse_memory", "stream_pass"]
@@ -70,21 +71,8 @@ def parse_memory(value) -> int | None:
 
 
 def default_memory_budget() -> int:
-    """A safe share of the memory available now (``MemAvailable`` in ``/proc/meminfo``)."""
-    available = None
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if available is None:
-        import os
-
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return int(available * _DEFAULT_SHARE)
+    """A safe share of the memory available now."""
+    return int(available_memory() * _DEFAULT_SHARE)
 
 
 @dataclass

@@ -7,16 +7,16 @@ from :func:`raretune.resample.rebalance_arrays`, the one streaming rebalancer.
 from __future__ import annotations
 
 import json
-import os
 import weakref
 from collections import OrderedDict
 
 import keras_tuner as kt
 import numpy as np
 
+from .._memory import available_memory
 from ..datasets import TabularData
 
-__all__ = ["RowsCache", "available_memory", "balanced_bag_rows", "batch_size_choices", "check_resampling_memory",
+__all__ = ["RowsCache", "balanced_bag_rows", "batch_size_choices", "check_resampling_memory",
            "estimate_resampled_bytes", "resampled_origin", "resampled_weights", "training_batches"]
 
 
@@ -37,18 +37,6 @@ def estimate_resampled_bytes(train: TabularData, sampler) -> int:
     n_out = int(counts.sum())
     width = len(train.numeric) + sum(train.features[c].nunique() for c in train.categorical)
     return int(n_out * (3 * 8 * width + 64 * len(train.categorical)))
-
-
-def available_memory() -> int:
-    """Bytes of memory available now (Linux: MemAvailable; else physical pages free)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def check_resampling_memory(need: int, what: str, budget: int | None = None, *, advice: str) -> None:
