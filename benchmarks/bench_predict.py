@@ -2,21 +2,27 @@
 
 The script writes ``--rows`` rows of the default data's columns (``synthetic_fraud``: 13
 numbers, 3 categories, the label) as Parquet shards into a temporary folder, trains a small
-run on 20,000 other rows (both kept for reruns), then measures each path in a fresh
+run on 10,000 other rows (both kept for reruns), then measures each path in a fresh
 subprocess, so that the peak resident memory (``ru_maxrss``) is its own:
 
   a. batched: ``raretune predict RUN SHARDS/ --out PREDS/`` (read a batch, score it, write it;
      one Parquet shard out per shard in)
   b. in memory: every shard read into one DataFrame first, its model inputs built, then only
-     ``model.predict`` is timed (the speed of the network itself)
+     ``model.predict`` is timed, called as raretune calls it (``raretune.models.predict_proba``:
+     a ``tf.data`` pipeline of 4,096-row batches)
   c. whole input (predict before batching): read every shard, score them as one DataFrame,
      write one Parquet file
+  d. the network alone, fastest call we know: ``model.predict_on_batch`` on 65,536-row slices
+     of the same in-memory inputs (same scores, bit for bit)
+  0. the baseline: import raretune and TensorFlow, load the run, score nothing (its peak
+     memory is what every path pays before the first row)
 
     python benchmarks/bench_predict.py                   # 2,000,000 rows
     python benchmarks/bench_predict.py --rows 1000000    # quicker
 
 rows/s counts the rows over each path's timed part: (a) and (c) from the first read to the
-last write (the model's loading excluded), (b) ``model.predict`` only.
+last write (the model's loading excluded), (b) and (d) the model's calls only. CPU seconds
+(all threads) vary less than wall time on a shared machine.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _subprocess import run_workers  # noqa: E402
 
 SHARD_ROWS = 250_000
-TRAIN_ROWS = 20_000
+TRAIN_ROWS = 10_000
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def write_shards(folder: Path, n_rows: int) -> None:
@@ -61,8 +72,8 @@ def train(run_dir: Path) -> None:
     from raretune.datasets.builders.synthetic_fraud.synthetic_fraud_dataset_builder import generate_chunks
 
     frame = pd.DataFrame(next(generate_chunks(TRAIN_ROWS, seed=0)))
-    raretune.run(data=frame, target="is_fraud", max_trials=1, max_epochs=2, folds=1, baseline=False,
-                 linear=False, trees=False, quiet=True, out=run_dir)
+    raretune.run(data=frame, target="is_fraud", max_trials=1, max_epochs=1, folds=1, baseline=False,
+                 linear=False, trees=False, report=False, quiet=True, out=run_dir)
 
 
 def worker(path: str, run_dir: str, shards: str, out: str, batch_rows: int) -> dict:
@@ -72,33 +83,45 @@ def worker(path: str, run_dir: str, shards: str, out: str, batch_rows: int) -> d
     from raretune.run._predict import score_batches
 
     loaded = raretune.load_run(run_dir)
+    if path == "baseline":
+        return {"path": path, "rows": 0, "seconds": 0.0, "cpu": 0.0, "peak_mb": _peak_mb()}
     if path == "batched":
         from raretune.run._predict_io import prediction_target, write_predictions
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         rows = write_predictions(score_batches(loaded, shards, keep=["txn"], batch_rows=batch_rows),
                                  prediction_target(out + "/"))
-        seconds = time.perf_counter() - start
-    elif path == "in_memory":
+    elif path in ("in_memory", "on_batch"):
+        import numpy as np
+        import tensorflow as tf
+
         from raretune.datasets import read_rows
         from raretune.models import predict_proba
 
         frame = pd.read_parquet(shards)
         rows_in = read_rows(frame, loaded["modality"].reference(loaded["classes"], loaded["target"]))
         inputs = loaded["schema"].inputs(rows_in.features)
-        predict_proba(loaded["model"], {k: v[:4096] for k, v in inputs.items()})  # trace once, untimed
-        start = time.perf_counter()
-        score = predict_proba(loaded["model"], inputs)
-        seconds = time.perf_counter() - start
-        rows = len(score)
+        del frame, rows_in
+        model, n = loaded["model"], len(next(iter(inputs.values())))
+
+        def score(slice_rows):
+            if path == "in_memory":
+                return predict_proba(model, {k: v[slice_rows] for k, v in inputs.items()})
+            return np.concatenate([np.asarray(model.predict_on_batch({k: tf.constant(v[i:i + batch_rows])
+                                                                      for k, v in inputs.items()}))[:, 0]
+                                   for i in range(slice_rows.start, slice_rows.stop, batch_rows)])
+
+        score(slice(0, 4096))  # trace once, untimed
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        rows = len(score(slice(0, n)))
     else:  # whole input, as predict did before it read in batches
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         frame = pd.read_parquet(shards)
         (_, scored), = score_batches(loaded, frame, keep=["txn"])
         scored.to_parquet(out + ".parquet", index=False)
-        seconds = time.perf_counter() - start
         rows = len(scored)
-    return {"path": path, "rows": rows, "seconds": seconds, "peak_mb": _peak_mb()}
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {"path": path, "rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}
 
 
 def main() -> None:
@@ -128,22 +151,26 @@ def main() -> None:
         print(f"trained a small run in {time.perf_counter() - start:.0f} s -> {run_dir}")
     results = {}
     with tempfile.TemporaryDirectory(dir=folder) as outputs:
-        for path in ("batched", "in_memory", "whole"):
+        for path in ("baseline", "batched", "in_memory", "whole", "on_batch"):
             outs = [os.path.join(outputs, f"{path}-{repeat}") for repeat in range(args.repeats)]
             results[path] = run_workers(__file__, [[path, run_dir, shards, out, args.batch_rows] for out in outs])
     print(f"\n{args.rows:,} rows x {len(list(shards.iterdir()))} Parquet shards, 16 feature columns + id; "
           f"batch {args.batch_rows:,} rows; median of {args.repeats}")
-    print(f"{'path':<58}{'seconds':>9}{'rows/s':>12}{'peak MB':>10}")
+    print(f"{'path':<62}{'seconds':>9}{'cpu s':>8}{'rows/s':>11}{'peak MB':>9}")
+    print(f"{'0. baseline: load the run, score nothing':<62}{'':>9}{'':>8}{'':>11}{results['baseline']['peak_mb']:>9,.0f}")
     labels = {"batched": "a. batched predict: shards in, shards out",
-              "in_memory": "b. model.predict on the rows in memory (network only)",
-              "whole": "c. whole input: read all, score, write one file"}
+              "in_memory": "b. model.predict in memory, as raretune calls it (network only)",
+              "whole": "c. whole input: read all, score, write one file",
+              "on_batch": "d. model.predict_on_batch on 65,536-row slices (network only)"}
     for path, label in labels.items():
         r = results[path]
-        print(f"{label:<58}{r['seconds']:>9.1f}{r['rows'] / r['seconds']:>12,.0f}{r['peak_mb']:>10,.0f}")
-    a, b, c = (results[p] for p in ("batched", "in_memory", "whole"))
-    print(f"a/b: rows/s {b['seconds'] / a['seconds']:.2f}x of model.predict in memory (target >= 0.8x); "
-          f"peak memory {a['peak_mb'] / b['peak_mb']:.2f}x")
-    print(f"a/c: rows/s {c['seconds'] / a['seconds']:.2f}x; peak memory {a['peak_mb'] / c['peak_mb']:.2f}x")
+        print(f"{label:<62}{r['seconds']:>9.1f}{r['cpu']:>8.1f}{r['rows'] / r['seconds']:>11,.0f}{r['peak_mb']:>9,.0f}")
+    a, b, c, d = (results[p] for p in ("batched", "in_memory", "whole", "on_batch"))
+    print(f"a/b: rows/s {b['seconds'] / a['seconds']:.2f}x (cpu {b['cpu'] / a['cpu']:.2f}x) of model.predict in memory "
+          f"(target >= 0.8x); peak memory {a['peak_mb'] / b['peak_mb']:.2f}x")
+    print(f"a/c: rows/s {c['seconds'] / a['seconds']:.2f}x (cpu {c['cpu'] / a['cpu']:.2f}x); "
+          f"peak memory {a['peak_mb'] / c['peak_mb']:.2f}x")
+    print(f"a/d: rows/s {d['seconds'] / a['seconds']:.2f}x (cpu {d['cpu'] / a['cpu']:.2f}x) of the network's fastest call")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class TableFiles:
             try:
                 for frame in self._read(path, columns, batch_rows):
                     yield path, frame
-            except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:  # pyarrow: ArrowInvalid
                 raise DataError(f"Cannot parse {str(path)!r}: {_first_line(exc)}") from None
 
     def _read(self, path: Path, columns: list, batch_rows: int):
