@@ -266,15 +266,17 @@ def _cmd_predict(args) -> int:
     target = prediction_target(args.out)
     keep = ([args.id_column] if args.id_column else []) + [c for c in args.keep.split(",") if c]
     loaded = load_run(args.run_dir)
+    shift = args.prevalence is not None or args.estimate_prevalence
+    if shift:
+        from .run._shift import at_prevalence, base_rate, batch_prevalence
+
+        base_rate(loaded)  # a multiclass run is refused before anything is scored
     start = time.perf_counter()
     batches = score_batches(loaded, args.data, data_dir=args.data_dir, threshold=args.threshold, keep=keep,
                             batch_rows=DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows)
     said = sys.stderr if target.kind == "stdout" else sys.stdout  # standard output may be the data itself
     scores, messages = [], []
-    if args.prevalence is not None or args.estimate_prevalence:
-        from .run._shift import at_prevalence, base_rate, batch_prevalence
-
-        base_rate(loaded)  # a multiclass run is refused before anything is written
+    if shift:
 
         def shifted(batches):
             for path, frame in batches:
