@@ -297,8 +297,8 @@ def _cmd_predict(args) -> int:
         print(message, file=said)
     if not args.quiet:
         where = "standard output" if target.kind == "stdout" else str(target.path)
-        print(f"{rows:,} rows scored in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s) -> {where}",
-              file=sys.stderr)
+        speed = rows / max(seconds, 1e-9)
+        print(f"[raretune] {rows:,} rows scored in {seconds:.1f} s ({speed:,.0f} rows/s) -> {where}", file=sys.stderr)
     return 0
 
 

@@ -68,7 +68,8 @@ def test_cli_outputs_are_the_same_in_batches_of_seven(finished, rows, tmp_path, 
             lines = err.splitlines()
             assert lines[0] == "[raretune] warning: values never seen in training (scored as unknown): 'channel' 3"
             shown = re.escape(str(tmp_path / out))  # a folder without its final '/'
-            assert re.fullmatch(rf"60 rows scored in [\d.]+ s \([\d,]+ rows/s\) -> {shown}", lines[1]) and len(lines) == 2
+            assert len(lines) == 2
+            assert re.fullmatch(rf"\[raretune\] 60 rows scored in [\d.]+ s \([\d,]+ rows/s\) -> {shown}", lines[1])
     assert (tmp_path / "p7.csv").read_text() == (tmp_path / "p1000.csv").read_text()
     assert said["p7.csv"] == said["p1000.csv"] and "becomes" in said["p7.csv"]
     assert said["p7.csv"].count("estimated positive rate") == 1
@@ -116,8 +117,9 @@ def test_bad_input_is_one_line_and_writes_nothing(finished, rows, tmp_path, caps
     assert code == 2 and printed == ""
     assert err == f"raretune: error: Column 'b' is missing from {str(tmp_path / 'shards' / 'part-2.parquet')!r}; " \
                   "it is needed by the model.\n"
-    code, printed, err = _predict(capsys, run, tmp_path / "nowhere" / "*.parquet", "--out", target)
-    assert (code, printed, err) == (2, "", f"raretune: error: No files match {str(tmp_path / 'nowhere' / '*.parquet')!r}.\n")
+    nowhere = str(tmp_path / "nowhere" / "*.parquet")
+    code, printed, err = _predict(capsys, run, nowhere, "--out", target)
+    assert (code, printed, err) == (2, "", f"raretune: error: No files match {nowhere!r}.\n")
     code, printed, err = _predict(capsys, run, tmp_path / "rows.csv", "--keep", "account", "--out", target)
     assert code == 2 and printed == "" and len(err.splitlines()) == 1 and "'account' (to keep)" in err
     if out != "-":  # a value that breaks the last batch of a file: what was written before is removed
