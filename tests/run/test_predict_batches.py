@@ -122,6 +122,9 @@ def test_bad_input_is_one_line_and_writes_nothing(finished, rows, tmp_path, caps
     assert (code, printed, err) == (2, "", f"raretune: error: No files match {nowhere!r}.\n")
     code, printed, err = _predict(capsys, run, tmp_path / "rows.csv", "--keep", "account", "--out", target)
     assert code == 2 and printed == "" and len(err.splitlines()) == 1 and "'account' (to keep)" in err
+    rows.head(0).to_csv(tmp_path / "header.csv", index=False)
+    code, printed, err = _predict(capsys, run, tmp_path / "header.csv", "--out", target)
+    assert (code, printed, err) == (2, "", f"raretune: error: {str(tmp_path / 'header.csv')!r} holds no rows to score.\n")
     if out != "-":  # a value that breaks the last batch of a file: what was written before is removed
         bad = rows.copy().astype({"a": object})
         bad.loc[57, "a"] = "abc"

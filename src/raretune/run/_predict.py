@@ -190,7 +190,7 @@ def _score_files(loaded, files, names, batch_rows):
         start += len(frame)
         yield path, frame
     if start == 0:
-        raise DataError(f"{files.shown!r} holds a header but no rows.")
+        raise DataError(f"{files.shown!r} holds no rows to score.")
     _warn_unseen(counts)
 
 
@@ -209,7 +209,7 @@ def _scored(loaded, rows) -> pd.DataFrame:
 
 
 def _source_frame(data) -> pd.DataFrame:
-    """The source as a frame, for the columns to keep (DataFrames, CSV and Parquet files)."""
+    """The source as a frame, for the columns to keep (files keep theirs a batch at a time)."""
     if isinstance(data, pd.DataFrame):
         return data
     raise ConfigError("Columns can be kept from a DataFrame, a CSV or a Parquet file only.")

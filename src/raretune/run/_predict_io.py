@@ -87,7 +87,8 @@ class TableFiles:
         for path in self.paths:
             try:
                 for frame in self._read(path, columns, batch_rows):
-                    yield path, frame
+                    if len(frame):  # a header-only CSV reads as one empty chunk
+                        yield path, frame
             except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:  # pyarrow: ArrowInvalid
                 raise DataError(f"Cannot parse {str(path)!r}: {_first_line(exc)}") from None
 
