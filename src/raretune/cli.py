@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_pred.add_argument("run_dir")
     p_pred.add_argument("data")
     p_pred.add_argument("--out", default="-",
-                        help="file to write: .csv, or .parquet; '-' (the default) writes CSV to standard output")
+                        help="file to write: .csv, or .parquet; '-' (the default) writes CSV to standard output; "
+                             "a folder (ending in /) gets one Parquet file per input shard")
     p_pred.add_argument("--threshold", type=float, help="binary runs: decide at this threshold instead of the deployed one")
     p_pred.add_argument("--id-column", help="a column of the data to carry into the output (e.g. the transaction id)")
     p_pred.add_argument("--keep", default="", help="more columns to carry into the output (comma-separated)")
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="binary runs: scores at this positive rate instead of training's (the flags do not change)")
     p_pred.add_argument("--estimate-prevalence", action="store_true",
                         help="binary runs: estimate this batch's positive rate from its scores (EM) and warn if it moved")
+    p_pred.add_argument("--batch-rows", type=int, metavar="N",
+                        help="rows read and scored at a time (default 65,536): memory stays flat however large the input")
+    p_pred.add_argument("--quiet", action="store_true", help="no line on standard error with the rows scored per second")
     p_insp = sub.add_parser("inspect", help="class balance and column types, without training")
     p_insp.add_argument("data")
     p_insp.add_argument("--target")
@@ -262,39 +266,50 @@ def _cmd_run(args, argv) -> int:
 
 
 def _cmd_predict(args) -> int:
-    import pandas as pd
+    import time
 
-    from ._io import atomic_path
-    from .run import predict
-    from .run._paths import check_output_file
+    import numpy as np
 
-    to_stdout = args.out == "-"
-    out = None if to_stdout else check_output_file(args.out)
+    from .run import load_run
+    from .run._predict import score_batches
+    from .run._predict_io import DEFAULT_BATCH_ROWS, prediction_target, write_predictions
+
+    target = prediction_target(args.out)
     keep = ([args.id_column] if args.id_column else []) + [c for c in args.keep.split(",") if c]
-    frame = predict(args.run_dir, args.data, data_dir=args.data_dir, threshold=args.threshold, keep=keep)
-    if args.prevalence is not None or args.estimate_prevalence:
-        from .run import load_run
-        from .run._shift import at_prevalence, batch_prevalence
+    loaded = load_run(args.run_dir)
+    shift = args.prevalence is not None or args.estimate_prevalence
+    if shift:
+        from .run._shift import at_prevalence, base_rate, batch_prevalence
 
-        loaded = load_run(args.run_dir)
-        said = sys.stderr if to_stdout else sys.stdout  # standard output may be the data itself
-        if args.estimate_prevalence:
-            for line in batch_prevalence(loaded, frame)[1]:
-                print(line, file=said)
-        if args.prevalence is not None:
-            frame, message = at_prevalence(loaded, frame, args.prevalence)
-            print(message, file=said)
-    index = not isinstance(frame.index, pd.RangeIndex)  # a DataFrame's own index is kept
-    if to_stdout:
-        frame.to_csv(sys.stdout, index=index)
-        return 0
-    parquet = out.suffix.lower() in (".parquet", ".pq")
-    with atomic_path(out, suffix=out.suffix or ".csv") as tmp:
-        if parquet:
-            frame.to_parquet(tmp, index=index)
-        else:
-            frame.to_csv(tmp, index=index)
-    print(f"{len(frame):,} rows scored -> {out}")
+        base_rate(loaded)  # a multiclass run is refused before anything is scored
+    start = time.perf_counter()
+    batches = score_batches(loaded, args.data, data_dir=args.data_dir, threshold=args.threshold, keep=keep,
+                            batch_rows=DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows)
+    said = sys.stderr if target.kind == "stdout" else sys.stdout  # standard output may be the data itself
+    scores, messages = [], []
+    if shift:
+
+        def shifted(batches):
+            for path, frame in batches:
+                if args.estimate_prevalence:
+                    scores.append(frame["score"].to_numpy(dtype=float, copy=True))  # the scores only, not the rows
+                if args.prevalence is not None:
+                    frame, message = at_prevalence(loaded, frame, args.prevalence)
+                    messages[:] = [message]
+                yield path, frame
+
+        batches = shifted(batches)
+    rows = write_predictions(batches, target)
+    seconds = time.perf_counter() - start
+    if args.estimate_prevalence:
+        for line in batch_prevalence(loaded, {"score": np.concatenate(scores)})[1]:
+            print(line, file=said)
+    for message in messages:
+        print(message, file=said)
+    if not args.quiet:
+        where = "standard output" if target.kind == "stdout" else str(target.path)
+        speed = rows / max(seconds, 1e-9)
+        print(f"[raretune] {rows:,} rows scored in {seconds:.1f} s ({speed:,.0f} rows/s) -> {where}", file=sys.stderr)
     return 0
 
 

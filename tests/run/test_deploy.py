@@ -12,17 +12,7 @@ from raretune._errors import RunStateError
 from raretune.cli import main
 from raretune.models import predict_proba
 from raretune.run._export import export_saved_model
-from tests.conftest import make_frame, plain_keras_predict
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """One tiny run with a fixed test set and Platt scaling (a calibration that moves scores)."""
-    out = tmp_path_factory.mktemp("deploy") / "run"
-    test_frame = make_frame(n=300, seed=7)
-    raretune.run(data=make_frame(n=600), test_data=test_frame, target="label", calibration="platt", max_trials=1,
-                 max_epochs=1, folds=1, baseline=False, quiet=True, out=out)
-    return out, test_frame.drop(columns="label")
+from tests.conftest import plain_keras_predict
 
 
 def test_model_keras_gives_the_calibrated_scores_in_plain_keras(finished):

@@ -12,8 +12,9 @@ from .._errors import ConfigError, DataError, RaretuneError, RunStateError
 from .._io import read_json
 from ..thresholds import ProbabilityCalibrator
 from ._modality import modality_from_record
+from ._predict_io import DEFAULT_BATCH_ROWS
 
-__all__ = ["calibrated_scores", "load_run", "predict", "score_frame"]
+__all__ = ["calibrated_scores", "load_run", "predict", "score_batches", "score_frame"]
 
 
 def load_run(run_dir) -> dict:
@@ -27,7 +28,7 @@ def load_run(run_dir) -> dict:
         ``calibrator`` (the deployed calibration, for the record: ``model`` already applies
         it), ``calibrated`` (False for a run written before the calibration was saved inside
         ``model.keras``), ``threshold`` (float or None: the deployed threshold), ``classes``,
-        ``target``, ``metrics``.
+        ``target``, ``metrics``, ``run_dir``.
 
     Raises
     ------
@@ -68,10 +69,12 @@ def load_run(run_dir) -> dict:
         "classes": classes,
         "target": target,
         "metrics": metrics,
+        "run_dir": run_dir,
     }
 
 
-def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, keep=()) -> pd.DataFrame:
+def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, keep=(), out=None,
+            batch_rows: int = DEFAULT_BATCH_ROWS):
     """Score new rows with a finished run.
 
     Parameters
@@ -80,81 +83,156 @@ def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, kee
         A folder written by :func:`raretune.run`.
     data : str, path, DataFrame, tuple or tf.data.Dataset
         Rows to score; they need the run's feature columns (a label column is not needed
-        and other columns are ignored). For an image run: ``"tfds:NAME"``, a dataset of
-        images or ``(image, label)`` pairs, or an image array of the run's image shape.
+        and other columns are ignored). A table run also reads a folder or a glob of
+        Parquet files (``"shards/*.parquet"``). For an image run: ``"tfds:NAME"``, a dataset
+        of images or ``(image, label)`` pairs, or an image array of the run's image shape.
     threshold : float, optional
         Binary runs: decide at this threshold instead of the deployed one.
     keep : sequence of str
-        Columns of a DataFrame, CSV or Parquet source to carry into the result (an id, an
-        amount), first.
+        Columns of the source to carry into the result (an id, an amount), first.
+    out : path, optional
+        Write the predictions here instead of returning them: ``"-"`` (CSV on standard
+        output), a ``.csv`` or ``.parquet`` file, or a folder (existing and empty, or a name
+        ending in ``/``) that receives one Parquet file per input file, same base name.
+    batch_rows : int, default 65,536
+        Files (CSV, Parquet, shards) are read and scored this many rows at a time, so
+        memory does not grow with the input when ``out`` is given.
 
     Returns
     -------
-    pandas.DataFrame
-        The source's index (a DataFrame's own, else 0..n-1), the ``keep`` columns, then
-        binary: ``score`` (calibrated probability of the positive class) and ``prediction``
-        (the class name at the threshold); multiclass: ``score_<class>`` per class and
-        ``prediction`` (the most probable class). Values of a categorical column never seen
-        in training are counted in one warning.
+    pandas.DataFrame or int
+        Without ``out``: the source's index (a DataFrame's own, else 0..n-1), the ``keep``
+        columns, then binary: ``score`` (calibrated probability of the positive class) and
+        ``prediction`` (the class name at the threshold); multiclass: ``score_<class>`` per
+        class and ``prediction`` (the most probable class). With ``out``: the number of rows
+        written. Values of a categorical column never seen in training are counted in one
+        warning for the whole input.
     """
-    loaded = load_run(run_dir)
-    if threshold is not None:
-        from .._validation import check_number
+    from ._predict_io import prediction_target, write_predictions
 
+    target = None if out is None else prediction_target(out)
+    batches = score_batches(load_run(run_dir), data, data_dir=data_dir, threshold=threshold, keep=keep,
+                            batch_rows=batch_rows)
+    if target is not None:
+        return write_predictions(batches, target)
+    frames = [frame for _, frame in batches]
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+def score_batches(loaded: dict, data, *, data_dir=None, threshold: float | None = None, keep=(),
+                  batch_rows: int = DEFAULT_BATCH_ROWS):
+    """Predictions of a loaded run, a batch at a time: an iterator of ``(path, frame)``.
+
+    The arguments are those of :func:`predict` (``loaded`` from :func:`load_run`); they are
+    checked, and the files' columns too, before this returns. Files (CSV, Parquet, a folder
+    or glob of Parquet shards) are read ``batch_rows`` rows at a time, ``path`` naming the
+    file each batch comes from; their frames are indexed by row number over the whole input.
+    Any other source is read and scored in memory as one batch, ``path`` None. One warning
+    counts the categorical values never seen in training, once every batch is scored.
+
+    Raises
+    ------
+    ConfigError, DataError, RunStateError
+        A bad option, unreadable or unsuitable rows, or a run whose files disagree.
+    """
+    from .._validation import check_number
+    from ._predict_io import is_table_path, table_files
+
+    batch_rows = check_number(batch_rows, "batch_rows", "predict", kind=int, low=1)
+    if threshold is not None:
         if loaded["threshold"] is None:
             raise ConfigError("--threshold applies to binary runs; a multiclass run predicts the most probable class.")
         loaded = {**loaded, "threshold": check_number(threshold, "threshold", "predict", low=0, high=1)}
-    rows = _read_rows(loaded, data, data_dir)
-    _warn_unseen(loaded, rows)
-    try:
-        frame = score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
-    except RaretuneError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunStateError(
-            f"{str(run_dir)!r} cannot score rows: its model.keras, config.json and metrics.json do not "
-            f"agree ({type(exc).__name__}: {reason[:200]})."
-        ) from None
-    if isinstance(data, pd.DataFrame) and len(data) == len(frame):
-        frame.index = data.index
     names = [keep] if isinstance(keep, str) else list(keep)
+    if loaded["schema"] is None or not is_table_path(data):
+        return _score_in_memory(loaded, data, data_dir, names)
+    files = table_files(data)
+    files.check_columns(loaded["schema"].columns, names)
+    return _score_files(loaded, files, names, batch_rows)
+
+
+def _score_in_memory(loaded, data, data_dir, names):
+    rows = _read_rows(loaded, data, data_dir)
+    kept = None
     if names:
         source = _source_frame(data)
         missing = [name for name in names if name not in source.columns]
         if missing:
             raise DataError(f"Column {missing[0]!r} (to keep) is not in the data; columns: "
                             f"{', '.join(map(str, source.columns[:12]))}.")
-        kept = source[names].reset_index(drop=True)
+        kept = source[names]
+    _warn_unseen(_unseen_counts(loaded, rows))
+    frame = _scored(loaded, rows)
+    if isinstance(data, pd.DataFrame) and len(data) == len(frame):
+        frame.index = data.index
+    if kept is not None:
+        kept = kept.reset_index(drop=True)
         kept.index = frame.index
         frame = pd.concat([kept, frame], axis=1)
-    return frame
+    return iter([(None, frame)])
+
+
+def _score_files(loaded, files, names, batch_rows):
+    from ..datasets import read_rows
+
+    reference = loaded["modality"].reference(loaded["classes"], loaded["target"])
+    counts, start = {}, 0
+    for path, raw in files.batches([*loaded["schema"].columns, *names], batch_rows):
+        rows = read_rows(raw, reference)
+        for column, unseen in _unseen_counts(loaded, rows).items():
+            counts[column] = counts.get(column, 0) + unseen
+        frame = _scored(loaded, rows)
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        if names:
+            kept = raw[names].reset_index(drop=True)
+            kept.index = frame.index
+            frame = pd.concat([kept, frame], axis=1)
+        start += len(frame)
+        yield path, frame
+    if start == 0:
+        raise DataError(f"{files.shown!r} holds no rows to score.")
+    _warn_unseen(counts)
+
+
+def _scored(loaded, rows) -> pd.DataFrame:
+    """``score_frame`` of ``rows``; an error here means the run's own files disagree."""
+    try:
+        return score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows))
+    except RaretuneError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunStateError(
+            f"{str(loaded.get('run_dir', 'the run'))!r} cannot score rows: its model.keras, config.json and metrics.json do not "
+            f"agree ({type(exc).__name__}: {reason[:200]})."
+        ) from None
 
 
 def _source_frame(data) -> pd.DataFrame:
-    """The source as a frame, for the columns to keep (DataFrames, CSV and Parquet files)."""
-    from ..datasets import read_frame
-
+    """The source as a frame, for the columns to keep (files keep theirs a batch at a time)."""
     if isinstance(data, pd.DataFrame):
         return data
-    if isinstance(data, (str, Path)) and not str(data).startswith("tfds:"):
-        return read_frame(data)
     raise ConfigError("Columns can be kept from a DataFrame, a CSV or a Parquet file only.")
 
 
-def _warn_unseen(loaded, rows) -> None:
-    """One warning counting categorical values the training rows never held."""
+def _unseen_counts(loaded, rows) -> dict:
+    """``{column: rows}`` of categorical values the training rows never held."""
     schema = loaded["schema"]
     if schema is None:
-        return
-    counts = []
+        return {}
+    counts = {}
     for column, vocabulary in zip(schema.categorical, schema.vocabularies):
         unseen = int((~rows.features[column].astype(str).isin(set(vocabulary))).sum())
         if unseen:
-            counts.append(f"{column!r} {unseen:,}")
+            counts[column] = unseen
+    return counts
+
+
+def _warn_unseen(counts: dict) -> None:
+    """One warning counting categorical values the training rows never held."""
     if counts:
-        warnings.warn(f"values never seen in training (scored as unknown): {', '.join(counts)}", UserWarning,
-                      stacklevel=3)
+        shown = ", ".join(f"{column!r} {unseen:,}" for column, unseen in counts.items())
+        warnings.warn(f"values never seen in training (scored as unknown): {shown}", UserWarning, stacklevel=3)
 
 
 def _read_rows(loaded, data, data_dir):

@@ -13,10 +13,11 @@ import numpy as np
 
 from .._errors import ConfigError
 
-__all__ = ["at_prevalence", "batch_prevalence"]
+__all__ = ["at_prevalence", "base_rate", "batch_prevalence"]
 
 
-def _base_rate(loaded: dict) -> float:
+def base_rate(loaded: dict) -> float:
+    """The positive rate of a binary run's labelled data; a multiclass run is refused."""
     if loaded["metrics"]["task"]["type"] != "binary":
         raise ConfigError("--prevalence and --estimate-prevalence apply to binary runs.")
     return float(loaded["metrics"]["data"]["positive_rate"])
@@ -26,7 +27,7 @@ def at_prevalence(loaded: dict, frame, prevalence: float):
     """``(frame, message)``: scores re-expressed at ``prevalence``; the flags do not change."""
     from ..prevalence import adjust_prevalence, adjust_threshold
 
-    base = _base_rate(loaded)
+    base = base_rate(loaded)
     frame = frame.copy()
     frame["score"] = adjust_prevalence(frame["score"].to_numpy(), train_prevalence=base, new_prevalence=prevalence)
     threshold = adjust_threshold(loaded["threshold"], train_prevalence=base, new_prevalence=prevalence)
@@ -38,7 +39,7 @@ def batch_prevalence(loaded: dict, frame) -> tuple:
     """``(estimate dict, message lines)``: the batch's base rate, and a warning when it has moved."""
     from ..prevalence import estimate_prevalence, prevalence_warning
 
-    base = _base_rate(loaded)
+    base = base_rate(loaded)
     estimate = estimate_prevalence(np.asarray(frame["score"], dtype=float), train_prevalence=base, random_state=0)
     low, high = estimate["interval"] or (float("nan"), float("nan"))
     lines = [f"estimated positive rate of this batch: {estimate['prevalence']:.4%} "
