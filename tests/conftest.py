@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One OpenMP thread per test process, as raretune's own scikit-learn phases use
+# (raretune._threads.sklearn_phase): the suite runs a worker per core, and tests that fit
+# boosted trees outside a run would otherwise busy-wait on each other's cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
