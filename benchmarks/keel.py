@@ -517,6 +517,11 @@ def _peer_section(records, peers, table) -> list:
         names = ["raretune", peer] if any(r["system"] == "raretune" for r in records) else [peer]
         block, _, _ = table("pr_auc", f"Test PR-AUC: {peer}", names)
         lines += block
+        # the baselines ran on every split: a second view over all splits the peer finished
+        baselines = [s for s in SYSTEMS if s != "raretune" and any(r["system"] == s for r in records)]
+        if baselines:
+            block, _, _ = table("pr_auc", f"Test PR-AUC: {peer} and the baselines", [*baselines, peer])
+            lines += block
         # F1 at AutoGluon's own decision (predict) as a column of its own
         own = f"{peer} (predict)"
         extra = [{**r, "system": own, "f1": r["f1_own_decision"]} for r in records if r["system"] == peer]
