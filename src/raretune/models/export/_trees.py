@@ -19,6 +19,10 @@ them is still one ``.keras`` file that plain Keras loads and TensorFlow Serving 
 4. ``tree_sums``: the leaves' values summed per fold model plus its baseline, then the
    sigmoid (softmax) and the average over folds, as for the search's networks.
 
+:func:`compile_trees` builds these layers from :class:`Tree` node arrays, whatever fitted
+them; random forests and extra trees (:mod:`._forests`) use it with no baseline and no
+sigmoid.
+
 The model matches scikit-learn's ``predict_proba`` within float32 rounding (not exactly:
 the graph computes in float32). Its size grows with folds x trees x leaves squared;
 ``max_params`` refuses, with :class:`ModelTooLarge`, a compilation over the cap.
