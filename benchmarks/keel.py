@@ -22,6 +22,16 @@ Systems
     scikit-learn ``HistGradientBoostingClassifier(class_weight="balanced")``.
 ``smote_lr``
     imbalanced-learn pipeline ``StandardScaler -> SMOTE -> LogisticRegression``.
+``autogluon_medium``, ``autogluon_best`` (peers; only with ``--systems``)
+    AutoGluon-Tabular ``TabularPredictor(eval_metric="average_precision")`` with the
+    ``medium_quality`` or ``best_quality`` preset, run by ``benchmarks/_autogluon_peer.py``
+    with the Python of AutoGluon's own virtual environment (``--autogluon-python`` or
+    ``$AUTOGLUON_PYTHON``; AutoGluon is never a raretune dependency; see that script for the
+    install line). ``best_quality`` gets ``time_limit`` = raretune's wall time on the same
+    (dataset, seed) from the cache, else ``--autogluon-time-limit``. Its ``f1`` is at the
+    F1-best threshold AutoGluon's ``calibrate_decision_threshold`` picks on its own
+    validation data (its holdout rows, or out-of-fold predictions when it bags);
+    ``f1_own_decision`` is at ``predict`` (AutoGluon's default threshold 0.5).
 ``keras_hyperband``
     The common recipe written correctly: a Keras MLP (inputs standardised on the inner
     training rows) with balanced class weights passed as a dict, tuned by Keras Tuner
@@ -57,6 +67,7 @@ Examples
     python benchmarks/keel.py --seeds 0
     python benchmarks/keel.py --datasets glass4,pima --seeds 0,1,2
     python benchmarks/keel.py --table-only
+    AUTOGLUON_PYTHON=/path/to/venv/bin/python python benchmarks/keel.py --systems autogluon_medium
 """
 
 from __future__ import annotations
@@ -66,6 +77,7 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,6 +94,8 @@ DATASETS = (
 )
 QUICK_DATASETS = ("glass4", "ecoli1")
 SYSTEMS = ("raretune", "hgb", "smote_lr", "keras_hyperband")
+#: AutoGluon-Tabular presets, run in AutoGluon's own environment; tabulated in their own section.
+PEERS = {"autogluon_medium": "medium_quality", "autogluon_best": "best_quality"}
 TEST_SIZE = 0.3
 INNER_VALIDATION_SIZE = 0.2
 HERE = Path(__file__).resolve().parent
@@ -285,6 +299,30 @@ def run_keras_hyperband(X_train, y_train, X_test, seed: int):
     return score, (score >= threshold).astype(int), {"threshold": threshold, "n_trials": n_trials, "max_epochs": 12}
 
 
+def run_autogluon(X_train, y_train, X_test, *, preset: str, time_limit: float | None, python: str):
+    """AutoGluon-Tabular through ``_autogluon_peer.py`` in AutoGluon's own interpreter.
+
+    Returns ``(test scores, decisions at the F1 threshold chosen on AutoGluon's validation
+    data, info)``; ``info["prediction"]`` holds the decisions of AutoGluon's ``predict``.
+    """
+    with tempfile.TemporaryDirectory(prefix="keel-autogluon-") as tmp:
+        data, out = Path(tmp) / "split.npz", Path(tmp) / "result.json"
+        np.savez(data, X_train=X_train, y_train=y_train, X_test=X_test)
+        command = [python, str(HERE / "_autogluon_peer.py"), "--data", str(data), "--preset", preset,
+                   "--out", str(out)]
+        if time_limit is not None:
+            command += ["--time-limit", f"{time_limit:.1f}"]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"AutoGluon ({preset}) failed:\n{done.stderr[-3000:]}")
+        result = json.loads(out.read_text())
+    score = np.asarray(result.pop("score"), dtype="float64")
+    own = np.asarray(result.pop("prediction"), dtype=int)
+    threshold = result["f1_threshold"]
+    # AutoGluon's predict calls a row positive when its probability exceeds the threshold
+    return score, (score > threshold).astype(int), {**result, "prediction": own}
+
+
 RUNNERS = {"hgb": run_hgb, "smote_lr": run_smote_lr, "keras_hyperband": run_keras_hyperband}
 
 
@@ -365,7 +403,8 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     """The benchmark note: PR-AUC, ROC-AUC, F1 and seconds per dataset and system."""
     present = {r["system"] for r in records}
     systems = [s for s in SYSTEMS if s in present]
-    variants = sorted(present - set(SYSTEMS))
+    peers = [s for s in PEERS if s in present]
+    variants = sorted(present - set(SYSTEMS) - set(PEERS))
     datasets = [d for d in datasets if any(r["dataset"] == d for r in records)]
     lines = [
         "# Benchmarks: raretune on imbalanced KEEL datasets",
@@ -385,13 +424,14 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
         "",
     ]
 
-    def table(metric, title, names, higher=True, fmt="{:.3f}"):
+    def table(metric, title, names, higher=True, fmt="{:.3f}", rows=None):
         # only (dataset, seed) pairs that every system in the table has finished: a mean over
         # other seeds would compare different splits
+        records_ = records if rows is None else rows
         done = {}
-        for r in records:
+        for r in records_:
             done.setdefault((r["dataset"], r["seed"]), set()).add(r["system"])
-        paired = [r for r in records if set(names) <= done[(r["dataset"], r["seed"])] and r["system"] in names]
+        paired = [r for r in records_ if set(names) <= done[(r["dataset"], r["seed"])] and r["system"] in names]
         means = _mean_table(paired, names, datasets, metric)
         out = [f"## {title}", "", "| dataset | n | " + " | ".join(names) + " |",
                "| --- | --- |" + " ---: |" * len(names)]
@@ -445,6 +485,8 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     lines += block
     lines += ["Wall times are from a 2-core machine shared with other jobs while these ran, so they",
               "are inflated and only comparable within a row.", ""]
+    if peers:
+        lines += _peer_section(records, peers, table)
     if variants:
         names = ["raretune", *variants] if "raretune" in systems else variants
         block, _, _ = table("pr_auc", "raretune option variants: test PR-AUC", names)
@@ -460,6 +502,35 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
                                      else f"options `{json.dumps(opts[name], sort_keys=True)}`")
                   for name in variants] + [""]
     return "\n".join(lines)
+
+
+def _peer_section(records, peers, table) -> list:
+    """AutoGluon beside raretune: PR-AUC, F1 at both of AutoGluon's decisions, seconds."""
+    lines = ["# AutoGluon-Tabular as a peer", "",
+             "AutoGluon-Tabular (`TabularPredictor(eval_metric=\"average_precision\")`, LightGBM, CatBoost,",
+             "XGBoost, random forest, extra trees, k-NN and its weighted ensemble; no PyTorch, so no",
+             "neural networks) on the same splits, run in its own virtual environment by",
+             "`benchmarks/_autogluon_peer.py`. `autogluon_best` (`best_quality`: bagged and stacked) is",
+             "given raretune's wall time on the same split as its `time_limit`. Each preset's table",
+             "holds only the splits both it and raretune finished.", ""]
+    for peer in peers:
+        names = ["raretune", peer] if any(r["system"] == "raretune" for r in records) else [peer]
+        block, _, _ = table("pr_auc", f"Test PR-AUC: {peer}", names)
+        lines += block
+        # the baselines ran on every split: a second view over all splits the peer finished
+        baselines = [s for s in SYSTEMS if s != "raretune" and any(r["system"] == s for r in records)]
+        if baselines:
+            block, _, _ = table("pr_auc", f"Test PR-AUC: {peer} and the baselines", [*baselines, peer])
+            lines += block
+        # F1 at AutoGluon's own decision (predict) as a column of its own
+        own = f"{peer} (predict)"
+        extra = [{**r, "system": own, "f1": r["f1_own_decision"]} for r in records if r["system"] == peer]
+        block, _, _ = table("f1", f"Test F1: {peer} at its validation-chosen threshold and at its own "
+                            "decision (`predict`)", [*names, own], rows=records + extra)
+        lines += block
+        block, _, _ = table("seconds", f"Seconds: {peer}", names, higher=False, fmt="{:.1f}")
+        lines += block
+    return lines
 
 
 # -- main ---------------------------------------------------------------------------------
@@ -486,8 +557,13 @@ def main(argv=None) -> int:
                         help="comma-separated KEEL names (default: all 16)")
     parser.add_argument("--seeds", type=lambda s: _parse_list(s, kind=int), default=[0, 1, 2],
                         help="comma-separated seeds; each gives its own 70/30 split")
-    parser.add_argument("--systems", type=lambda s: _parse_list(s, SYSTEMS), default=list(SYSTEMS),
-                        help="comma-separated systems to run")
+    parser.add_argument("--systems", type=lambda s: _parse_list(s, (*SYSTEMS, *PEERS)), default=list(SYSTEMS),
+                        help=f"comma-separated systems to run; peers: {', '.join(PEERS)}")
+    parser.add_argument("--autogluon-python", default=os.environ.get("AUTOGLUON_PYTHON"), metavar="PATH",
+                        help="Python of AutoGluon's own virtual environment (default: $AUTOGLUON_PYTHON)")
+    parser.add_argument("--autogluon-time-limit", type=float, default=None, metavar="SECONDS",
+                        help="autogluon_best's time_limit where the cache has no raretune time for the split "
+                             "(without it such splits are skipped)")
     parser.add_argument("--quick", action="store_true",
                         help=f"only {', '.join(QUICK_DATASETS)} at seed 0")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
@@ -502,6 +578,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.raretune_options and not args.raretune_name:
         parser.error("--raretune-options needs --raretune-name")
+    if set(args.systems) & set(PEERS) and not args.table_only and not args.autogluon_python:
+        parser.error("AutoGluon peers need --autogluon-python (or $AUTOGLUON_PYTHON)")
     datasets, seeds = (list(QUICK_DATASETS), [0]) if args.quick else (args.datasets, args.seeds)
     systems = list(args.systems)
     if args.raretune_name:
@@ -520,7 +598,9 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.monotonic()
-    done = {(r["dataset"], r["seed"], r["system"]) for r in read_cache(args.cache)}
+    cached = read_cache(args.cache)
+    done = {(r["dataset"], r["seed"], r["system"]) for r in cached}
+    raretune_seconds = {(r["dataset"], r["seed"]): r["seconds"] for r in cached if r["system"] == "raretune"}
     versions = _versions()
     for name in datasets:
         X, y = load_keel(name)
@@ -535,22 +615,37 @@ def main(argv=None) -> int:
             train_rows, test_rows = split_once(X, y, seed)
             X_train, y_train, X_test, y_test = X[train_rows], y[train_rows], X[test_rows], y[test_rows]
             for system in todo:
+                options = {}
+                limit = raretune_seconds.get((name, seed), args.autogluon_time_limit) if system == "autogluon_best" else None
+                if system == "autogluon_best" and limit is None:
+                    print(f"{name} seed {seed}: no raretune time and no --autogluon-time-limit; "
+                          "autogluon_best skipped", flush=True)
+                    continue
                 tic = time.monotonic()
-                if system in RUNNERS:
+                if system in PEERS:
+                    score, prediction, info = run_autogluon(X_train, y_train, X_test, preset=PEERS[system],
+                                                            time_limit=limit, python=args.autogluon_python)
+                    options = {"presets": PEERS[system], "time_limit": limit}
+                elif system in RUNNERS:
                     score, prediction, info = RUNNERS[system](X_train, y_train, X_test, seed)
-                    options = {}
                 else:
                     options = args.raretune_options or {}
                     score, prediction, info = run_raretune(X_train, y_train, X_test, seed, options)
                 seconds = time.monotonic() - tic
                 raw = info.pop("raw_score", None)
+                own = info.pop("prediction", None)
+                extra = {}
+                if own is not None:  # a peer's decisions at its own threshold, beside those at the chosen one
+                    from sklearn.metrics import f1_score
+
+                    extra["f1_own_decision"] = float(f1_score(y_test, own, zero_division=0))
                 if raw is not None:
                     from sklearn.metrics import average_precision_score
 
                     info["pr_auc_uncalibrated"] = float(average_precision_score(y_test, raw))
                 record = {
                     "dataset": name, "seed": seed, "system": system, "seconds": seconds,
-                    **test_scores(y_test, score, prediction), "info": info, "options": options,
+                    **test_scores(y_test, score, prediction), **extra, "info": info, "options": options,
                     "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
                     "train_positives": int(y_train.sum()), "test_positives": int(y_test.sum()),
                     "versions": versions, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -139,3 +139,7 @@ def test_search_switches_map_onto_the_run_config():
     argv = ["run", "--data", "x.csv", "--no-trees"]
     config = run_config(build_parser().parse_args(argv), argv)
     assert (config.linear, config.trees, config.refit, config.baseline) == (True, False, True, True)
+    assert (config.forests, config.smote_linear) == (True, True)
+    argv = ["run", "--data", "x.csv", "--no-forests", "--no-smote-linear"]
+    config = run_config(build_parser().parse_args(argv), argv)
+    assert (config.linear, config.trees, config.forests, config.smote_linear) == (True, True, False, False)

@@ -12,7 +12,7 @@ import raretune
 from raretune import RunStateError
 from raretune.datasets import load_data, stratified_split
 from raretune.thresholds import ProbabilityCalibrator
-from raretune.tuning import LINEAR_C, TREE_CONFIGS
+from raretune.tuning import FOREST_CONFIGS, LINEAR_C, TREE_CONFIGS
 from raretune.models import predict_proba
 
 from tests.conftest import make_frame
@@ -108,15 +108,18 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     assert any("cross-fitting" in note for note in m["data"]["notes"])
     members = m["ensemble"]["members"]
     assert members and all(member["weight"] >= 1 for member in members)
-    # ten trials by default, but only four ran; plus the converged models (regressions, boosted trees)
-    assert m["ensemble"]["candidates"] == 4 + len(LINEAR_C) + len(TREE_CONFIGS)
+    # ten trials by default, but only four ran; plus the converged models (regressions, boosted
+    # trees, forests, SMOTE + logistic regression)
+    n_converged = len(LINEAR_C) + len(TREE_CONFIGS) + len(FOREST_CONFIGS) + 1
+    assert m["ensemble"]["candidates"] == 4 + n_converged
     # the table is logistic and the networks had two epochs: the converged regressions are chosen
     linear = [x for x in members if x.get("model") == "logistic_regression"]
     assert linear and all(x["C"] in LINEAR_C and x["trial_id"] is None for x in linear)
     # each converged candidate has a leaderboard row, scored out of fold like the trials
     rows = [r for r in m["leaderboard"] if r["kind"] == "converged"]
-    assert len(rows) == len(LINEAR_C) + len(TREE_CONFIGS)
-    assert {r["name"] for r in rows} >= {"logistic regression (C=1)", "boosted trees (default)"}
+    assert len(rows) == n_converged
+    assert {r["name"] for r in rows} >= {"logistic regression (C=1)", "boosted trees (default)", "random forest",
+                                         "extra trees", "SMOTE + logistic regression (C=1)"}
     assert all(0.0 <= r["validation_pr_auc"] <= 1.0 and 0.0 <= r["test_pr_auc"] <= 1.0 for r in rows)
     # the validation scores are out of fold, over every search row
     scores = np.load(result.out / "scores.npz")

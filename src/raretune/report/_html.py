@@ -183,9 +183,11 @@ def _summary(rec: RunRecord) -> str:
                  f"(remedies: {escape(strategies)}).</p>")
     elif converged:
         member = converged[0]
-        setting = f"C={member.get('C')}" if member.get("model") == "logistic_regression" else str(member.get("config"))
+        setting = f"C={member.get('C')}, " if "C" in member else (
+            f"{member['config']}, " if member.get("config") is not None else "")
+        weights = "SMOTE to balanced classes" if member.get("strategy") == "smote" else "balanced class weights"
         cards.append(_card("chosen model", _CONVERGED[member["model"]][0],
-                           [escape(setting), "cross-fitted, balanced weights"], words=True))
+                           [f"{escape(setting)}{weights}", "cross-fitted"], words=True))
     elif best:
         cards.append(_card("chosen model", escape(str(best.get("strategy", NOT_RECORDED))),
                            f"trial {escape(str(best.get('trial_id', '?')))}", words=True))
@@ -329,7 +331,10 @@ def _data_section(m: Mapping) -> str:
 
 #: Members of an ensemble that are not search trials: ``model`` value -> its name in the report.
 _CONVERGED = {"logistic_regression": ("logistic regression", "logistic regressions"),
-              "boosted_trees": ("boosted-trees model", "boosted-trees models")}
+              "boosted_trees": ("boosted-trees model", "boosted-trees models"),
+              "random_forest": ("random forest", "random forests"),
+              "extra_trees": ("extra-trees model", "extra-trees models"),
+              "smote_logistic_regression": ("SMOTE + logistic regression", "SMOTE + logistic regressions")}
 
 
 def _reproduce_section(m: Mapping) -> str:

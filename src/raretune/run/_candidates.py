@@ -2,8 +2,9 @@
 
 A candidate is a network (or a compiled converged model), its validation scores (out of
 fold with cross-fitting) and the class prior it was trained under. The search's best
-distinct configurations come first; logistic regressions and boosted trees fitted to
-convergence on the same folds follow (:mod:`raretune.tuning` fits them, :mod:`raretune.models`
+distinct configurations come first; logistic regressions (with class weights, and after
+SMOTE), boosted trees, random forests and extra trees fitted to convergence on the same
+folds follow (:mod:`raretune.tuning` fits them, :mod:`raretune.models`
 compiles them into Keras layers).
 """
 
@@ -78,24 +79,29 @@ def _weighted_prior(prior, y, sample_weight):
 
 
 def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings=None) -> list:
-    """Converged models cross-fitted on the search's folds: logistic regressions, boosted trees.
+    """Converged models cross-fitted on the search's folds: regressions, boosted trees, forests.
 
-    Under a time limit (``budget``) a model starts only if one more like the slowest so
-    far still fits; the ones left out are named. Boosted trees whose compiled Keras form
-    would be too large are skipped, with a line in ``warnings``.
+    Each family has its switch in the run's options (``linear``, ``trees``, ``forests``,
+    ``smote_linear``). Under a time limit (``budget``) a model starts only if one more like
+    the slowest so far still fits; the ones left out are named. Tree models whose compiled
+    Keras form would be too large are skipped, with a line in ``warnings``.
     """
     from ..models.export import ModelTooLarge
 
-    from ..tuning import LINEAR_C, TREE_CONFIGS
+    from ..tuning import FOREST_CONFIGS, LINEAR_C, SMOTE_C, TREE_CONFIGS
 
     config = plan.config
     ids, _ = hypermodel.folds_of(rows)
-    prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes  # balanced class weights
+    # balanced class weights, SMOTE up to the largest class: both train under a uniform prior
+    prior = 0.5 if rows.is_binary else [1.0 / rows.n_classes] * rows.n_classes
     members = ([{"model": "logistic_regression", "C": C} for C in LINEAR_C] if config.linear else []) + (
-        [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else [])
+        [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else []) + (
+        [{"model": name} for name in FOREST_CONFIGS] if config.forests else []) + (
+        [{"model": "smote_logistic_regression", "C": SMOTE_C}] if config.smote_linear else [])
     out, slowest = [], 0.0
     for i, member in enumerate(members, start=1):
-        member = {"trial_id": None, **member, "strategy": "class_weight"}
+        strategy = "smote" if member["model"] == "smote_logistic_regression" else "class_weight"
+        member = {"trial_id": None, **member, "strategy": strategy}
         if budget is not None and not budget.fits(1.5 * slowest):
             left = ", ".join(member_label(m) for m in members[i - 1:])
             progress.say(f"time limit: converged candidates left out: {left}")
@@ -124,13 +130,21 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
 
     ``sample_weight``: of ``rows``, passed to every fold's fit.
     """
-    from ..models.export import logistic_model, trees_model
-    from ..tuning import cross_fit_logistic, cross_fit_trees
+    from ..models.export import forest_model, logistic_model, trees_model
+    from ..tuning import cross_fit_forest, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":
         raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
                                          sample_weight=sample_weight)
         return raw, logistic_model(schema, fitted)
+    if member["model"] == "smote_logistic_regression":
+        raw, fitted = cross_fit_smote_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
+                                               sample_weight=sample_weight)
+        return raw, logistic_model(schema, fitted)
+    if member["model"] in ("random_forest", "extra_trees"):
+        raw, fitted = cross_fit_forest(schema, rows, fold_ids, config=member["model"], random_state=seed,
+                                       sample_weight=sample_weight)
+        return raw, forest_model(schema, fitted)
     raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
                                   sample_weight=sample_weight)
     return raw, trees_model(schema, fitted)
@@ -142,4 +156,8 @@ def member_label(member: dict) -> str:
         return f"logistic regression (C={member['C']:g})"
     if member.get("model") == "boosted_trees":
         return f"boosted trees ({member['config']})"
+    if member.get("model") == "smote_logistic_regression":
+        return f"SMOTE + logistic regression (C={member['C']:g})"
+    if member.get("model") in ("random_forest", "extra_trees"):
+        return member["model"].replace("_", " ")
     return f"trial {member['trial_id']} ({member['strategy']})"

@@ -118,6 +118,10 @@ class RunConfig:
     linear, trees : bool
         With cross-fitting, offer the ensemble converged logistic regressions and
         gradient-boosted trees (compiled into Keras layers).
+    forests, smote_linear : bool
+        With cross-fitting, offer the ensemble random forests and extra trees (balanced
+        class weights per bootstrap sample, compiled into Keras layers) and a logistic
+        regression fitted after SMOTE.
     seed : int or None
         One seed for the split, the search and training; 0 is a real seed.
     fast : bool
@@ -183,6 +187,8 @@ class RunConfig:
     refit: bool = True
     linear: bool = True
     trees: bool = True
+    forests: bool = True
+    smote_linear: bool = True
     seed: int | None = 0
     fast: bool = False
     resume: bool = False

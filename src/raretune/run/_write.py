@@ -182,7 +182,9 @@ def describe_members(members) -> str:
     if networks:
         remedies = ", ".join(sorted({m["strategy"] for m in networks}))
         parts.append(f"{len(networks)} network{'s' if len(networks) > 1 else ''} ({remedies})")
-    for kind, label in (("logistic_regression", "logistic regression"), ("boosted_trees", "boosted-trees model")):
+    for kind, label in (("logistic_regression", "logistic regression"), ("boosted_trees", "boosted-trees model"),
+                        ("random_forest", "random forest"), ("extra_trees", "extra-trees model"),
+                        ("smote_logistic_regression", "SMOTE + logistic regression")):
         if kinds.get(kind):
             n = kinds[kind]
             parts.append(f"{n} {label}{'s' if n > 1 else ''}")

@@ -12,10 +12,14 @@ import importlib
 # public name -> module that defines it
 _NAMES = {
     "ValidationScorer": "._callbacks",
+    "FOREST_CONFIGS": "._converged",
     "LINEAR_C": "._converged",
+    "SMOTE_C": "._converged",
     "TREE_CONFIGS": "._converged",
     "cross_fit_logistic": "._converged",
     "cross_fit_trees": "._converged",
+    "cross_fit_forest": "._converged",
+    "cross_fit_smote_logistic": "._converged",
     "CrossFitter": "._crossfit",
     "fold_assignment": "._crossfit",
     "greedy_ensemble": "._ensemble",
