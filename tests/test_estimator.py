@@ -23,7 +23,7 @@ def _tiny(**params):
     """
     params.setdefault("strategies", ["none"])
     return RareTuneClassifier(max_trials=1, max_epochs=1, folds=1, ensemble=1, refit=False, linear=False,
-                              trees=False, **params)
+                              trees=False, forests=False, smote_linear=False, **params)
 
 
 #: Every check of scikit-learn 1.9 passes with the tiny run above, so nothing is listed. Two

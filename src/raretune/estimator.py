@@ -23,7 +23,7 @@ __all__ = ["RareTuneClassifier"]
 
 #: Options passed to :func:`raretune.run` under the same name.
 _RUN_OPTIONS = ("strategies", "tuner", "objective", "threshold", "cost_fn", "cost_fp", "calibration", "max_trials",
-                "max_epochs", "validation_size", "test_size", "folds", "ensemble", "refit", "linear", "trees",
+                "max_epochs", "validation_size", "test_size", "folds", "ensemble", "refit", "linear", "trees", "forests", "smote_linear",
                 "positive", "baseline", "fast", "quiet")
 
 
@@ -61,8 +61,9 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         How many of the best trials the greedy ensemble selection may combine.
     refit : bool, default=True
         With cross-fitting, retrain the chosen models on every row after the test scoring.
-    linear, trees : bool, default=True
-        With cross-fitting, offer the ensemble converged logistic regressions and boosted trees.
+    linear, trees, forests, smote_linear : bool, default=True
+        With cross-fitting, offer the ensemble converged logistic regressions, boosted trees,
+        random forests and extra trees, and SMOTE + logistic regression.
     positive : label, optional
         The positive class of a two-class problem (default: the rarer label). Only for two
         classes.
@@ -113,7 +114,8 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, strategies=None, tuner="hyperband", objective="pr_auc", threshold="auto", cost_fn=1.0,
                  cost_fp=1.0, calibration="auto", max_trials=None, max_epochs=None, validation_size=0.15,
-                 test_size=0.15, folds=None, ensemble=None, refit=True, linear=True, trees=True, positive=None,
+                 test_size=0.15, folds=None, ensemble=None, refit=True, linear=True, trees=True, forests=True,
+                 smote_linear=True, positive=None,
                  baseline=False, random_state=0, fast=False, out=None, quiet=True):
         self.strategies = strategies
         self.tuner = tuner
@@ -131,6 +133,8 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.linear = linear
         self.trees = trees
+        self.forests = forests
+        self.smote_linear = smote_linear
         self.positive = positive
         self.baseline = baseline
         self.random_state = random_state
