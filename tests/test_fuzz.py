@@ -37,7 +37,6 @@ import json
 import math
 import os
 import shutil
-import string
 import tempfile
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 """Each remedy on a small table: known invariants, and never a validation or test row."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -9,7 +9,6 @@ split in batches: prepared tables of scalar features through batched
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd

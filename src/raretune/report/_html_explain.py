@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 
-from ._html_parts import _fmt, _get, _metric, _missing, _path, _table
+from ._html_parts import _fmt, _metric, _missing, _path, _table
 
 __all__ = ["explanations_section", "warnings_block"]
 

@@ -14,7 +14,6 @@ event leaves.
 
 from __future__ import annotations
 
-from statistics import NormalDist
 
 import numpy as np
 

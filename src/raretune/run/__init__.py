@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from pathlib import Path
 
-from .._errors import RaretuneError, RunStateError
+from .._errors import RaretuneError
 from .._heap import frozen_heap
 from .._io import read_json, write_json
 from .._threads import sklearn_phase

@@ -17,7 +17,7 @@ from ._crossfit import CrossFitter
 from ..resample import rebalance_arrays
 from ._data import (RowsCache, balanced_bag_rows, batch_size_choices, check_resampling_memory, estimate_resampled_bytes,
                     resampled_origin, resampled_weights, training_batches)
-from ..models import FeatureSchema, build_stacked_model, build_tabular_model, fold_schemas
+from ..models import FeatureSchema, build_stacked_model, build_tabular_model
 from ..models import tower_outputs as _tower_outputs
 
 __all__ = ["TabularHyperModel", "trial_seed"]
