@@ -1,7 +1,8 @@
-"""Sharded Parquet sources: which files, their rows in record batches, and each row's part.
+"""Sharded sources: which files, their rows in record batches, and each row's part.
 
 A folder or a glob of ``.parquet`` files is read with ``pyarrow.dataset`` one record batch at
-a time, never whole. Each row's part (train, validation, test) is decided from a stable hash:
+a time, never whole; a TFDS folder or a glob of its ``*.tfrecord*`` shards is read the same
+way through ``tf.data`` (:mod:`raretune.datasets._tfrecord_shards`). Each row's part (train, validation, test) is decided from a stable hash:
 of the ``id_column`` value when given, else of the file's name and the row's position in it.
 The hash is a fixed function of those values (no process state, no random generator), so a
 row falls in the same part on every pass, on every machine, whatever order the files are
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import ConfigError, DataError
+from ._tfrecord_shards import TFRecordShards, is_tfrecord_source, tfrecord_source
 
 __all__ = ["PART_CODES", "PartRule", "ShardedSource", "hash_parts", "is_sharded_source", "row_keys",
            "sharded_source", "time_parts", "time_values", "uniform"]
@@ -33,7 +35,8 @@ _GLOB_CHARS = "*?["
 
 
 def is_sharded_source(source) -> bool:
-    """Whether ``source`` names a folder or a glob of Parquet files (not one file, not TFDS)."""
+    """Whether ``source`` names a folder or a glob of shards (Parquet, or TFRecord written by TFDS),
+    not one file and not ``tfds:NAME``."""
     if not isinstance(source, (str, os.PathLike)):
         return False
     text = os.fspath(source)
@@ -91,17 +94,24 @@ class ShardedSource:
                 first += batch.num_rows
 
 
-def sharded_source(source) -> ShardedSource:
+def sharded_source(source) -> ShardedSource | TFRecordShards:
     """The shards a folder or glob names, with one-line errors.
+
+    A TFDS folder (with ``features.json``) or a glob of ``*.tfrecord*`` files gives
+    :class:`~raretune.datasets._tfrecord_shards.TFRecordShards`; anything else is Parquet. Both
+    have ``files``, ``n_rows``, ``columns`` and the same ``batches``.
 
     Raises
     ------
     DataError
-        No Parquet file matches, a shard cannot be read, or the shards have different columns.
+        No Parquet file matches, a shard cannot be read, or the shards have different columns
+        (for TFRecord shards, see :func:`~raretune.datasets._tfrecord_shards.tfrecord_source`).
     """
     import pyarrow.dataset as ds
 
     text = os.fspath(source)
+    if is_tfrecord_source(text):
+        return tfrecord_source(text)
     if Path(text).is_dir():
         files = sorted(p for p in Path(text).rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".pq"))
     else:

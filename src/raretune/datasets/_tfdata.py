@@ -14,7 +14,7 @@ from ._images import with_channels
 from ._labels import list_names
 
 __all__ = ["columns_from_batch", "decode_bytes", "frame_from_dataset", "image_layout", "images_from_dataset",
-           "is_tf_dataset"]
+           "is_tf_dataset", "scalar_parse_spec"]
 
 _CONVERT_BATCH = 8192
 _READ_BATCH = 1024
@@ -117,6 +117,33 @@ def _is_batched(spec, target: str) -> bool:
         return spec[target].shape.rank == 1
     # no label to tell by: batches have an unknown leading dimension on every leaf
     return all(leaf.shape.rank is not None and leaf.shape.rank >= 1 and leaf.shape[0] is None for leaf in leaves)
+
+
+def scalar_parse_spec(features) -> dict | None:
+    """A ``tf.io.parse_example`` spec for TFDS features that are all scalars stored as they
+    decode (numbers and text), else ``None``.
+
+    Such features decode a whole batch of serialized records in one ``tf.io.parse_example``
+    call, several times faster than TFDS's one-example-at-a-time decoding, with the same values.
+
+    Parameters
+    ----------
+    features : tfds.features.FeaturesDict
+    """
+    import tensorflow as tf
+
+    serialized = features.get_serialized_info()
+    decoded = features.get_tensor_info()
+    if not isinstance(serialized, dict) or set(serialized) != set(decoded):
+        return None
+    spec = {}
+    for name, info in serialized.items():
+        if not hasattr(info, "shape") or tuple(info.shape) != () or tuple(decoded[name].shape) != ():
+            return None
+        if info.tf_dtype != decoded[name].tf_dtype:
+            return None
+        spec[name] = tf.io.FixedLenFeature([], info.tf_dtype)
+    return spec
 
 
 def decode_bytes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from .._errors import ConfigError, DataError
 from ._images import RawImages, with_channels
 from ._labels import list_names
 from ._table import RawTable
-from ._tfdata import columns_from_batch, decode_bytes
+from ._tfdata import columns_from_batch, decode_bytes, scalar_parse_spec
 
 __all__ = ["TFDS_PREFIX", "is_tfds_source", "parse_tfds_source", "read_tfds"]
 
@@ -172,17 +172,9 @@ def _fast_tfrecord_frame(builder, split: str):
 
     if not builder.is_prepared() or str(getattr(builder.info, "file_format", "")).split(".")[-1].lower() != "tfrecord":
         return None
-    serialized = builder.info.features.get_serialized_info()
-    decoded = builder.info.features.get_tensor_info()
-    if not isinstance(serialized, dict) or set(serialized) != set(decoded):
+    spec = scalar_parse_spec(builder.info.features)
+    if spec is None:
         return None
-    spec = {}
-    for name, info in serialized.items():
-        if not hasattr(info, "shape") or tuple(info.shape) != () or tuple(decoded[name].shape) != ():
-            return None
-        if info.tf_dtype != decoded[name].tf_dtype:
-            return None
-        spec[name] = tf.io.FixedLenFeature([], info.tf_dtype)
     files = []
     for part in split.split("+"):
         if part not in builder.info.splits:
