@@ -67,3 +67,37 @@ def test_tiny_streamed_run_tests_on_every_streamed_test_row(tmp_path):
     assert scores["test_y"].size == n_test == stream["scored"]["test_rows"]
     assert result.test["pr_auc"] == pytest.approx(average_precision_score(scores["test_y"], scores["test_score"]))
     assert (result.out / "model.keras").exists()
+
+
+def test_tiny_streamed_run_and_predict_on_tfds_tfrecord_shards(tmp_path, capsys):
+    from raretune.cli import main
+    from raretune.datasets._tfds import read_tfds
+    from tests.datasets.test_tfrecord_shards import write_tfds
+
+    rng = np.random.default_rng(0)
+    splits = {}
+    for split in ("a", "b", "c"):  # one TFRecord shard per split
+        y = rng.random(1200) < 0.05
+        splits[split] = pd.DataFrame({"amount": (rng.normal(size=1200) + 2.0 * y).astype(np.float32),
+                                      "channel": rng.choice(["web", "shop", "phone"], 1200),
+                                      "label": np.where(y, "fraud", "ok")})
+    folder = write_tfds(tmp_path / "tfds", "tiny", splits)
+    result = raretune.run(data=str(folder), target="label", out=tmp_path / "run", max_trials=1, max_epochs=1,
+                          strategies=("class_weight",), baseline=False, report=False, memory_budget="150KB",
+                          quiet=True)
+    stream = json.loads((result.out / "stream.json").read_text())
+    assert stream["n_rows"] == 3600 and 0 < stream["rate"] < 1
+    source, rule = sharded_source(folder), PartRule(salt=0)
+    n_test = sum(int((rule.parts(rule.keys(n, f, b), b) == 2).sum()) for n, f, b in source.batches())
+    assert np.load(result.out / "scores.npz")["test_y"].size == n_test == stream["scored"]["test_rows"]
+
+    assert main(["predict", str(result.out), f"{folder}/*.tfrecord*", "--out", f"{tmp_path}/preds/",
+                 "--batch-rows", "500"]) == 0, capsys.readouterr().err
+    names = sorted(p.name for p in (tmp_path / "preds").iterdir())
+    assert names == [f"tiny-{s}-00000-of-00001.parquet" for s in "abc"]
+    streamed = pd.concat([pd.read_parquet(tmp_path / "preds" / name) for name in names], ignore_index=True)
+    # TFDS shuffled the rows as it wrote them: the in-memory reader gives each shard's order
+    rows = pd.concat([read_tfds(f"tfds:tiny:{s}", data_dir=tmp_path / "tfds").frame for s in "abc"], ignore_index=True)
+    in_memory = raretune.predict(result.out, rows)
+    np.testing.assert_allclose(streamed["score"], in_memory["score"], rtol=1e-6)
+    assert streamed["prediction"].tolist() == in_memory["prediction"].tolist()

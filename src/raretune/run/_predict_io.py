@@ -1,9 +1,11 @@
 """Where predict's rows come from and where its predictions go, one batch at a time.
 
 Sources (:func:`table_files`): a CSV file, read in chunks of rows by pandas; a Parquet file,
-or a folder or glob of Parquet files (shards), read in record batches by pyarrow. Only the
-columns the model and the output need are read, and never a whole file at once, so memory
-stays near one batch (or one Parquet row group, if that is larger) however long the input.
+or a folder or glob of Parquet files (shards), read in record batches by pyarrow; a TFDS
+folder or a glob of its TFRecord shards, read in batches of records by ``tf.data``
+(:mod:`raretune.datasets._tfrecord_shards`). Only the columns the model and the output need
+are kept, and never a whole file is read at once, so memory stays near one batch (or one
+Parquet row group, if that is larger) however long the input.
 
 Targets (:func:`prediction_target`): CSV on standard output (``"-"``) or in a ``.csv`` file
 (the header once), one ``.parquet`` file (a row group per batch), or a folder (an existing
@@ -20,12 +22,13 @@ import os
 import secrets
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from .._errors import DataError, RunStateError
+from ..datasets._tfrecord_shards import TFRecordShards, is_tfrecord_source, tfrecord_source
 from .._io import atomic_path
 from ._paths import check_output_file
 
@@ -46,14 +49,17 @@ def is_table_path(data) -> bool:
 
 @dataclass(frozen=True)
 class TableFiles:
-    """The files of a table source: one CSV file, or one or more Parquet files (shards)."""
+    """The files of a table source: one CSV file, or one or more Parquet or TFRecord files (shards)."""
 
     paths: tuple
-    kind: str  # "csv" or "parquet"
+    kind: str  # "csv", "parquet" or "tfrecord"
     shown: str  # the source as the user wrote it
+    records: TFRecordShards | None = None  # TFRecord shards: their folder's features
 
     def columns(self, path: Path) -> list:
-        """The column names of one file (its header or its Parquet schema)."""
+        """The column names of one file (its header, its Parquet schema or its TFDS features)."""
+        if self.records is not None:
+            return list(self.records.columns)
         try:
             if self.kind == "csv":
                 return [str(c) for c in pd.read_csv(path, nrows=0).columns]
@@ -93,6 +99,10 @@ class TableFiles:
                 raise DataError(f"Cannot parse {str(path)!r}: {_first_line(exc)}") from None
 
     def _read(self, path: Path, columns: list, batch_rows: int):
+        if self.records is not None:
+            one = replace(self.records, files=(path,))
+            yield from (frame for _, _, frame in one.batches(columns=columns, batch_size=batch_rows))
+            return
         if self.kind == "csv":
             # the same parser and type inference as the whole-file reader, a chunk at a time
             with pd.read_csv(path, usecols=columns, chunksize=batch_rows, low_memory=False) as chunks:
@@ -109,16 +119,21 @@ class TableFiles:
 
 
 def table_files(data) -> TableFiles:
-    """The files a path or glob names: a CSV or Parquet file, a folder or a glob of Parquet files.
+    """The files a path or glob names: a CSV or Parquet file, a folder or a glob of Parquet files,
+    or a TFDS folder or a glob of its ``*.tfrecord*`` shards.
 
     Raises
     ------
     DataError
         Nothing to read: no such file, an empty file, another format, a folder or a glob
-        with no Parquet file, or a glob that matches files other than Parquet ones.
+        with no Parquet file, or a glob that matches files other than Parquet ones (or other
+        than TFRecord ones).
     """
     text = os.fspath(data)
     path = Path(text)
+    if is_tfrecord_source(text):
+        records = tfrecord_source(text)
+        return TableFiles(records.files, "tfrecord", text, records)
     if path.is_dir():
         paths = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _PARQUET
                        and not p.name.startswith((".", "_")))  # hidden and marker files (_SUCCESS)
@@ -226,7 +241,7 @@ def _write_folder(batches, folder: Path) -> int:
     rows, writer, names = 0, None, {}
     try:
         for path, frame in batches:
-            name = Path(path).stem + ".parquet" if path is not None else "predictions.parquet"
+            name = _shard_name(Path(path)) if path is not None else "predictions.parquet"
             if names.setdefault(name, path) != path:
                 raise DataError(f"Input files {str(names[name])!r} and {str(path)!r} would both write "
                                 f"{name!r}; give shards distinct names or write one file (--out preds.parquet).")
@@ -281,6 +296,14 @@ class _ParquetFile:
             self._writer.close()
             self._writer = None
         return self.rows
+
+
+def _shard_name(path: Path) -> str:
+    """The Parquet file an input shard's predictions go to: ``part-0.parquet`` for ``part-0.csv``,
+    ``NAME-train-00001-of-00004.parquet`` for TFDS's ``NAME-train.tfrecord-00001-of-00004``."""
+    if ".tfrecord" in path.name:  # its suffix holds the shard number: keep it
+        return path.name.replace(".tfrecord", "", 1) + ".parquet"
+    return path.stem + ".parquet"
 
 
 def _has_index(frame: pd.DataFrame) -> bool:
