@@ -167,6 +167,8 @@ def test_errors_are_one_line(fraud, tmp_path):
     (lone / "d-train.tfrecord-00000-of-00001").write_bytes((next(folder.glob("*.tfrecord*"))).read_bytes())
     with pytest.raises(DataError, match="no features.json"):
         sharded_source(lone / "*.tfrecord*")
+    (lone / "features.json").write_bytes((folder / "features.json").read_bytes())
+    assert sharded_source(lone).n_rows == 1_000  # no dataset_info.json: the records are counted
     (lone / "notes.txt").write_text("x")
     with pytest.raises(DataError, match="not a TFRecord shard"):
         sharded_source(lone / "*")

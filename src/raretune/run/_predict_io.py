@@ -24,13 +24,16 @@ import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .._errors import DataError, RunStateError
-from ..datasets._tfrecord_shards import TFRecordShards, is_tfrecord_source, tfrecord_source
 from .._io import atomic_path
 from ._paths import check_output_file
+
+if TYPE_CHECKING:
+    from ..datasets._tfrecord_shards import TFRecordShards
 
 __all__ = ["DEFAULT_BATCH_ROWS", "PredictionTarget", "TableFiles", "is_table_path", "prediction_target",
            "table_files", "write_predictions"]
@@ -129,6 +132,8 @@ def table_files(data) -> TableFiles:
         with no Parquet file, or a glob that matches files other than Parquet ones (or other
         than TFRecord ones).
     """
+    from ..datasets._tfrecord_shards import is_tfrecord_source, tfrecord_source
+
     text = os.fspath(data)
     path = Path(text)
     if is_tfrecord_source(text):
