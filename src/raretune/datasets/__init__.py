@@ -17,6 +17,7 @@ from ._sources import read_frame
 from ._shards import PartRule, ShardedSource, is_sharded_source, sharded_source
 from ._split import DataSplit, split_record, stratified_split
 from ._stream_pass import StreamPass, parse_memory, stream_pass
+from ._tfrecord_shards import TFRecordShards
 from ._table import MISSING_CATEGORY, TabularData, table_features, table_from_frame
 from ._time_split import time_split
 
@@ -27,6 +28,7 @@ __all__ = [
     "PartRule",
     "ShardedSource",
     "StreamPass",
+    "TFRecordShards",
     "TabularData",
     "describe_imbalance",
     "is_sharded_source",

@@ -205,7 +205,8 @@ def stream_pass(
 
     Parameters
     ----------
-    source : ShardedSource
+    source : ShardedSource or TFRecordShards
+        The shards (see :func:`~raretune.datasets.sharded_source`).
     target : str
         The label column.
     rule : PartRule
