@@ -96,3 +96,21 @@ def test_baseline_takes_any_number_of_categories():
 
     HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=5).fit(
         TableModality().baseline_features(split.train, split.train), split.train.y)
+
+
+@pytest.mark.parametrize("limit, expected", [(None, 3), (100.0, 3), (30.0, 2), (12.0, 0)])
+def test_importance_repeats_are_cut_to_the_time_left(limit, expected):
+    import pandas as pd
+
+    from raretune.run._explain import importance_repeats
+
+    now = [0.0]
+    budget = Budget(limit, clock=lambda: now[0])
+    features = pd.DataFrame({f"x{j}": [0.0, 1.0] for j in range(5)})
+
+    def predict(frame):  # one scoring of the rows takes 2 s: a shuffle of all five columns 10 s
+        now[0] += 2.0
+        return np.zeros(len(frame))
+
+    # left after the timed scoring: limit - 2; the reserve is max(5 s, a tenth of the limit)
+    assert importance_repeats(budget, predict, features, 3) == expected

@@ -44,6 +44,9 @@ def explanations_section(m: Mapping) -> str:
                      f"{min(TOP_COLUMNS, len(importance))} of {len(importance)} columns.</p>"
                      + _table(["column", "importance (drop, higher matters more)", "95 % interval"], rows,
                               numeric=(1, 2)))
+    elif explained.get("importance_skipped"):
+        parts.append("<h3>What the model relies on</h3>"
+                     f'<p class="note">Not computed: {escape(str(explained["importance_skipped"]))}.</p>')
     errors = explained.get("worst_errors")
     if isinstance(errors, Mapping):
         for kind, title in (("false_alarms", "Highest-scoring false alarms (test)"),
