@@ -182,6 +182,7 @@ def _job(config: RunConfig) -> RunResult:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
 
+        chosen, finished = source.finish(plan, search, chosen, candidates + converged, modality, data, split, progress)
         held_out = source.score(config, chosen, modality, data, split, progress)  # streamed: every row of those parts
         validation_y, validation_raw = held_out.validation_y, held_out.validation_raw
         with progress.phase("decide"):
@@ -254,7 +255,7 @@ def _job(config: RunConfig) -> RunResult:
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
             write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
-            source.write(folder.path, held_out)
+            source.write(folder.path, held_out, finished)
         if config.report:
             with progress.phase("report"), _isolated("the report", progress, warnings_):
                 from ..report import write_report

@@ -2,7 +2,7 @@
 
 :func:`load_source` is the load stage. It returns the source the rest of the job asks, in
 the same words whatever the data: its rows (``data``, ``test_data``), how they ``split``,
-the held-out labels and raw
+the network members to ``finish`` on every training row, the held-out labels and raw
 scores the decision and the test metrics use (``score``), the test metrics per period, and
 what it writes into the run folder. :class:`InMemorySource` holds the whole table;
 :class:`~raretune.run._streamed.StreamedSource` holds the streaming pass's weighted sample
@@ -74,6 +74,10 @@ class InMemorySource:
         """Train, validation and test rows (:func:`~raretune.run._plan.split_data`)."""
         return split_data(config, data, test_data)
 
+    def finish(self, plan, search, chosen, candidates, modality, data, split, progress) -> tuple:
+        """``(chosen, None)``: the search already trained the networks on every training row."""
+        return chosen, None
+
     def score(self, config, chosen, modality, data, split, progress) -> HeldOut:
         """The validation part's labels and the chosen model's raw scores of it."""
         return HeldOut(split.validation.y, chosen.raw)
@@ -82,7 +86,7 @@ class InMemorySource:
         """Test metrics per period of the time column (:func:`~raretune.run._periods.period_metrics`)."""
         return period_metrics(config, data, test_data, split, test_score, threshold)
 
-    def write(self, path: Path, held_out) -> None:
+    def write(self, path: Path, held_out, finished=None) -> None:
         """Nothing beyond the run's own files."""
 
 

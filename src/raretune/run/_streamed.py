@@ -156,6 +156,21 @@ class StreamedSource:
         """The sample's rows in the parts the pass gave them (:func:`sampled_split`)."""
         return sampled_split(self.stream, data)
 
+    def finish(self, plan, search, chosen, candidates, modality, data, split, progress) -> tuple:
+        """``(chosen, finished)``: with ``finish_epochs``, the chosen networks trained on over the
+        full training part (:func:`~raretune.run._finish.finish_chosen`); else as they are, ``None``."""
+        if not plan.config.finish_epochs:
+            return chosen, None
+        from ._finish import finish_chosen
+
+        epochs = plan.config.finish_epochs
+        with progress.phase("finish", f"finish: {epochs} epoch(s) of the chosen networks over every training row"):
+            chosen, finished = finish_chosen(plan, search, chosen, candidates, modality, self.stream, data, split)
+        read = sum(m.get("rows_read", 0) for m in finished["members"])
+        progress.say(f"finished {sum('rows_read' in m for m in finished['members'])} network(s): {read:,} training "
+                     f"rows read in {finished['seconds']:.1f} s")
+        return chosen, finished
+
     def score(self, config, chosen, modality, data, split, progress) -> PartScores:
         """Stream the shards again: every validation and test row's label and raw score
         (:func:`score_parts`), so the calibration, the threshold and the test metrics use them all."""
@@ -169,11 +184,11 @@ class StreamedSource:
         """No per-period table yet: the test rows' times are not kept by the scoring pass."""
         return None
 
-    def write(self, path: Path, held_out: PartScores) -> None:
-        """``stream.json``: the pass's record and how many rows were scored."""
+    def write(self, path: Path, held_out: PartScores, finished: dict | None = None) -> None:
+        """``stream.json``: the pass's record, how many rows were scored, and what was finished."""
         write_json(path / "stream.json", {**self.stream.record(), "scored": {
             "validation_rows": int(held_out.validation_y.size), "test_rows": int(held_out.test_y.size),
-            "seconds": held_out.seconds}})
+            "seconds": held_out.seconds}, **({} if finished is None else {"finish": finished})})
 
 
 def score_parts(config, rule: PartRule, model, modality, reference) -> PartScores:
