@@ -64,10 +64,10 @@ class TrainingShards:
     schema: object
     seed: int | None = None
     read_batch: int = READ_BATCH
-    rows_read: int = 0
-    batches_read: int = 0
-    files_read: set = field(default_factory=set)
-    _passes: int = 0
+    rows_read: int = field(default=0, init=False)
+    batches_read: int = field(default=0, init=False)
+    files_read: set = field(default_factory=set, init=False)
+    _passes: int = field(default=0, init=False, repr=False)
 
     def frames(self):
         """Yield ``(features, y)``: each record batch's labelled training rows, typed like
@@ -219,5 +219,4 @@ def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, strat
         steps += last
     plain = keras.models.clone_model(network)  # the trained weights, in a model no strategy owns
     plain.set_weights(model.get_weights())
-    plain.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=network.loss)
     return plain, {"steps": steps, "seconds": time.perf_counter() - started, "loss": total / max(last, 1)}
