@@ -1,8 +1,8 @@
 """The run: data to tuned model, decision, test metrics, report — one stage a module.
 
 :func:`run` reads as the job: load, diagnose, split, plan, search, ensemble, decide, test,
-refit, write. Each stage lives in its own module (``_config``, ``_plan``, ``_folder``,
-``_search``, ``_candidates``, ``_ensemble``, ``_decide``, ``_leaderboard``, ``_refit``,
+refit, write. Each stage lives in its own module (``_config``, ``_source``, ``_plan``, ``_folder``,
+``_search``, ``_candidates``, ``_ensemble``, ``_finish``, ``_decide``, ``_leaderboard``, ``_refit``,
 ``_write``, ``_predict``); ``docs/architecture.md`` draws the picture.
 """
 
