@@ -94,6 +94,7 @@ def test_finish_changes_the_weights_and_streams_every_training_row(tmp_path, bal
     assert record["files_read"] == ["part-0.parquet", "part-1.parquet"]
     assert record["steps"] >= 2 * (n_train // 64)
     assert any(not np.allclose(a, b) for a, b in zip(before, finished.get_weights()))
+    assert record["weight_change"] > 0
     assert all(np.array_equal(a, b) for a, b in zip(before, network.get_weights()))  # the searched network is kept
     from raretune.models import predict_proba
 
@@ -128,6 +129,7 @@ def test_streamed_run_finishes_its_networks_on_every_training_row(tmp_path):
     (member,) = finish["members"]
     n_train = _training_rows(data, PartRule(salt=0)).size
     assert finish["epochs"] == 2 and member["balance"]["method"] == "class_weight"
+    assert member["weight_change"] > 0  # the saved network is not the searched one
     assert member["rows_read"] == 2 * n_train > stream["n_kept"]  # every training row, not the sample's
     assert result.metrics["timing"]["finish"] > 0
     assert stream["scored"]["test_rows"] > 0 and (result.out / "model.keras").exists()

@@ -126,8 +126,9 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
     Returns
     -------
     (keras.Model, dict)
-        The trained copy and what was read: ``rows_read`` and ``batches_read`` (every pass,
-        a rebalancer's counting pass included), ``files_read``, ``steps``, ``seconds``.
+        The trained copy and what was done: ``weight_change`` (the distance the weights
+        moved, relative to their norm), ``rows_read`` and ``batches_read`` (every pass, a
+        rebalancer's counting pass included), ``files_read``, ``steps``, ``seconds``, ``loss``.
     """
     files = tuple(files)
     readers = []
@@ -151,7 +152,11 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
                                   n_classes=reference.n_classes)
 
     model, fitted = train_epochs(network, make_dataset, epochs=epochs, global_batch=batch_size, strategy=strategy)
-    record = {"balance": dict(balance), "rows_read": sum(r.rows_read for r in readers),
+    before, after = network.get_weights(), model.get_weights()
+    moved = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+    size = np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
+    record = {"balance": dict(balance), "weight_change": moved / max(size, 1e-12),
+              "rows_read": sum(r.rows_read for r in readers),
               "batches_read": sum(r.batches_read for r in readers),
               "files_read": sorted(set().union(*(r.files_read for r in readers))), **fitted}
     return model, record
