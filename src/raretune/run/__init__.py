@@ -182,7 +182,10 @@ def _job(config: RunConfig) -> RunResult:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
 
-        chosen, finished = source.finish(plan, search, chosen, candidates + converged, modality, data, split, progress)
+        finished = None  # streamed, with finish_epochs: the chosen networks trained on over every training row
+        with _isolated("the finish", progress, warnings_):
+            chosen, finished = source.finish(plan, search, chosen, candidates + converged, modality, data, split,
+                                             progress)
         held_out = source.score(config, chosen, modality, data, split, progress)  # streamed: every row of those parts
         validation_y, validation_raw = held_out.validation_y, held_out.validation_raw
         with progress.phase("decide"):
