@@ -17,13 +17,13 @@ from raretune.datasets import load_data
 from raretune.metrics import get_objective
 from raretune.operating import reliability_warnings
 from raretune.report._html_explain import warnings_block
-from raretune.run import _load
 from raretune.run._candidates import Candidate
 from raretune.run._decide import decide
 from raretune.run._ensemble import Chosen, choose_ensemble
 from raretune.run._modality import modality_of
 from raretune.run._plan import make_plan, split_data
 from raretune.run._progress import Progress
+from raretune.run._source import load_source
 from raretune.run._warnings import identifier_warnings, shortfall_warning, untried_remedies_warning
 
 from tests.conftest import make_frame
@@ -43,7 +43,7 @@ def default_run():
     chunks = list(sf.generate_chunks(200_000, seed=0))
     frame = pd.DataFrame({name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]})
     config = RunConfig(data=frame, target=sf.LABEL, quiet=True).validated()
-    data, _ = _load(config, Progress(quiet=True))
+    data = load_source(config, Progress(quiet=True)).data
     assert data.class_counts.tolist() == [199_403, 597]  # the default data's counts
     split = split_data(config, data)
     plan = make_plan(config, modality_of(data), split)

@@ -40,6 +40,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--memory-budget", help="sharded Parquet data (a folder or glob): memory for the in-memory sample, "
                       "e.g. 2GiB (default: an eighth of the available memory)")
     data.add_argument("--id-column", help="sharded Parquet data: the column whose hash decides each row's part")
+    data.add_argument("--finish-epochs", type=int, metavar="N",
+                      help="sharded Parquet data: train the chosen networks N more epochs over every training row, "
+                           "streamed (default 0)")
     search = p.add_argument_group("search")
     search.add_argument("--strategies", help="remedies to search, comma-separated (see 'raretune remedies')")
     search.add_argument("--tuner", choices=["hyperband", "bayesian", "random"])

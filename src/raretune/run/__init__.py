@@ -1,8 +1,8 @@
 """The run: data to tuned model, decision, test metrics, report — one stage a module.
 
 :func:`run` reads as the job: load, diagnose, split, plan, search, ensemble, decide, test,
-refit, write. Each stage lives in its own module (``_config``, ``_plan``, ``_folder``,
-``_search``, ``_candidates``, ``_ensemble``, ``_decide``, ``_leaderboard``, ``_refit``,
+refit, write. Each stage lives in its own module (``_config``, ``_source``, ``_plan``, ``_folder``,
+``_search``, ``_candidates``, ``_ensemble``, ``_finish``, ``_decide``, ``_leaderboard``, ``_refit``,
 ``_write``, ``_predict``); ``docs/architecture.md`` draws the picture.
 """
 
@@ -21,25 +21,24 @@ from .._errors import RaretuneError
 from .._heap import frozen_heap
 from .._io import read_json, write_json
 from .._threads import sklearn_phase
-from ..datasets import describe_imbalance, load_data
+from ..datasets import describe_imbalance
 from ..metrics import score_predictions
 from ._budget import Budget
 from ._candidates import converged_candidates, member_label, trial_candidates
-from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
+from ._config import DEFAULT_DATA, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
 from ._ensemble import choose_ensemble
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
-from ._periods import period_metrics
-from ._plan import fold_layout, make_plan, resolve_capacity, search_split, split_data, subsample
+from ._plan import fold_layout, make_plan, resolve_capacity, search_split
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
-from ._row_values import load_columns, part_values, take_row_columns
+from ._row_values import part_values, take_row_columns
 from ._search import search_trials
-from ._streamed import is_streamed, load_streamed, sampled_split, score_parts, stream_summary
+from ._source import load_source
 from ._warnings import identifier_warnings, shortfall_warning, untried_remedies_warning
 from ._write import history_of, metrics_record, summary, write_config, write_model, write_scores, write_split
 
@@ -116,19 +115,12 @@ def _job(config: RunConfig) -> RunResult:
     folder = RunFolder(out, mode="resume" if config.resume else "overwrite" if config.overwrite else "new",
                        role=None if role is None else role.kind)
 
-    stream = None  # sharded Parquet: the streaming pass, and the run works on its sample
-    with progress.phase("load"):
-        if is_streamed(config):
-            progress.say(f"streaming {config.data}")
-            stream, data = load_streamed(config, max_rows=FAST_MAX_ROWS if config.fast else None)
-            test_data = None
-            progress.say(stream_summary(stream, data))
-        else:
-            data, test_data = _load(config, progress)
-        data, test_data, row_columns = take_row_columns(config, data, test_data)
+    with progress.phase("load"):  # sharded Parquet is streamed, and the run works on the pass's sample
+        source = load_source(config, progress)
+        data, test_data, row_columns = take_row_columns(config, source.data, source.test_data)
     modality = modality_of(data)
     diagnosis = _diagnose(data, progress)
-    split = sampled_split(stream, data) if stream is not None else split_data(config, data, test_data)
+    split = source.split(config, data, test_data)
     plan = make_plan(config, modality, split)
     plan = resolve_capacity(plan, data, split)
     values = part_values(row_columns, split)
@@ -190,13 +182,12 @@ def _job(config: RunConfig) -> RunResult:
                 progress.say("ensemble: " + ", ".join(f"{member_label(m)} x{m['weight']}" for m in chosen.members)
                              + f"; {plan.objective.metric} = {plan.objective.score(split.validation.y, chosen.raw):.4f}")
 
-        validation_y, validation_raw, full = split.validation.y, chosen.raw, None
-        if stream is not None:  # calibrate, choose the threshold and test on every streamed row of those parts
-            with progress.phase("score", "score: streaming the shards to score every validation and test row"):
-                full = score_parts(config, stream.rule, chosen.model, modality, data)
-            validation_y, validation_raw = full.validation_y, full.validation_raw
-            progress.say(f"scored {full.validation_y.size:,} validation and {full.test_y.size:,} test rows "
-                         f"({full.rows_per_second:,.0f} rows/s read)")
+        finished = None  # streamed, with finish_epochs: the chosen networks trained on over every training row
+        with _isolated("the finish", progress, warnings_):
+            chosen, finished = source.finish(plan, search, chosen, candidates + converged, modality, data, split,
+                                             progress)
+        held_out = source.score(config, chosen, modality, data, split, progress)  # streamed: every row of those parts
+        validation_y, validation_raw = held_out.validation_y, held_out.validation_raw
         with progress.phase("decide"):
             decision = decide(plan, validation_y, validation_raw, chosen.prior, values.of("validation"))
             if data.is_binary:
@@ -206,11 +197,10 @@ def _job(config: RunConfig) -> RunResult:
                     progress.say(f"warning: {outcome['fallback']}")
         with progress.phase("test", "test: scoring the test set once"):
             test_raw = modality.predict_raw(chosen.model, split.test)
-            test_y, full_test_raw = (full.test_y, full.test_raw) if full is not None else (split.test.y, test_raw)
+            test_y, full_test_raw = held_out.test(split.test.y, test_raw)
             validation_score, test_score = decision.scores(validation_raw), decision.scores(full_test_raw)
             validation, test = _score(plan, data, decision, validation_y, test_y, validation_score, test_score, values)
-            per_period = None if stream is not None else period_metrics(config, data, test_data, split, test_score,
-                                                                        decision.threshold)
+            per_period = source.per_period(config, data, test_data, split, test_score, decision.threshold)
             operating = None
             if data.is_binary:
                 from ..operating import operating_table, reliability_warnings
@@ -228,8 +218,8 @@ def _job(config: RunConfig) -> RunResult:
         if data.is_binary and modality.kind == "table":
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
                     _isolated("the explanations", progress, warnings_):
-                explanations = explain(plan, modality, chosen.model, decision, split, data,
-                                       test_score if full is None else decision.scores(test_raw), budget=budget)
+                explanations = explain(plan, modality, chosen.model, decision, split, data, decision.scores(test_raw),
+                                       budget=budget)
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")
@@ -269,10 +259,7 @@ def _job(config: RunConfig) -> RunResult:
                 timing=progress.timing, warnings=warnings_)
             write_json(folder.path / "metrics.json", record.to_dict())
             write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
-            if stream is not None:
-                write_json(folder.path / "stream.json", {**stream.record(), "scored": {
-                    "validation_rows": int(full.validation_y.size), "test_rows": int(full.test_y.size),
-                    "seconds": full.seconds}})
+            source.write(folder.path, held_out, finished)
         if config.report:
             with progress.phase("report"), _isolated("the report", progress, warnings_):
                 from ..report import write_report
@@ -295,23 +282,6 @@ def _refit_estimate(chosen, search, converged) -> float:
         else:
             total += seconds.get(member["model"] + str(member.get("C", member.get("config", ""))), 0.0)
     return total
-
-
-def _load(config: RunConfig, progress):
-    """The data (and a fixed test set), checked before anything is written."""
-    source = config.data if isinstance(config.data, (str, Path)) else type(config.data).__name__
-    progress.say(f"loading {source}")
-    split_columns = tuple(c for c in (config.time_column, config.group_column, config.segment_by) if c is not None)
-    keep, drop = load_columns(config)
-    data = load_data(config.data, target=config.target, positive=config.positive, data_dir=config.data_dir,
-                     keep=keep + split_columns, drop=drop)
-
-    test_data = None
-    if config.test_data is not None:
-        test_data = load_data(config.test_data, target=data.target, reference=data, data_dir=config.data_dir)
-    if config.fast:
-        data = subsample(data, FAST_MAX_ROWS, config.seed)
-    return data, test_data
 
 
 def _diagnose(data, progress) -> dict:

@@ -144,6 +144,9 @@ class RunConfig:
     id_column : str, optional
         Sharded data: the column whose hash decides each row's part (default: the row's file
         name and position in it). The column is not a feature.
+    finish_epochs : int
+        Sharded data: after the ensemble is chosen, train its networks this many more epochs
+        over every training row, streamed from the shards (0: no finish).
     chief, worker, worker_id, lease_seconds, mirrored
         A search over several machines (see :mod:`raretune.tuning.distributed`).
     auth_token_file, tls_cert, tls_key, tls_ca, allow_open_chief
@@ -199,6 +202,7 @@ class RunConfig:
     data_dir: str | None = None
     memory_budget: str | int | None = None
     id_column: str | None = None
+    finish_epochs: int = 0
     chief: str | None = None
     worker: str | None = None
     worker_id: str | None = None
@@ -235,6 +239,7 @@ class RunConfig:
                 check_number(getattr(self, name), name, "run", kind=int, low=low, high=high)
         for name in ("cost_fn", "cost_fp"):
             check_number(getattr(self, name), name, "run", low=0, closed="neither")
+        check_number(self.finish_epochs, "finish_epochs", "run", kind=int, low=0)
         from ._budget import parse_duration
 
         changes["time_limit"] = parse_duration(self.time_limit)
@@ -259,6 +264,9 @@ class RunConfig:
             changes.update(check_streamed_options(self))
         elif self.memory_budget is not None or self.id_column is not None:
             raise ConfigError("--memory-budget and --id-column apply to sharded data (a folder or glob of Parquet files).")
+        elif self.finish_epochs:
+            raise ConfigError("--finish-epochs applies to sharded data (a folder or glob of Parquet files), whose "
+                              "search saw a sample; in-memory data is searched on every row.")
         if self.fast:
             if isinstance(self.data, str) and self.data == DEFAULT_DATA:
                 changes["data"] = FAST_DATA

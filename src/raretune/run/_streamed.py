@@ -14,17 +14,19 @@ and the test metrics are exact on the full test part.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from .._errors import ConfigError, DataError
+from .._io import write_json
 from ..datasets import DataSplit, load_data, read_rows
 from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_source
 from ..datasets._split import split_parts
 from ..datasets._stream_pass import StreamPass, parse_memory, stream_pass
 
-__all__ = ["PartScores", "check_streamed_options", "is_streamed", "load_streamed", "sampled_split", "score_parts",
-           "stream_summary"]
+__all__ = ["PartScores", "StreamedSource", "check_streamed_options", "is_streamed", "load_streamed", "sampled_split",
+           "score_parts", "stream_summary"]
 
 #: Rows per record batch when scoring (the model's predict is called once a batch).
 _SCORE_BATCH = 262_144
@@ -117,6 +119,76 @@ class PartScores:
     def rows_per_second(self) -> float:
         """Rows read (all parts) per second of the scoring pass."""
         return self.n_rows / self.seconds if self.seconds > 0 else float("nan")
+
+    def test(self, y, raw) -> tuple:
+        """The test labels and raw scores the metrics use: every streamed test row's (the
+        sample's ``y`` and ``raw`` are not used)."""
+        return self.test_y, self.test_raw
+
+
+@dataclass(frozen=True)
+class StreamedSource:
+    """Sharded Parquet: the streaming pass and its weighted sample (see the module's notes).
+
+    Attributes
+    ----------
+    stream : StreamPass
+        What the pass learnt (its ``rule`` puts every row in its part on every pass).
+    data : TabularData
+        The sample the search, the ensemble and the leaderboard work on.
+    """
+
+    stream: StreamPass
+    data: object
+    test_data = None
+    streamed = True
+
+    @classmethod
+    def load(cls, config, progress, *, max_rows: int | None = None) -> "StreamedSource":
+        """One streaming pass over the shards (:func:`load_streamed`; ``max_rows``: the first
+        rows only), summed up in the log."""
+        progress.say(f"streaming {config.data}")
+        stream, data = load_streamed(config, max_rows=max_rows)
+        progress.say(stream_summary(stream, data))
+        return cls(stream, data)
+
+    def split(self, config, data, test_data) -> DataSplit:
+        """The sample's rows in the parts the pass gave them (:func:`sampled_split`)."""
+        return sampled_split(self.stream, data)
+
+    def finish(self, plan, search, chosen, candidates, modality, data, split, progress) -> tuple:
+        """``(chosen, finished)``: with ``finish_epochs``, the chosen networks trained on over the
+        full training part (:func:`~raretune.run._finish.finish_chosen`); else as they are, ``None``."""
+        if not plan.config.finish_epochs:
+            return chosen, None
+        from ._finish import finish_chosen
+
+        epochs = plan.config.finish_epochs
+        with progress.phase("finish", f"finish: {epochs} epoch(s) of the chosen networks over every training row"):
+            chosen, finished = finish_chosen(plan, search, chosen, candidates, modality, self.stream, data, split)
+        read = sum(m.get("rows_read", 0) for m in finished["members"])
+        progress.say(f"finished {sum('rows_read' in m for m in finished['members'])} network(s): {read:,} training "
+                     f"rows read in {finished['seconds']:.1f} s")
+        return chosen, finished
+
+    def score(self, config, chosen, modality, data, split, progress) -> PartScores:
+        """Stream the shards again: every validation and test row's label and raw score
+        (:func:`score_parts`), so the calibration, the threshold and the test metrics use them all."""
+        with progress.phase("score", "score: streaming the shards to score every validation and test row"):
+            scored = score_parts(config, self.stream.rule, chosen.model, modality, data)
+        progress.say(f"scored {scored.validation_y.size:,} validation and {scored.test_y.size:,} test rows "
+                     f"({scored.rows_per_second:,.0f} rows/s read)")
+        return scored
+
+    def per_period(self, config, data, test_data, split, test_score, threshold) -> None:
+        """No per-period table yet: the test rows' times are not kept by the scoring pass."""
+        return None
+
+    def write(self, path: Path, held_out: PartScores, finished: dict | None = None) -> None:
+        """``stream.json``: the pass's record, how many rows were scored, and what was finished."""
+        write_json(path / "stream.json", {**self.stream.record(), "scored": {
+            "validation_rows": int(held_out.validation_y.size), "test_rows": int(held_out.test_y.size),
+            "seconds": held_out.seconds}, **({} if finished is None else {"finish": finished})})
 
 
 def score_parts(config, rule: PartRule, model, modality, reference) -> PartScores:
