@@ -20,7 +20,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
     data = p.add_argument_group("data")
     data.add_argument("--data", help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file, or a folder or glob of "
-                      f"Parquet shards, streamed (default: {DEFAULT_DATA})")
+                      f"Parquet or TFDS TFRecord shards, streamed (default: {DEFAULT_DATA})")
     data.add_argument("--target", help="label column (default: the dataset's label)")
     data.add_argument("--positive", help="positive class (default: the rarer class)")
     data.add_argument("--test-data", help="a fixed test set (same columns); the data is then split into train/validation only")
@@ -37,11 +37,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--validation-size", type=float, help="validation fraction (default 0.15)")
     data.add_argument("--test-size", type=float, help="test fraction (default 0.15)")
     data.add_argument("--data-dir", help="TFDS data folder")
-    data.add_argument("--memory-budget", help="sharded Parquet data (a folder or glob): memory for the in-memory sample, "
+    data.add_argument("--memory-budget", help="sharded data (Parquet or TFRecord shards): memory for the in-memory sample, "
                       "e.g. 2GiB (default: an eighth of the available memory)")
-    data.add_argument("--id-column", help="sharded Parquet data: the column whose hash decides each row's part")
+    data.add_argument("--id-column", help="sharded data: the column whose hash decides each row's part")
     data.add_argument("--finish-epochs", type=int, metavar="N",
-                      help="sharded Parquet data: train the chosen networks N more epochs over every training row, "
+                      help="sharded data: train the chosen networks N more epochs over every training row, "
                            "streamed (default 0)")
     search = p.add_argument_group("search")
     search.add_argument("--strategies", help="remedies to search, comma-separated (see 'raretune remedies')")

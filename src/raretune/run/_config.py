@@ -139,7 +139,7 @@ class RunConfig:
     data_dir : path, optional
         TFDS data folder.
     memory_budget : str or int, optional
-        Sharded data (``data`` a folder or glob of Parquet files): bytes the in-memory sample
+        Sharded data (``data`` a folder or glob of Parquet or TFRecord shards): bytes the in-memory sample
         may take, e.g. ``"2GiB"`` (default: an eighth of the memory available).
     id_column : str, optional
         Sharded data: the column whose hash decides each row's part (default: the row's file
@@ -263,10 +263,11 @@ class RunConfig:
         if is_streamed(self):
             changes.update(check_streamed_options(self))
         elif self.memory_budget is not None or self.id_column is not None:
-            raise ConfigError("--memory-budget and --id-column apply to sharded data (a folder or glob of Parquet files).")
+            raise ConfigError("--memory-budget and --id-column apply to sharded data "
+                              "(a folder or glob of Parquet or TFRecord shards).")
         elif self.finish_epochs:
-            raise ConfigError("--finish-epochs applies to sharded data (a folder or glob of Parquet files), whose "
-                              "search saw a sample; in-memory data is searched on every row.")
+            raise ConfigError("--finish-epochs applies to sharded data (a folder or glob of Parquet or TFRecord "
+                              "shards), whose search saw a sample; in-memory data is searched on every row.")
         if self.fast:
             if isinstance(self.data, str) and self.data == DEFAULT_DATA:
                 changes["data"] = FAST_DATA

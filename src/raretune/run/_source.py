@@ -1,4 +1,4 @@
-"""Where the run's rows come from: a table read into memory, or sharded Parquet streamed.
+"""Where the run's rows come from: a table read into memory, or sharded Parquet or TFRecord streamed.
 
 :func:`load_source` is the load stage. It returns the source the rest of the job asks, in
 the same words whatever the data: its rows (``data``, ``test_data``), how they ``split``,
@@ -91,7 +91,7 @@ class InMemorySource:
 
 
 def load_source(config, progress):
-    """The load stage: the streaming pass for sharded Parquet, else the table read whole.
+    """The load stage: the streaming pass for sharded Parquet or TFRecord, else the table read whole.
 
     Returns
     -------

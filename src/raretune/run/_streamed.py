@@ -1,4 +1,4 @@
-"""The streamed run: sharded Parquet data too large to load, searched on a weighted sample.
+"""The streamed run: sharded data (Parquet, or TFRecord shards written by TFDS) too large to load, searched on a weighted sample.
 
 :func:`load_streamed` makes one streaming pass over the shards
 (:func:`raretune.datasets.stream_pass`): class counts, column statistics, and a sample with
@@ -33,7 +33,7 @@ _SCORE_BATCH = 262_144
 
 
 def is_streamed(config) -> bool:
-    """Whether the run's data is sharded Parquet (a folder or a glob) and is streamed."""
+    """Whether the run's data is sharded Parquet or TFDS TFRecord (a folder or a glob) and is streamed."""
     return is_sharded_source(config.data)
 
 
@@ -48,7 +48,7 @@ def check_streamed_options(config) -> dict:
     for name, flag in (("test_data", "--test-data"), ("group_column", "--group-column"), ("gap", "--gap"),
                        ("cost_column", "--cost-column"), ("weight_column", "--weight-column")):
         if getattr(config, name) is not None:
-            raise ConfigError(f"{flag} is not available with sharded data (a folder or glob of Parquet files).")
+            raise ConfigError(f"{flag} is not available with sharded data (a folder or glob of Parquet or TFRecord shards).")
     if config.folds not in (None, 1):
         raise ConfigError("--folds applies to data read in memory; sharded data has one hold-out validation part.")
     if config.target is None:
@@ -128,7 +128,7 @@ class PartScores:
 
 @dataclass(frozen=True)
 class StreamedSource:
-    """Sharded Parquet: the streaming pass and its weighted sample (see the module's notes).
+    """Sharded Parquet or TFRecord: the streaming pass and its weighted sample (see the module's notes).
 
     Attributes
     ----------
