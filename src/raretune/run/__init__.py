@@ -260,7 +260,7 @@ def _job(config: RunConfig) -> RunResult:
             write_model(folder.path, model, deployed_decision.calibrator.to_dict())
             write_json(folder.path / "history.json", history_of(search.tuner.oracle, best))
             write_scores(folder.path, validation_y, validation_raw, validation_score, test_y, full_test_raw,
-                         test_score)
+                         test_score, values=values)
             record = metrics_record(
                 plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
                 search=search, chosen=chosen, decision=decision, refit=refitted,
