@@ -34,3 +34,21 @@ def test_the_leaderboard_pr_auc_is_weighted_by_the_parts_weights():
                        _part(y_test), 1.0)
     assert plain["test_pr_auc"] == pytest.approx(average_precision_score(y_test, raw_test))
     assert plain["test_pr_auc"] != pytest.approx(row["test_pr_auc"])
+
+
+def test_scores_npz_keeps_the_parts_costs_and_weights(tmp_path):
+    from raretune.run._write import write_scores
+
+    y_val, y_test = np.array([0, 1, 0]), np.array([1, 0])
+    values = RowValues({"validation": {"cost": np.array([1.0, 50.0, 2.0]), "sample_weight": np.array([1.0, 2, 3])},
+                        "test": {"cost": np.array([7.0, 8.0]), "sample_weight": None}})
+    write_scores(tmp_path, y_val, y_val * 0.5, y_val * 0.4, y_test, y_test * 0.5, y_test * 0.4, values=values)
+    with np.load(tmp_path / "scores.npz") as npz:
+        assert npz["validation_cost"].tolist() == [1.0, 50.0, 2.0]
+        assert npz["validation_sample_weight"].tolist() == [1.0, 2.0, 3.0]
+        assert npz["test_cost"].tolist() == [7.0, 8.0]
+        assert "test_sample_weight" not in npz.files
+    write_scores(tmp_path, y_val, y_val * 0.5, y_val * 0.4, y_test, y_test * 0.5, y_test * 0.4, values=RowValues())
+    with np.load(tmp_path / "scores.npz") as npz:
+        assert sorted(npz.files) == sorted(["validation_y", "validation_score", "validation_score_raw", "test_y",
+                                            "test_score", "test_score_raw"])
