@@ -52,3 +52,95 @@ def test_scores_npz_keeps_the_parts_costs_and_weights(tmp_path):
     with np.load(tmp_path / "scores.npz") as npz:
         assert sorted(npz.files) == sorted(["validation_y", "validation_score", "validation_score_raw", "test_y",
                                             "test_score", "test_score_raw"])
+
+
+# ----------------------------------------------------------------------------- one tiny run
+
+
+def _money_frame(n, seed):
+    import pandas as pd  # noqa: F401 - make_frame's frame
+
+    from tests.conftest import make_frame
+
+    frame = make_frame(n=n, positive_rate=0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    frame["amount"] = np.round(rng.lognormal(3, 1, n), 2)
+    frame["w"] = rng.integers(1, 4, n).astype(float)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def money_run(tmp_path_factory):
+    import raretune
+
+    result = raretune.run(data=_money_frame(600, 5), target="label", cost_column="amount", weight_column="w",
+                          threshold="cost", cost_fp=5, out=tmp_path_factory.mktemp("money") / "run", max_trials=1,
+                          max_epochs=1, folds=1, baseline=False, quiet=True, seed=0, strategies=["class_weight"])
+    return result.out, result.metrics
+
+
+@pytest.mark.slow
+def test_a_weighted_run_records_its_row_values_and_the_report_counts_them(money_run):
+    import json
+    import re
+
+    from raretune.operating import cost_summary
+
+    out, m = money_run
+    with np.load(out / "scores.npz") as npz:
+        arrays = dict(npz)
+    assert {"validation_cost", "validation_sample_weight", "test_cost", "test_sample_weight"} <= set(arrays)
+    y, score = arrays["validation_y"], arrays["validation_score"]
+    t = m["threshold"]["value"]
+    again = cost_summary(y, score, t, 1.0, 5.0, cost=arrays["validation_cost"],
+                         sample_weight=arrays["validation_sample_weight"], n_resamples=0)
+    assert again["money_lost"] == pytest.approx(m["validation"]["cost"]["money_lost"])
+    assert "effective_trials" in m["test"]["decision_intervals"]["recall"]
+    # the explorer's data: its money at the deployed threshold is metrics.json's
+    html = (out / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html).group(1).replace("<\\/", "</"))
+    above = np.asarray(data["scores"]) >= data["deployed"]
+    lost = np.sum(np.asarray(data["miss"])[~above]) + np.sum(np.asarray(data["alarm"])[above])
+    assert lost == pytest.approx(m["validation"]["cost"]["money_lost"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_evaluate_counts_the_batchs_money_and_weights(money_run, tmp_path):
+    from raretune.metrics import score_predictions
+    from raretune.operating import cost_summary
+    from raretune.run._evaluate import evaluate
+
+    out, m = money_run
+    batch = _money_frame(400, 9)
+    result = evaluate(out, batch, out=tmp_path / "e")
+    labelled = (batch["label"] == "fraud").astype(int).to_numpy()
+    score = _scores(out, batch)
+    t = m["threshold"]["value"]
+    weighted = score_predictions(labelled, score, threshold=t, sample_weight=batch["w"].to_numpy())
+    assert result["metrics"]["pr_auc"] == pytest.approx(weighted["pr_auc"])
+    assert np.allclose(result["metrics"]["confusion_matrix"], weighted["confusion_matrix"])
+    money = cost_summary(labelled, score, t, 1.0, 5.0, cost=batch["amount"].to_numpy(),
+                         sample_weight=batch["w"].to_numpy(), n_resamples=0)
+    assert result["metrics"]["cost"]["money_lost"] == pytest.approx(money["money_lost"])
+    assert result["metrics"]["cost"]["money_saved_vs_flag_nobody"] == pytest.approx(money["money_saved_vs_flag_nobody"])
+    assert result["row_columns"] == {"cost_column": "amount", "weight_column": "w"}
+
+
+def _scores(out, batch):
+    import raretune
+
+    return raretune.predict(out, batch)["score"].to_numpy(dtype=float)
+
+
+@pytest.mark.slow
+def test_evaluate_refuses_a_batch_without_the_weight_column_in_one_line(money_run, tmp_path, capsys):
+    from raretune.cli import main
+
+    out, _ = money_run
+    path = tmp_path / "batch.csv"
+    _money_frame(200, 11).drop(columns=["w"]).to_csv(path, index=False)
+    status = main(["evaluate", str(out), str(path), "--out", str(tmp_path / "e")])
+    assert status == 2
+    lines = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("[raretune]")]
+    assert len(lines) == 1 and "trained with --weight-column 'w'" in lines[0] and "no column 'w'" in lines[0], lines
+    assert not (tmp_path / "e").exists()
