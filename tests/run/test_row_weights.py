@@ -144,3 +144,16 @@ def test_evaluate_refuses_a_batch_without_the_weight_column_in_one_line(money_ru
     lines = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("[raretune]")]
     assert len(lines) == 1 and "trained with --weight-column 'w'" in lines[0] and "no column 'w'" in lines[0], lines
     assert not (tmp_path / "e").exists()
+
+
+def test_evaluate_reads_the_columns_from_tables_only():
+    from raretune import ConfigError, DataError
+    from raretune.run._evaluate import _check_batch_columns
+
+    import pandas as pd
+
+    with pytest.raises(ConfigError, match="from a table"):
+        _check_batch_columns(np.zeros((3, 2)), {"cost_column": "amount"}, "an array")
+    with pytest.raises(DataError, match="--cost-column 'amount', but rows has no column 'amount'"):
+        _check_batch_columns(pd.DataFrame({"w": [1.0]}), {"weight_column": "w", "cost_column": "amount"}, "rows")
+    _check_batch_columns(pd.DataFrame({"w": [1.0]}), {}, "rows")  # a run without the columns reads none
