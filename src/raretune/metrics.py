@@ -50,7 +50,7 @@ def alert_count(share: float, n: int) -> int:
     return max(1, math.floor(share * n + 0.5))
 
 
-def log_loss(y_true, proba, *, eps: float = 1e-12) -> float:
+def log_loss(y_true, proba, *, eps: float = 1e-12, sample_weight=None) -> float:
     """Mean negative log-likelihood of class indices under predicted probabilities.
 
     The one log-loss of raretune (validation logs, calibration choice, calibration record).
@@ -62,18 +62,26 @@ def log_loss(y_true, proba, *, eps: float = 1e-12) -> float:
         Class indices.
     proba : array-like
         Shape (n,) (positive-class probability) or (n, K).
+    sample_weight : array-like of float, optional
+        Row weights: the mean becomes the weighted mean.
 
     Examples
     --------
     >>> round(log_loss([0, 1], [0.2, 0.9]), 4)
     0.1643
+    >>> round(log_loss([0, 1], [0.2, 0.9], sample_weight=[1, 3]), 4)
+    0.1348
     """
     y_true = np.asarray(y_true).astype(int)
     proba = np.clip(np.asarray(proba, dtype="float64"), eps, 1 - eps)
     if proba.ndim == 1:
-        return float(-np.mean(y_true * np.log(proba) + (1 - y_true) * np.log1p(-proba)))
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(proba[np.arange(len(y_true)), y_true])))
+        losses = y_true * np.log(proba) + (1 - y_true) * np.log1p(-proba)
+    else:
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        losses = np.log(proba[np.arange(len(y_true)), y_true])
+    if sample_weight is None:
+        return float(-np.mean(losses))
+    return float(-np.average(losses, weights=np.asarray(sample_weight, dtype=float)))
 
 
 def _best_f1(y_true, score, sample_weight=None) -> float:

@@ -277,7 +277,7 @@ def wilson_interval(successes: int, trials: int, *, level: float = 0.95) -> tupl
     return low, high
 
 
-def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) -> dict:
+def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95, sample_weight=None) -> dict:
     """Wilson intervals for precision, recall and alert rate at one threshold.
 
     Parameters
@@ -286,6 +286,13 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) 
     score : array-like of float
     threshold : float
     level : float, default=0.95
+    sample_weight : array-like of float, optional
+        Row weights. Precision and recall become weighted shares, and each interval is the
+        Wilson interval of that share over the Kish effective sample size of the weights in
+        its denominator, ``(sum w) ** 2 / sum w ** 2`` over the flagged rows (precision) or the
+        positives (recall): as many equally weighted rows as carry the same information, so
+        a few heavy rows widen the interval. The alert rate counts rows, as the ``"alerts"``
+        rule does (an analyst reviews rows), so it stays unweighted.
 
     Returns
     -------
@@ -293,7 +300,15 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) 
         ``level`` and, for each of ``precision`` (successes: true alarms among flagged
         rows), ``recall`` (caught among positives) and ``alert_rate`` (flagged among all
         rows), a dict ``{"value", "low", "high", "successes", "trials"}``. Each interval
-        treats its denominator as fixed; NaN where the denominator is 0.
+        treats its denominator as fixed; NaN where the denominator is 0. With
+        ``sample_weight``, precision's and recall's ``successes`` and ``trials`` are sums of
+        weights and they add ``effective_trials`` (the Kish size the interval used).
+
+    Examples
+    --------
+    >>> iv = decision_intervals([1, 1, 0, 1], [0.9, 0.8, 0.7, 0.2], 0.5, sample_weight=[1, 1, 2, 4])
+    >>> iv["precision"]["value"], round(iv["recall"]["value"], 3), iv["recall"]["effective_trials"]
+    (0.5, 0.333, 2.0)
     """
     y_true, score = _labels_and_scores(y_true, score, "decision_intervals")
     check_number(threshold, "threshold", "decision_intervals")
@@ -308,7 +323,22 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95) 
         low, high = wilson_interval(successes, trials, level=level)
         out[name] = {"value": _ratio(successes, trials), "low": low, "high": high,
                      "successes": successes, "trials": trials}
+    if sample_weight is not None:
+        weight = np.asarray(sample_weight, dtype=float)
+        flagged, positive = score >= threshold, y_true == 1
+        for name, among in (("precision", flagged), ("recall", positive)):
+            out[name] = _weighted_wilson(weight[among], (flagged & positive)[among], level)
     return out
+
+
+def _weighted_wilson(weight, success, level: float) -> dict:
+    """The Wilson interval of a weighted share, over the Kish effective size of ``weight``."""
+    trials, successes = float(weight.sum()), float(weight[success].sum())
+    effective = trials ** 2 / float(np.sum(weight ** 2)) if trials > 0 else 0.0
+    share = _ratio(successes, trials)
+    low, high = wilson_interval(share * effective if trials > 0 else 0.0, effective, level=level)
+    return {"value": share, "low": low, "high": high, "successes": successes, "trials": trials,
+            "effective_trials": effective}
 
 
 def cost_summary(

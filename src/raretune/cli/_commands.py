@@ -92,6 +92,9 @@ def cmd_evaluate(args) -> int:
               f"positive rate {result['positive_rate']['batch']:.4f}")
     else:
         print(f"most probable class: macro precision {m['precision']:.4f}, macro recall {m['recall']:.4f}")
+    if m.get("cost"):
+        print(f"money lost {m['cost']['money_lost']:,.2f}, saved {m['cost']['money_saved_vs_flag_nobody']:,.2f} "
+              "against flagging nobody" + (" (rows weighted)" if result["row_columns"].get("weight_column") else ""))
     print(f"score PSI {psi['value']:.4f} ({psi['reading']})" if psi else "score PSI: no scores.npz in the run")
     if result.get("prevalence"):
         p = result["prevalence"]

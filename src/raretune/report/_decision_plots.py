@@ -47,15 +47,19 @@ def threshold_figure(
     costs: Mapping[str, float] | None = None,
     rows: str = "validation",
     refit_threshold: float | None = None,
+    cost=None,
+    sample_weight=None,
 ) -> Figure:
     """Precision, recall and F1 (and expected cost) against the threshold, chosen one marked.
 
     ``rows`` names the scores in the title: the threshold is chosen on validation (or
     out-of-fold) scores, and that is where its curves belong. ``refit_threshold``, the one a
-    refitted model chose on its own scores, is drawn dotted when given.
+    refitted model chose on its own scores, is drawn dotted when given. ``cost`` (each row's
+    cost of being missed) and ``sample_weight`` make the curves those of ``metrics.json``:
+    weighted counts, and the money of :func:`raretune.metrics.cost_sweep`.
     """
     score = np.asarray(score, dtype=float)
-    thresholds, tp, fp = threshold_sweep(y_true, score)
+    thresholds, tp, fp = threshold_sweep(y_true, score, sample_weight)
     n_pos = tp[-1]
     precision = tp / (tp + fp)
     recall = tp / n_pos
@@ -78,13 +82,15 @@ def threshold_figure(
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
     if costs:
         fn_cost, fp_cost = float(costs["fn"]), float(costs["fp"])
-        _, cost, _ = cost_sweep(y_true, score, cost_fn=fn_cost, cost_fp=fp_cost)  # the one cost formula
+        # the one cost formula
+        _, lost, _ = cost_sweep(y_true, score, cost_fn=fn_cost, cost_fp=fp_cost, cost=cost, sample_weight=sample_weight)
+        missed = "FN: its cost" if cost is not None else f"FN {fn_cost:g}"
         cost_ax = axes[1]
-        cost_ax.plot(thresholds, cost, color=_COLORS["cost"], lw=1.6,
-                     label=f"expected cost (FN {fn_cost:g}, FP {fp_cost:g})")
-        best = int(np.argmin(cost))
-        cost_ax.plot([thresholds[best]], [cost[best]], "o", color=_COLORS["cost"], ms=6,
-                     label=f"lowest cost {cost[best]:,.0f} at {thresholds[best]:.4g}")
+        cost_ax.plot(thresholds, lost, color=_COLORS["cost"], lw=1.6,
+                     label=f"{'money lost' if cost is not None else 'expected cost'} ({missed}, FP {fp_cost:g})")
+        best = int(np.argmin(lost))
+        cost_ax.plot([thresholds[best]], [lost[best]], "o", color=_COLORS["cost"], ms=6,
+                     label=f"lowest cost {lost[best]:,.0f} at {thresholds[best]:.4g}")
         cost_ax.axvline(threshold, color=_COLORS["threshold"], ls="--", lw=1.2)
         cost_ax.set(ylabel=f"total cost on the {rows} rows")
         cost_ax.set_ylim(bottom=0)

@@ -7,6 +7,13 @@ then give, for any threshold ``t`` (a row is flagged when ``score >= t``), the c
 matrix and the rates derived from it, without a network or a framework. Rounding is monotone,
 so counts are exact except at thresholds within a millionth (relative) of a score.
 
+With a weight column (``validation_sample_weight`` in ``scores.npz``) the confusion counts,
+precision, recall and F1 are sums of weights, as in ``metrics.json``; the alert rate still
+counts rows. With a cost or weight column (``validation_cost``) each distinct score also
+carries the money its positives lose when missed and its negatives when flagged
+(:func:`raretune.metrics.row_costs`), so the money at a threshold is the one formula of
+``metrics.json``'s ``validation.cost``.
+
 Elements a test or a reader can rely on: ``#threshold-explorer`` (``data-threshold`` is the
 current threshold, ``data-deployed`` the deployed one, ``data-scale`` ``log`` or ``quantile``),
 the slider ``#explorer-slider``, the number box ``#explorer-threshold``, the button
@@ -23,7 +30,9 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["compact_scores", "explorer_html"]
+from ..metrics import row_costs
+
+__all__ = ["compact_scores", "explorer_html", "validation_row_values"]
 
 #: Quantities shown for the chosen and the deployed threshold: (id suffix, label).
 QUANTITIES = (
@@ -68,6 +77,16 @@ _JS = r"""
   for (var i = k - 1; i >= 0; i--) { negAbove[i] = negAbove[i + 1] + nNeg[i]; posAbove[i] = posAbove[i + 1] + nPos[i]; }
   var P = posAbove[0], N = negAbove[0] + P, STEPS = 1000;
   for (var j = 0; j <= k; j++) { rowsBelow[j] = N - negAbove[j] - posAbove[j]; }
+  function above(a) {  // out[i]: the sum of a over entries with score >= s[i]
+    var out = new Array(k + 1); out[k] = 0;
+    for (var i = k - 1; i >= 0; i--) { out[i] = out[i + 1] + a[i]; }
+    return out;
+  }
+  // weighted counts (sums of weights) where the run had a weight column, else the row counts
+  var posW = data.pos_w ? above(data.pos_w) : posAbove, negW = data.neg_w ? above(data.neg_w) : negAbove;
+  var PW = posW[0], NW = negW[0] + PW;
+  // money per distinct score where the run had per-row costs or weights
+  var missAbove = data.miss ? above(data.miss) : null, alarmAbove = data.alarm ? above(data.alarm) : null;
   var slider = document.getElementById("explorer-slider");
   var box = document.getElementById("explorer-threshold");
   var reset = document.getElementById("explorer-reset");
@@ -78,20 +97,23 @@ _JS = r"""
     return lo;
   }
   function counts(t) {
-    var i = firstAtLeast(t), tp = posAbove[i], fp = negAbove[i];
-    return {tp: tp, fp: fp, fn: P - tp, tn: N - P - fp};
+    var i = firstAtLeast(t), tp = posW[i], fp = negW[i];
+    return {tp: tp, fp: fp, fn: PW - tp, tn: NW - PW - fp, rows: posAbove[i] + negAbove[i], i: i};
   }
   function quantities(c) {
     var flagged = c.tp + c.fp, q = {
       tp: c.tp, fp: c.fp, fn: c.fn, tn: c.tn,
       precision: flagged ? c.tp / flagged : null,
-      recall: P ? c.tp / P : null,
+      recall: PW ? c.tp / PW : null,
       f1: (2 * c.tp + c.fp + c.fn) ? 2 * c.tp / (2 * c.tp + c.fp + c.fn) : null,
-      "alert-rate": flagged / N,
-      per10k: 10000 * flagged / N,
+      "alert-rate": c.rows / N,
+      per10k: 10000 * c.rows / N,
       cost: null, "cost-per-row": null
     };
-    if (data.costs) {
+    if (data.costs && missAbove) {  // missed positives below t, false alarms at or above it
+      q.cost = Math.max(missAbove[0] - missAbove[c.i], 0) + alarmAbove[c.i];
+      q["cost-per-row"] = q.cost / NW;
+    } else if (data.costs) {
       q.cost = data.costs.fn * c.fn + data.costs.fp * c.fp;
       q["cost-per-row"] = q.cost / N;
     }
@@ -99,7 +121,9 @@ _JS = r"""
   }
   function fmt(name, v) {
     if (v === null) { return "—"; }
-    if (name === "tp" || name === "fp" || name === "fn" || name === "tn") { return v.toLocaleString("en-US"); }
+    if (name === "tp" || name === "fp" || name === "fn" || name === "tn") {
+      return Number.isInteger(v) ? v.toLocaleString("en-US") : v.toLocaleString("en-US", {maximumFractionDigits: 2});
+    }
     if (name === "per10k") { return v.toFixed(1); }
     if (name === "alert-rate") { return (100 * v).toFixed(3) + "%"; }
     if (name === "cost") { return Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(2); }
@@ -160,7 +184,7 @@ def _round6(values: np.ndarray) -> np.ndarray:
     return np.char.mod("%.6g", values)
 
 
-def compact_scores(y_true, score) -> dict:
+def compact_scores(y_true, score, *, sample_weight=None, money: Mapping | None = None) -> dict:
     """Distinct scores (6 significant digits, ascending) with their negative and positive counts.
 
     Parameters
@@ -169,24 +193,59 @@ def compact_scores(y_true, score) -> dict:
         Binary labels, 1 for the positive class.
     score : array-like of shape (n,)
         Finite scores of the positive class.
+    sample_weight : array-like of shape (n,), optional
+        Row weights: adds ``neg_w`` and ``pos_w``, the sums of the weights at each score.
+    money : mapping, optional
+        ``{"cost_fn", "cost_fp", "cost", "sample_weight"}`` as :func:`raretune.metrics.row_costs`
+        takes them: adds ``miss`` (what the positives at each score lose if not flagged) and
+        ``alarm`` (what its negatives lose if flagged).
 
     Returns
     -------
     dict
-        ``{"scores": list of float, "neg": list of int, "pos": list of int}``; the rows with a
-        score at or above ``t`` are those of the entries whose score is at or above ``t``.
+        ``{"scores": list of float, "neg": list of int, "pos": list of int}`` (and the lists
+        above); the rows with a score at or above ``t`` are those of the entries whose score
+        is at or above ``t``.
 
     Examples
     --------
     >>> compact_scores([0, 1, 1, 0], [0.1, 0.9, 0.1234567, 0.1])
     {'scores': [0.1, 0.123457, 0.9], 'neg': [2, 0, 0], 'pos': [0, 1, 1]}
+    >>> compact_scores([0, 1, 1, 0], [0.1, 0.9, 0.2, 0.1], money={"cost": [0, 50, 20, 0], "cost_fp": 5})
+    {'scores': [0.1, 0.2, 0.9], 'neg': [2, 0, 0], 'pos': [0, 1, 1], 'miss': [0.0, 20.0, 50.0], 'alarm': [10.0, 0.0, 0.0]}
     """
     y = np.asarray(y_true).astype(int)
     rounded = _round6(np.asarray(score, dtype=float)).astype(float)
     distinct, index = np.unique(rounded, return_inverse=True)
     pos = np.bincount(index, weights=y, minlength=distinct.size).astype(int)
     total = np.bincount(index, minlength=distinct.size)
-    return {"scores": distinct.tolist(), "neg": (total - pos).tolist(), "pos": pos.tolist()}
+    out = {"scores": distinct.tolist(), "neg": (total - pos).tolist(), "pos": pos.tolist()}
+    if sample_weight is not None:
+        weight = np.asarray(sample_weight, dtype=float)
+        out["neg_w"] = np.bincount(index, weights=weight * (y == 0), minlength=distinct.size).tolist()
+        out["pos_w"] = np.bincount(index, weights=weight * (y == 1), minlength=distinct.size).tolist()
+    if money is not None:
+        miss, alarm = row_costs(y, **money)
+        out["miss"] = np.bincount(index, weights=miss, minlength=distinct.size).tolist()
+        out["alarm"] = np.bincount(index, weights=alarm, minlength=distinct.size).tolist()
+    return out
+
+
+def validation_row_values(scores: Mapping, costs: Mapping | None, n: int) -> dict | None:
+    """``{"cost", "sample_weight"}``: the ``n`` validation rows' arrays in ``scores.npz`` (``None`` each when absent).
+
+    ``None`` when the run had a cost or weight column (``costs``, ``metrics.json``'s) that
+    ``scores.npz`` does not hold, as in a run older than those arrays: its money cannot be
+    counted again here.
+    """
+    found = {}
+    for key in ("cost", "sample_weight"):
+        values = scores.get(f"validation_{key}")
+        found[key] = None if values is None or np.shape(values) != (n,) else np.asarray(values, dtype=float)
+    costs = costs or {}
+    if (costs.get("cost_column") and found["cost"] is None) or (costs.get("weight_column") and found["sample_weight"] is None):
+        return None
+    return found
 
 
 def _deployed(m: Mapping) -> tuple[float | None, str]:
@@ -256,13 +315,18 @@ def explorer_html(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
     if why is not None:
         return f'<p class="note">{escape(why)}</p>'
 
-    data = compact_scores(y, score)
+    costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
+    per_row = validation_row_values(scores, costs, y.size)
+    no_money = per_row is None and costs is not None
+    if per_row is None:
+        costs, per_row = None, {"cost": None, "sample_weight": None}  # else it would count rows at a flat cost
+    weight, money = per_row["sample_weight"], None
+    if costs and (per_row["cost"] is not None or weight is not None):  # money row by row, as metrics.json
+        money = {"cost_fn": float(costs["fn"]), "cost_fp": float(costs["fp"]), **per_row}
+    data = compact_scores(y, score, sample_weight=weight, money=money)
     counts = np.add(data["neg"], data["pos"])
     scale, low, high = _scale(np.asarray(data["scores"]), counts)
     deployed = float(_round6(np.array([threshold]))[0])
-    costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
-    if costs and (costs.get("cost_column") or costs.get("weight_column")):
-        costs = None  # the explorer counts rows at a fixed FN cost: per-row costs and weights are not in it
     payload = {**data, "deployed": deployed, "deployed_source": source, "scale": scale,
                "log_low": low, "log_high": high,
                "costs": {"fn": float(costs["fn"]), "fp": float(costs["fp"])} if costs else None}
@@ -276,6 +340,14 @@ def explorer_html(m: Mapping, scores: Mapping[str, np.ndarray] | None) -> str:
                   else "quantile scale: each step moves about 0.1 % of the rows")
     quantities = [q for q in QUANTITIES if costs or not q[0].startswith("cost")]
     cost_note = (f" Expected cost: FN × {costs['fn']:g} + FP × {costs['fp']:g}." if costs else "")
+    if money is not None:
+        missed = (f"each missed positive costs its {costs['cost_column']}" if costs.get("cost_column")
+                  else f"FN × {costs['fn']:g}")
+        cost_note = f" Money lost: {missed}, FP × {costs['fp']:g}."
+    if no_money:
+        cost_note = " Money is not shown: this run's scores.npz lacks its per-row costs or weights."
+    if weight is not None:
+        cost_note += " Confusion counts, precision, recall and F1 are sums of the rows' weights; the alert rate counts rows."
     return (
         f"<style>{_CSS}</style>"
         + f'<div id="threshold-explorer" data-deployed="{deployed!r}" data-threshold="{deployed!r}" '

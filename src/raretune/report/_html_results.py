@@ -8,7 +8,7 @@ from html import escape
 import numpy as np
 
 from . import _decision_plots, _plots
-from ._explorer import explorer_html
+from ._explorer import explorer_html, validation_row_values
 from ._html_parts import (
     _METRIC_LABELS,
     _METRIC_ORDER,
@@ -208,13 +208,14 @@ def _operating_point_section(rec: RunRecord) -> str:
     threshold = _get(m, "threshold", "value")
     if validation is not None and _is_number(threshold) and _get(m, "task", "type") != "multiclass":
         costs = m.get("costs") if isinstance(m.get("costs"), Mapping) else None
-        if costs and (costs.get("cost_column") or costs.get("weight_column")):
-            costs = None  # the curve counts rows at a fixed FN cost; per-row costs and weights are in the tables
+        per_row = validation_row_values(rec.scores, costs, validation[0].size)
+        if per_row is None:
+            costs = None  # an older run: its scores.npz lacks the per-row costs or weights
         refit = _get(m, "refit", "threshold", "value")
         refit = float(refit) if _is_number(refit) else None
         parts.append('<div class="figures">' + _figure(
             _decision_plots.threshold_figure(*validation, float(threshold), costs=costs,
-                                             rows=rows, refit_threshold=refit),
+                                             rows=rows, refit_threshold=refit, **(per_row or {})),
             "metrics by threshold",
             f"Precision, recall and F1 on the {rows} scores, where the threshold is chosen, for "
             "every threshold" + (" and the expected cost" if costs else "")
@@ -262,7 +263,7 @@ def _intervals_section(rec: RunRecord) -> str:
 
 #: Wilson intervals at the decision: key -> (label, numerator count, denominator count).
 _DECISION = {"precision": ("precision", "tp", "flagged"), "recall": ("recall", "tp", "positives"),
-             "alert_rate": ("alert rate (share of rows flagged)", "flagged", "rows")}
+             "alert_rate": ("alert rate (share of rows flagged)", "flagged_rows", "rows")}
 
 
 def _decision_interval_html(rec: RunRecord, key: str) -> str:
@@ -292,7 +293,7 @@ def _decision_table(rec: RunRecord) -> str:
     rows = []
     for key, (label, num, den) in _DECISION.items():
         estimate = counts[num] / counts[den] if counts[den] else None
-        rows.append([escape(label), f"{counts[num]:,} / {counts[den]:,}",
+        rows.append([escape(label), f"{_count(counts[num])} / {_count(counts[den])}",
                      _share(estimate, f"decision.{key}", key) if estimate is not None else "—",
                      _decision_interval_html(rec, key).replace("95% CI ", "")])
     return ("<h3>At the decision (test, Wilson 95% intervals)</h3>"
@@ -301,7 +302,14 @@ def _decision_table(rec: RunRecord) -> str:
             + f'<p class="note">Flagging test rows with score ≥ {escape(_fmt(decision["threshold"]))}. '
             "Each quantity is a share of a known count (flagged rows, positives, all rows), so a "
             "Wilson score interval fits: it stays inside [0, 1] and holds up with few positives, "
-            "where the share ± 2 standard errors does not.</p>")
+            "where the share ± 2 standard errors does not."
+            + (" Precision and recall count the rows' weights; their intervals use the Kish effective "
+               "number of rows, (Σw)² / Σw²." if decision.get("weighted") else "") + "</p>")
+
+
+def _count(value) -> str:
+    """A row count as ``1,234``; a sum of weights with up to two decimals."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _training_section(rec: RunRecord) -> str:

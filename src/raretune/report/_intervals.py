@@ -10,6 +10,10 @@ At a fixed threshold, precision, recall and the alert rate are each a share of a
 of rows (flagged rows, positives, all rows), so :func:`decision_intervals` gives them Wilson
 score intervals, which stay inside [0, 1] and behave with the handful of positives a rare
 event leaves.
+
+With sample weights the bootstrap still resamples rows (a weight column says how much a row
+counts, not how often it was observed), and each resample's metrics are the weighted ones:
+a row drawn ``k`` times with weight ``w`` counts ``k * w``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def bootstrap_intervals(
     n_resamples: int = 1000,
     level: float = 0.95,
     random_state: int | np.random.Generator | None = 0,
+    sample_weight=None,
 ) -> dict:
     """Percentile bootstrap intervals for average precision and F1 at a threshold.
 
@@ -51,6 +56,11 @@ def bootstrap_intervals(
         Coverage of the interval, in (0, 1).
     random_state : int, numpy Generator or None, default=0
         Seed of the resampling; the same seed gives the same intervals.
+    sample_weight : array-like of shape (n,), optional
+        Row weights (>= 0): rows are resampled as without them, and each resample's average
+        precision and F1 are weighted (as scikit-learn's with ``sample_weight``). A resample
+        whose positives all weigh 0 has no weighted PR-AUC or F1 and is left out of the
+        percentiles.
 
     Returns
     -------
@@ -67,9 +77,7 @@ def bootstrap_intervals(
 
     Examples
     --------
-    >>> from statistics import NormalDist
-
-import numpy as np
+    >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> y = (rng.random(2000) < 0.05).astype(int)
     >>> score = np.clip(0.3 * y + rng.random(2000) * 0.7, 0, 1)
@@ -82,6 +90,11 @@ import numpy as np
     check_number(n_resamples, "n_resamples", owner, kind=int, low=1, closed="left")
     check_number(level, "level", owner, kind=float, low=0, high=1, closed="neither")
     y, s = _check_binary_scores(y_true, score)
+    weight = None
+    if sample_weight is not None:
+        weight = np.asarray(sample_weight, dtype=float)
+        if weight.shape != s.shape or not np.isfinite(weight).all() or (weight < 0).any():
+            raise DataError(f"sample_weight must hold {s.size} finite numbers >= 0, one per row.")
     rng = np.random.default_rng(random_state)
 
     order = np.argsort(-s, kind="stable")
@@ -94,6 +107,8 @@ import numpy as np
     group_ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
     predicted_pos_pos = s_sorted[pos_cols] >= threshold
     predicted_pos_neg = s_sorted[neg_cols] >= threshold
+    if weight is not None:
+        weight_pos, weight_neg = weight[order][pos_cols], weight[order][neg_cols]
 
     # per distinct score: how many positives / negatives rank at or above it
     pos_above = np.searchsorted(pos_cols, group_ends, side="right")
@@ -106,20 +121,26 @@ import numpy as np
         b = min(chunk, n_resamples - start)
         w_pos = _draw_counts(rng, b, n_pos)
         w_neg = _draw_counts(rng, b, n_neg)
+        total_pos = n_pos
+        if weight is not None:  # a row drawn k times counts k times its weight
+            w_pos *= weight_pos
+            w_neg *= weight_neg
+            total_pos = w_pos.sum(axis=1)
         tp = _cumulative(w_pos)[:, pos_above]
         fp = _cumulative(w_neg)[:, neg_above]
-        pr_auc[start : start + b] = _average_precision(tp, fp, n_pos)
-
         tp_at = w_pos @ predicted_pos_pos
         fp_at = w_neg @ predicted_pos_neg
-        fn_at = n_pos - tp_at
-        f1[start : start + b] = 2 * tp_at / (2 * tp_at + fp_at + fn_at)
+        fn_at = total_pos - tp_at
+        with np.errstate(invalid="ignore", divide="ignore"):  # weighted: a resample of weightless positives
+            pr_auc[start : start + b] = _average_precision(tp, fp, total_pos)
+            f1[start : start + b] = 2 * tp_at / (2 * tp_at + fp_at + fn_at)
 
     tail = (1 - level) / 2 * 100
     qs = [tail, 100 - tail]
+    percentile = np.percentile if weight is None else np.nanpercentile
     return {
-        "pr_auc": [float(v) for v in np.percentile(pr_auc, qs)],
-        "f1": [float(v) for v in np.percentile(f1, qs)],
+        "pr_auc": [float(v) for v in percentile(pr_auc, qs)],
+        "f1": [float(v) for v in percentile(f1, qs)],
         "level": float(level),
         "n_resamples": int(n_resamples),
     }
@@ -158,8 +179,9 @@ def _cumulative(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _average_precision(tp: np.ndarray, fp: np.ndarray, n_pos: int) -> np.ndarray:
-    """Average precision per row of cumulative true/false positive counts.
+def _average_precision(tp: np.ndarray, fp: np.ndarray, n_pos) -> np.ndarray:
+    """Average precision per row of cumulative true/false positive counts (``n_pos``: the
+    positives' total, one for all rows or one per row).
 
     Same definition as :func:`sklearn.metrics.average_precision_score`: the sum over distinct
     thresholds of the recall increment times the precision there.
@@ -167,7 +189,7 @@ def _average_precision(tp: np.ndarray, fp: np.ndarray, n_pos: int) -> np.ndarray
     predicted = tp + fp
     # where nothing is predicted positive yet the recall increment is 0, so any precision works
     precision = np.divide(tp, predicted, out=np.ones_like(tp), where=predicted > 0)
-    recall_step = np.diff(tp, axis=1, prepend=0.0) / n_pos
+    recall_step = np.diff(tp, axis=1, prepend=0.0) / np.reshape(n_pos, (-1, 1))
     return np.sum(recall_step * precision, axis=1)
 
 

@@ -122,18 +122,31 @@ def _test_scores(record: RunRecord):
     return y, score, float(threshold)
 
 
+def _test_weight(record: RunRecord, n: int):
+    """The test rows' sample weights from scores.npz, when the run had a weight column."""
+    weight = record.scores.get("test_sample_weight") if record.scores is not None else None
+    return None if weight is None or np.shape(weight) != (n,) else np.asarray(weight, dtype=float)
+
+
 def _decision(record: RunRecord) -> dict | None:
     found = _test_scores(record)
     if found is None:
         return None
     y, score, threshold = found
+    weight = _test_weight(record, np.size(y))
     flagged = score >= threshold
     positives = np.asarray(y) == 1
+    counts = {"tp": int(np.sum(flagged & positives)), "flagged": int(flagged.sum()),
+              "positives": int(positives.sum()), "rows": int(positives.size), "flagged_rows": int(flagged.sum())}
+    if weight is not None:  # precision and recall are weighted shares; the alert rate counts rows
+        counts.update(tp=float(weight[flagged & positives].sum()), flagged=float(weight[flagged].sum()),
+                      positives=float(weight[positives].sum()))
     return {
         "threshold": threshold,
-        "counts": {"tp": int(np.sum(flagged & positives)), "flagged": int(flagged.sum()),
-                   "positives": int(positives.sum()), "rows": int(positives.size)},
-        "intervals": {k: (v["low"], v["high"]) for k, v in decision_intervals(y, score, threshold).items()
+        "weighted": weight is not None,
+        "counts": counts,
+        "intervals": {k: (v["low"], v["high"]) for k, v in decision_intervals(y, score, threshold,
+                                                                                 sample_weight=weight).items()
                       if isinstance(v, dict)},
     }
 
@@ -142,7 +155,9 @@ def _missing_intervals(record: RunRecord) -> dict | None:
     m = record.metrics
     test = m.get("test") if isinstance(m.get("test"), dict) else {}
     found = None if test.get("intervals") else _test_scores(record)
-    return None if found is None else bootstrap_intervals(*found)
+    if found is None:
+        return None
+    return bootstrap_intervals(*found, sample_weight=_test_weight(record, np.size(found[0])))
 
 
 def write_report(run_dir: str | os.PathLike) -> pathlib.Path:

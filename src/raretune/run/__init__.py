@@ -211,9 +211,11 @@ def _job(config: RunConfig) -> RunResult:
                     warnings_.append(warning)
                     progress.say(f"warning: {warning}")
             leaderboard = [chosen_row(plan, chosen, split.validation, test_raw, split.test,
-                                      progress.timing.get("search", 0.0) + progress.timing.get("ensemble", 0.0))]
-            leaderboard += remedy_rows(plan, modality, search, split.test)
-            leaderboard += [converged_row(plan, modality, c, split.validation, split.test) for c in converged]
+                                      progress.timing.get("search", 0.0) + progress.timing.get("ensemble", 0.0),
+                                      values=values)]
+            leaderboard += remedy_rows(plan, modality, search, split.test, values=values)
+            leaderboard += [converged_row(plan, modality, c, split.validation, split.test, values=values)
+                            for c in converged]
         explanations = None
         if data.is_binary and modality.kind == "table":
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
@@ -228,7 +230,7 @@ def _job(config: RunConfig) -> RunResult:
             with progress.phase("baseline", "baseline: HistGradientBoosting"), \
                     _isolated("the baseline", progress, warnings_), sklearn_phase():
                 folds = hypermodel.folds_of(split.train)[0] if plan.cross_fitted else None
-                leaderboard.append(baseline_row(plan, modality, split, folds=folds, test_values=values.of("test")))
+                leaderboard.append(baseline_row(plan, modality, split, folds=folds, values=values))
 
         model, refitted = chosen.model, None
         refit_estimate = _refit_estimate(chosen, search, converged)
@@ -248,7 +250,7 @@ def _job(config: RunConfig) -> RunResult:
             write_model(folder.path, model, deployed_decision.calibrator.to_dict())
             write_json(folder.path / "history.json", history_of(search.tuner.oracle, best))
             write_scores(folder.path, validation_y, validation_raw, validation_score, test_y, full_test_raw,
-                         test_score)
+                         test_score, values=values)
             record = metrics_record(
                 plan=plan, data=data, test_data=test_data, diagnosis=diagnosis, split=split, modality=modality,
                 search=search, chosen=chosen, decision=decision, refit=refitted,
@@ -318,9 +320,12 @@ def _score(plan, data, decision, validation_y, test_y, validation_score, test_sc
 
         from ..operating import cost_summary, decision_intervals
 
+        test_weight = values.of("test")["sample_weight"]
         test["intervals"] = bootstrap_intervals(test_y, test_score, decision.threshold,
-                                                random_state=0 if plan.seed is None else plan.seed)
-        test["decision_intervals"] = decision_intervals(test_y, test_score, decision.threshold)
+                                                random_state=0 if plan.seed is None else plan.seed,
+                                                sample_weight=test_weight)
+        test["decision_intervals"] = decision_intervals(test_y, test_score, decision.threshold,
+                                                        sample_weight=test_weight)
         test["alert_rate"] = float(np.mean(test_score >= decision.threshold))
         if costs is not None:
             for part, y, score in (("validation", validation_y, validation_score),

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import ConfigError
-from ..thresholds import ProbabilityCalibrator, select_threshold
+from ..calibration import ProbabilityCalibrator
+from ..thresholds import select_threshold
 
 __all__ = ["Decision", "calibration_scores", "decide"]
 
@@ -77,8 +78,8 @@ def decide(plan, y, raw, prior, values: dict | None = None) -> Decision:
     prior : float, list or None
         The class prior the model was trained under (for prior correction).
     values : dict, optional
-        The rows' ``cost`` and ``sample_weight`` for the threshold (the calibration is fitted
-        unweighted).
+        The rows' ``cost`` and ``sample_weight``: the threshold uses both, the calibration is
+        fitted with the weights (a row of weight 2 counts as that row twice).
 
     Raises
     ------
@@ -90,7 +91,7 @@ def decide(plan, y, raw, prior, values: dict | None = None) -> Decision:
                                        random_state=0 if plan.seed is None else plan.seed)
     if config.calibration == "prior" and prior is None:
         raise ConfigError("Prior correction needs the training prior, which this remedy does not define.")
-    calibrator.fit(y, raw)
+    calibrator.fit(y, raw, sample_weight=(values or {}).get("sample_weight"))
     rule, target = plan.threshold
     threshold = capacity = None
     if np.ndim(raw) == 1:

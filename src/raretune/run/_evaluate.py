@@ -18,6 +18,11 @@ large, finite term. The usual reading: below 0.1 stable, 0.1 to 0.25 a moderate 
 above 0.25 a major one. Multiclass runs get one PSI per class score (the score of each class
 binned as above) and ``value`` is the largest of them; they have no threshold, so no
 threshold intervals either (the prediction is the most probable class).
+
+A run trained with ``--cost-column`` or ``--weight-column`` (its ``config.json``) is
+evaluated with the batch's own columns of those names: money lost and saved from each row's
+cost, metrics and intervals weighted by each row's weight, as the run's test figures were.
+A batch without them is refused in one line rather than given figures of another kind.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError, RunStateError
-from .._io import write_json, write_text
+from .._errors import ConfigError, DataError, RunStateError
+from .._io import read_json, write_json, write_text
 from .._version import __version__
 from ..metrics import score_predictions
 from ._paths import check_output_file
 from ._predict import load_run, predict
+from ._row_values import batch_values, recorded_columns
 
 __all__ = ["PSI_BINS", "evaluate", "population_stability"]
 
@@ -133,14 +139,18 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
         the ``labelled`` rate, training's rate ``train`` and a ``warning`` line or None when
         ``train`` lies outside the interval) and ``warnings`` (that line, if any); ``psi``:
         :func:`population_stability` of the positive-class score (multiclass: ``per_class`` and
-        ``value``, the largest).
+        ``value``, the largest); ``row_columns``: the cost and weight columns read from the
+        batch (``{}`` for a run trained without them).
 
     Raises
     ------
     RunStateError
         ``run_dir`` is not a finished run, or ``out`` is inside a run folder or not writable.
     DataError
-        The rows lack the run's feature columns, or have no label the run knows.
+        The rows lack the run's feature columns, or have no label the run knows, or lack
+        (or hold bad values in) the cost or weight column the run was trained with.
+    ConfigError
+        The run has a cost or weight column and ``data`` is not a table.
 
     Examples
     --------
@@ -163,8 +173,10 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
     known = rows.y >= 0
     if not known.any():
         _no_labels(rows, label, classes)
+    columns = _trained_columns(run_dir)
+    _check_batch_columns(data, columns, rows.source)
 
-    frame = predict(run_dir, data, data_dir=data_dir)
+    frame = predict(run_dir, data, data_dir=data_dir, keep=list(dict.fromkeys(columns.values())))
     if len(frame) != rows.n_rows:
         raise DataError(f"{rows.source} gave {len(frame):,} scores for {rows.n_rows:,} rows; read it once "
                         "(a one-shot generator cannot be evaluated).")
@@ -172,6 +184,7 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
     score = (frame["score"].to_numpy(dtype=float) if binary
              else frame[[f"score_{name}" for name in classes]].to_numpy(dtype=float))
     y, score = rows.y[known], score[known]
+    values = batch_values(columns, frame[known], rows.source)
     run_metrics = loaded["metrics"]
     run_test = run_metrics.get("test") or {}
     threshold = loaded["threshold"]
@@ -188,8 +201,9 @@ def evaluate(run_dir, data, *, target: str | None = None, data_dir=None, out=Non
         "notes": list(rows.notes),
         "threshold": threshold if binary else None,
         "refit": isinstance(run_metrics.get("refit"), dict),
+        "row_columns": columns,
     }
-    metrics = _batch_metrics(y, score, threshold, classes, run_metrics.get("costs"))
+    metrics = _batch_metrics(y, score, threshold, classes, run_metrics.get("costs"), values)
     record["metrics"] = metrics
     record["run_test"] = {k: run_test.get(k) for k in (*_COMPARED, "threshold", "n", "positive_rate")
                           if k in run_test}
@@ -258,26 +272,64 @@ def _no_labels(rows, label: str, classes) -> None:
                     "(name the label column with --target).")
 
 
-def _batch_metrics(y, score, threshold, classes, costs) -> dict:
-    """Every test metric of the run, on this batch, at the deployed threshold."""
+def _trained_columns(run_dir: Path) -> dict:
+    """``{option: column}``: the cost and weight columns the run was trained with (config.json)."""
+    try:
+        config = read_json(run_dir / "config.json").get("config") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise RunStateError(f"{str(run_dir / 'config.json')!r} cannot be read ({type(exc).__name__}: {exc}).") from None
+    return recorded_columns(config)
+
+
+def _check_batch_columns(data, columns: dict, shown: str) -> None:
+    """Refuse, before scoring, a batch without the cost or weight column the run was trained with."""
+    if not columns:
+        return
+    import pandas as pd
+
+    from ._predict_io import is_table_path, table_files
+
+    option, column = next(iter(columns.items()))
+    if isinstance(data, pd.DataFrame):
+        present = {str(c) for c in data.columns}
+    elif is_table_path(data):
+        files = table_files(data)
+        present = set.intersection(*(set(files.columns(path)) for path in files.paths))
+    else:
+        raise ConfigError(f"The run was trained with --{option.replace('_', '-')} {column!r}; evaluate reads that "
+                          f"column from a table (CSV, Parquet or a DataFrame), not from {shown}.")
+    for option, column in columns.items():
+        if column not in present:
+            role = "cost" if option == "cost_column" else "weight"
+            raise DataError(f"The run was trained with --{option.replace('_', '-')} {column!r}, but {shown} has no "
+                            f"column {column!r}: add each row's {role} to evaluate it as the run was tested.")
+
+
+def _batch_metrics(y, score, threshold, classes, costs, values: dict | None = None) -> dict:
+    """Every test metric of the run, on this batch, at the deployed threshold (``values``: the
+    batch's ``cost`` and ``sample_weight``, each None without its column)."""
     binary = len(classes) == 2
+    values = values or {"cost": None, "sample_weight": None}
     costs = costs if isinstance(costs, dict) and binary else None
-    if costs and (costs.get("cost_column") or costs.get("weight_column")):
-        costs = None  # per-row costs and weights of a new batch are not read here: no figure beats a wrong one
+    if costs and ((costs.get("cost_column") and values["cost"] is None)
+                  or (costs.get("weight_column") and values["sample_weight"] is None)):
+        costs = None  # no figure beats one counted at a flat cost the run was not tested with
     metrics = score_predictions(y, score, threshold=threshold if binary else 0.5, costs=costs,
-                                class_names=list(classes))
+                                class_names=list(classes), cost=values["cost"] if costs else None,
+                                sample_weight=values["sample_weight"])
     if not binary:
         return metrics
     from ..operating import cost_summary, decision_intervals
     from ..report import bootstrap_intervals
 
     metrics["alert_rate"] = float(np.mean(score >= threshold))
-    metrics["decision_intervals"] = decision_intervals(y, score, threshold)
+    weight = values["sample_weight"]
+    metrics["decision_intervals"] = decision_intervals(y, score, threshold, sample_weight=weight)
     # the bootstrap needs both classes; a batch without positives has no PR-AUC to bound
-    metrics["intervals"] = (bootstrap_intervals(y, score, threshold, random_state=0)
+    metrics["intervals"] = (bootstrap_intervals(y, score, threshold, random_state=0, sample_weight=weight)
                             if 0 < y.sum() < y.size else None)
     if costs is not None:
-        metrics["cost"] = cost_summary(y, score, threshold, costs["fn"], costs["fp"])
+        metrics["cost"] = cost_summary(y, score, threshold, costs["fn"], costs["fp"], **values)
     return metrics
 
 

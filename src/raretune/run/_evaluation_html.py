@@ -100,8 +100,10 @@ def _summary(r: Mapping) -> str:
     cost = m.get("cost")
     if isinstance(cost, Mapping):
         saved = _metric(cost.get("saved_vs_flag_nobody"), "metrics.cost.saved_vs_flag_nobody")
+        columns = r.get("row_columns") or {}
+        read = "; ".join(f"{escape(str(v))} read from the batch as each row's {k.split('_')[0]}" for k, v in columns.items())
         cards.append(_card("total cost", _metric(cost.get("total_cost"), "metrics.cost.total_cost"),
-                           f"saved vs flagging nobody {saved}"))
+                           f"saved vs flagging nobody {saved}" + (f"; {read}" if read else "")))
     return '<section id="summary"><h2>Summary</h2><div class="cards">' + "".join(cards) + "</div></section>"
 
 

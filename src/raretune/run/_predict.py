@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._errors import ConfigError, DataError, RaretuneError, RunStateError
 from .._io import read_json
-from ..thresholds import ProbabilityCalibrator
+from ..calibration import ProbabilityCalibrator
 from ._modality import modality_from_record
 from ._predict_io import DEFAULT_BATCH_ROWS
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 
-__all__ = ["RowValues", "load_columns", "part_values", "take_row_columns"]
+__all__ = ["RowValues", "batch_values", "load_columns", "part_values", "recorded_columns", "take_row_columns"]
 
 #: Option name -> (the name a message gives the column, the keyword scores take it as).
 _ROLES = {"cost_column": ("cost", "cost"), "weight_column": ("weight", "sample_weight")}
@@ -129,11 +129,52 @@ def _column_values(table, column: str, role: str, where: str) -> np.ndarray:
     if column not in table.numeric:
         raise DataError(f"The {role} column {column!r}{of} must hold numbers; it holds text such as "
                         f"{str(table.features[column].iloc[0])!r}.")
-    values = table.features[column].to_numpy(dtype="float64")
+    return _checked(table.features[column].to_numpy(dtype="float64"), column, role, of)
+
+
+def _checked(values: np.ndarray, column: str, role: str, of: str) -> np.ndarray:
+    """``values``, refused in one line unless all finite and >= 0."""
     for bad, what in ((np.isnan(values), "missing"), (np.isinf(values), "infinite"), (values < 0, "negative")):
         if bad.any():
             raise DataError(f"The {role} column {column!r}{of} has {int(bad.sum())} {what} values "
                             f"(first at row {int(np.flatnonzero(bad)[0])}); {role}s must be numbers >= 0.")
+    return values
+
+
+def recorded_columns(config: dict) -> dict:
+    """``{option: column}`` of the cost and weight columns a run was trained with (its
+    ``config.json`` ``config``), only those given."""
+    return {option: config[option] for option in _ROLES if config.get(option)}
+
+
+def batch_values(columns: dict, frame, source: str) -> dict:
+    """A new batch's ``{"cost", "sample_weight"}`` read from the columns a run was trained with.
+
+    Parameters
+    ----------
+    columns : dict
+        :func:`recorded_columns` of the run.
+    frame : pandas.DataFrame
+        The batch's rows, holding those columns.
+    source : str
+        The batch, as a message names it.
+
+    Raises
+    ------
+    DataError
+        One line: a column is not numeric, or holds missing, infinite or negative values.
+    """
+    import pandas as pd
+
+    values = {key: None for _, key in _ROLES.values()}
+    for option, column in columns.items():
+        role, key = _ROLES[option]
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        text = frame[column][numbers.isna() & frame[column].notna()]
+        if len(text):
+            raise DataError(f"The {role} column {column!r} of {source} must hold numbers; it holds text such as "
+                            f"{str(text.iloc[0])!r}.")
+        values[key] = _checked(numbers.to_numpy(dtype="float64"), column, role, f" of {source}")
     return values
 
 

@@ -42,12 +42,25 @@ def write_model(path: Path, model, calibration: dict) -> None:
         calibrated_model(model, calibration).save(tmp)
 
 
-def write_scores(path: Path, validation_y, validation_raw, validation_score, test_y, test_raw, test_score) -> None:
-    """``scores.npz``: validation (out of fold) and test labels, raw and calibrated scores."""
+def write_scores(path: Path, validation_y, validation_raw, validation_score, test_y, test_raw, test_score,
+                 values=None) -> None:
+    """``scores.npz``: validation (out of fold) and test labels, raw and calibrated scores.
+
+    ``values``: the rows' costs and weights (:class:`~raretune.run._row_values.RowValues`);
+    with a cost or weight column, each part's ``{part}_cost`` and ``{part}_sample_weight``
+    are stored beside its labels, so the report's explorer and cost curve count money and
+    weights as ``metrics.json`` does.
+    """
+    arrays = {}
+    for part, y in (("validation", validation_y), ("test", test_y)):
+        for key, column in (values.of(part) if values is not None else {}).items():
+            # a streamed run scores every row of a part, its columns are read for the sample only
+            if column is not None and len(column) == len(y):
+                arrays[f"{part}_{key}"] = np.asarray(column, dtype="float64")
     with atomic_path(path / "scores.npz", suffix=".npz") as tmp:
         np.savez_compressed(tmp, validation_y=validation_y, validation_score=validation_score,
                             validation_score_raw=validation_raw, test_y=test_y, test_score=test_score,
-                            test_score_raw=test_raw)
+                            test_score_raw=test_raw, **arrays)
 
 
 def write_split(path: Path, n_rows: int, split, hypermodel=None) -> None:

@@ -1,0 +1,71 @@
+"""Weighted calibration: a row of integer weight k calibrates as that row repeated k times."""
+
+import types
+
+import numpy as np
+import pytest
+
+from raretune import DataError
+from raretune.calibration import ProbabilityCalibrator
+from raretune.thresholds import ProbabilityCalibrator as OldImport
+
+
+def _rows(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    true_p = rng.uniform(0.02, 0.6, size=n)
+    y = (rng.random(n) < true_p).astype(int)
+    score = np.clip(np.sqrt(true_p) + rng.normal(0, 0.05, n), 0.01, 0.99)  # over-confident
+    weight = rng.integers(0, 4, size=n)  # 0 leaves a row out, 3 counts it three times
+    return y, score, weight
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic", "prior"])
+def test_integer_weights_calibrate_like_repeated_rows(method):
+    y, score, weight = _rows()
+    weighted = ProbabilityCalibrator(method, train_prior=0.5).fit(y, score, sample_weight=weight)
+    repeated = ProbabilityCalibrator(method, train_prior=0.5).fit(np.repeat(y, weight), np.repeat(score, weight))
+    unweighted = ProbabilityCalibrator(method, train_prior=0.5).fit(y, score)
+    grid = np.linspace(0.01, 0.99, 99)
+    np.testing.assert_allclose(weighted.transform(grid), repeated.transform(grid), atol=1e-4)
+    # and the weights do matter: the fit on the rows as they stand is another one
+    assert np.abs(unweighted.transform(grid) - weighted.transform(grid)).max() > 1e-3
+
+
+def test_equal_weights_leave_the_automatic_choice_as_it_was():
+    y, score, _ = _rows(n=600, seed=1)
+    plain = ProbabilityCalibrator("auto", train_prior=0.5, random_state=0).fit(y, score)
+    tripled = ProbabilityCalibrator("auto", train_prior=0.5, random_state=0).fit(y, score, sample_weight=np.full(y.size, 3.0))
+    assert tripled.method_ == plain.method_
+    for method, loss in plain.log_loss_.items():
+        assert tripled.log_loss_[method] == pytest.approx(loss, rel=1e-4)
+
+
+def test_weights_move_the_prior_correction_to_the_weighted_base_rate():
+    y = np.array([0, 0, 0, 1])
+    cal = ProbabilityCalibrator("prior", train_prior=0.5).fit(y, [0.2, 0.3, 0.4, 0.6], sample_weight=[1, 1, 1, 3])
+    assert cal.params_["true_prior"] == [0.5]
+    np.testing.assert_allclose(cal.transform([0.3, 0.7]), [0.3, 0.7])
+
+
+def test_bad_weights_are_refused_in_one_line():
+    with pytest.raises(DataError, match="3 values for 4 rows"):
+        ProbabilityCalibrator("platt").fit([0, 1, 0, 1], [0.1, 0.8, 0.3, 0.6], sample_weight=[1, 1, 1])
+    with pytest.raises(DataError, match="positive sum"):
+        ProbabilityCalibrator("platt").fit([0, 1, 0, 1], [0.1, 0.8, 0.3, 0.6], sample_weight=[0, 0, 0, 0])
+
+
+def test_the_old_import_path_still_works():
+    assert OldImport is ProbabilityCalibrator
+
+
+def test_the_decision_stage_fits_the_calibration_with_the_validation_weights():
+    from raretune.run._decide import decide
+
+    y, score, weight = _rows()
+    config = types.SimpleNamespace(calibration="platt", cost_fn=1.0, cost_fp=1.0)
+    plan = types.SimpleNamespace(config=config, seed=0, threshold=("f1", None))
+    values = {"cost": None, "sample_weight": weight.astype(float)}
+    decided = decide(plan, y, score, 0.5, values)
+    expected = ProbabilityCalibrator("platt").fit(y, score, sample_weight=weight)
+    assert decided.calibrator.params_ == pytest.approx(expected.params_)
+    assert decide(plan, y, score, 0.5).calibrator.params_ != pytest.approx(expected.params_)
