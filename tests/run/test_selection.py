@@ -140,3 +140,20 @@ def test_families_record_time_best_score_and_weight():
                                                "weight": 0.75}
     assert families["network"]["seconds"] == 40.0 and families["network"]["weight"] == 0.25
     assert families["boosted_trees"]["weight"] == 0.0
+
+
+def test_metrics_record_the_selection_and_each_familys_time(tmp_path):
+    import raretune
+    from tests.conftest import make_frame
+
+    frame = make_frame(n=400, positive_rate=0.08, seed=3)  # about 25 rare rows to cross-fit: layouts repeat
+    result = raretune.run(data=frame, target="label", out=tmp_path / "run", strategies=["none"], folds=3,
+                          ensemble=2, max_trials=1, max_epochs=1, refit=False, trees=False, forests=False,
+                          smote_linear=False, baseline=False, report=False, quiet=True, seed=0)
+    ensemble = result.metrics["ensemble"]
+    assert ensemble["selection"]["layouts"] == REPEATED_LAYOUTS and ensemble["selection"]["bags"] > 1
+    families = ensemble["families"]
+    assert set(families) == {"network", "logistic_regression"}
+    assert families["logistic_regression"]["candidates"] == 4 and families["logistic_regression"]["seconds"] > 0
+    assert families["network"]["seconds"] == pytest.approx(result.metrics["timing"]["search"])
+    assert sum(f["weight"] for f in families.values()) == pytest.approx(1.0)
