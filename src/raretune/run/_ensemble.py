@@ -55,7 +55,7 @@ def choose_ensemble(plan, candidates, y) -> Chosen:
     if plan.config.calibration == "prior":  # only members trained under the best trial's prior
         candidates = [c for c in candidates if same_prior(c.prior, first.prior)]
     n = len(candidates)
-    layouts = max((getattr(c, "layouts", 1) for c in candidates), default=1)
+    layouts = max((c.layouts for c in candidates), default=1)
     selection = {"layouts": layouts, "bags": ENSEMBLE_BAGS if n > 1 else 0, "rounds": ENSEMBLE_ROUNDS,
                  "scores": ("out-of-fold scores on the search's folds" if layouts == 1 else
                             f"converged candidates: out-of-fold scores averaged over {layouts} fold layouts; "
@@ -82,8 +82,7 @@ def choose_ensemble(plan, candidates, y) -> Chosen:
 
 def _selection_raw(candidate) -> np.ndarray:
     """The scores the selection reads: averaged over fold layouts where there are several."""
-    averaged = getattr(candidate, "selection_raw", None)
-    return candidate.raw if averaged is None else averaged
+    return candidate.raw if candidate.selection_raw is None else candidate.selection_raw
 
 
 def family_of(member: dict) -> str:
@@ -96,9 +95,9 @@ def ensemble_families(plan, candidates, chosen: Chosen, y, network_seconds: floa
 
     Per family (``"network"``, ``"logistic_regression"``, ``"boosted_trees"``, ...):
     ``candidates`` offered, ``seconds`` spent fitting them on every fold layout (the networks:
-    ``network_seconds``, the search), ``best_validation_score`` (its best candidate's out-of-fold objective on the
-    search's folds, comparable across families) and ``weight`` (its share of the chosen
-    ensemble, 0 to 1).
+    ``network_seconds``, the search), ``best_validation_score`` (its best candidate's
+    out-of-fold objective on the search's folds, comparable across families) and ``weight``
+    (its share of the chosen ensemble, 0 to 1).
     """
     total = float(sum(m["weight"] for m in chosen.members))
     out = {}
@@ -106,7 +105,7 @@ def ensemble_families(plan, candidates, chosen: Chosen, y, network_seconds: floa
         family = out.setdefault(family_of(c.member), {"candidates": 0, "seconds": 0.0,
                                                        "best_validation_score": None, "weight": 0.0})
         family["candidates"] += 1
-        family["seconds"] += float(c.seconds) + float(getattr(c, "layout_seconds", 0.0))
+        family["seconds"] += float(c.seconds) + float(c.layout_seconds)
         score = float(plan.objective.score(y, c.raw))
         best = family["best_validation_score"]
         better = best is None or (score > best if plan.objective.direction == "max" else score < best)
