@@ -23,11 +23,12 @@ __all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEATED_LAYOUTS", "converged
            "trial_candidates", "validation_scores"]
 
 #: Below this many rows of the rarest class (among the cross-fitted rows) the converged
-#: candidates are cross-fitted on several fold layouts. benchmarks/selection_stability.py:
-#: with 9-63 rare rows a candidate's out-of-fold PR-AUC moves by 0.01-0.04 from one layout
-#: to the next, as much as the gaps greedy selection acts on; the standard error of a
-#: PR-AUC shrinks as one over the root of the rare rows, so at 100 it is about half that of
-#: 25 rare rows, while refitting every converged model R times costs the same at any size.
+#: candidates are cross-fitted on several fold layouts. benchmarks/selection_stability.py,
+#: KEEL tables with 9-36 rare rows: a candidate's out-of-fold PR-AUC moves by 0.013-0.039
+#: (standard deviation) from one fold layout to the next, as much as the gaps greedy
+#: selection acts on, and a selection made on one layout scores up to 0.05 lower on fresh
+#: layouts than on its own. That noise shrinks as one over the root of the rare rows (at
+#: 100 it is half that at 25; 0.005 at 63 on vowel0), while a repeat costs as much at any size.
 REPEAT_BELOW_RARE_ROWS = 100
 
 #: Fold layouts (the search's, then fresh ones) whose out-of-fold scores are averaged for
