@@ -13,7 +13,8 @@ from raretune.models import FeatureSchema
 from raretune.run import _ensemble
 from raretune.run._candidates import (REPEAT_BELOW_RARE_ROWS, REPEATED_LAYOUTS, Candidate, converged_out_of_fold,
                                       repeat_cross_fitting, repeated_layouts)
-from raretune.run._ensemble import choose_ensemble, ensemble_families
+from raretune.run._ensemble import as_selected, choose_ensemble, ensemble_families
+from raretune.run._warnings import shortfall_warning
 from raretune.tuning import cross_fit_logistic, fold_assignment
 
 
@@ -67,6 +68,9 @@ def test_averaged_layouts_choose_a_better_ensemble_than_one_noisy_layout():
         chosen = _choose(repeated, y)
         on_five = _weights(chosen, len(strengths))
         assert chosen.selection["layouts"] == 5
+        # never below the best candidate on the scores the selection read (on layout A alone it may be)
+        assert shortfall_warning(_plan(), *as_selected(chosen, repeated), y) is None
+        assert chosen.selection["validation_score"] == pytest.approx(objective.score(y, chosen.selection_raw))
         # the saved model's scores stay those of the search's layout
         np.testing.assert_allclose(chosen.raw, np.clip(on_five @ scores[:, 0], 0, 1))
         single.append(objective.score(y, on_one @ truth))

@@ -27,7 +27,7 @@ from ._budget import Budget
 from ._candidates import converged_candidates, member_label, repeat_cross_fitting, trial_candidates
 from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
-from ._ensemble import choose_ensemble, ensemble_families
+from ._ensemble import as_selected, choose_ensemble, ensemble_families
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
@@ -184,7 +184,7 @@ def _job(config: RunConfig) -> RunResult:
                     # few rare rows: the selection reads scores averaged over several fold layouts
                     converged = repeat_cross_fitting(plan, hypermodel, split.validation, converged, progress, budget)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
-            shortfall = shortfall_warning(plan, chosen, candidates + converged, split.validation.y)
+            shortfall = shortfall_warning(plan, *as_selected(chosen, candidates + converged), split.validation.y)
             if shortfall:
                 warnings_.append(shortfall)
                 progress.say(f"warning: {shortfall}")

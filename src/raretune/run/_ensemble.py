@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ENSEMBLE_BAGS", "ENSEMBLE_ROUNDS", "Chosen", "choose_ensemble", "ensemble_families", "family_of",
-           "same_prior", "weighted_average"]
+__all__ = ["ENSEMBLE_BAGS", "ENSEMBLE_ROUNDS", "Chosen", "as_selected", "choose_ensemble", "ensemble_families",
+           "family_of", "same_prior", "weighted_average"]
 
 #: Bootstrap repeats of the ensemble selection (bagged ensemble selection; few rare rows).
 ENSEMBLE_BAGS = 10
@@ -33,6 +33,8 @@ class Chosen(NamedTuple):
     prior: object
     n_candidates: int
     selection: dict | None = None
+    #: the scores the selection read, averaged with the members' weights (``None``: ``raw``)
+    selection_raw: np.ndarray | None = None
 
 
 def choose_ensemble(plan, candidates, y) -> Chosen:
@@ -64,7 +66,8 @@ def choose_ensemble(plan, candidates, y) -> Chosen:
     read = [_selection_raw(c) for c in candidates]
     scores = [sign * plan.objective.score(y, r) for r in read]
     best = candidates[int(np.argmax(scores))]  # the first of the best on ties: the better trial
-    alone = Chosen(best.network, best.raw, [{**best.member, "weight": 1}], best.prior, n, selection)
+    alone = Chosen(best.network, best.raw, [{**best.member, "weight": 1}], best.prior, n,
+                   {**selection, "validation_score": float(sign * max(scores))}, _selection_raw(best))
     if n == 1:
         return alone
     counts = greedy_ensemble(read, y, plan.objective, rounds=ENSEMBLE_ROUNDS, bags=ENSEMBLE_BAGS,
@@ -77,12 +80,24 @@ def choose_ensemble(plan, candidates, y) -> Chosen:
     members = [{**c.member, "weight": k} for c, k in chosen]
     prior = chosen[0][0].prior if all(same_prior(c.prior, chosen[0][0].prior) for c, _ in chosen) else None
     model = average_models([c.network for c, _ in chosen], [k for _, k in chosen])
-    return Chosen(model, raw, members, prior, n, selection)
+    selection["validation_score"] = float(plan.objective.score(y, selected))
+    return Chosen(model, raw, members, prior, n, selection, selected)
 
 
 def _selection_raw(candidate) -> np.ndarray:
     """The scores the selection reads: averaged over fold layouts where there are several."""
     return candidate.raw if candidate.selection_raw is None else candidate.selection_raw
+
+
+def as_selected(chosen: Chosen, candidates) -> tuple:
+    """``(chosen, candidates)`` with their ``raw`` scores replaced by those the selection read.
+
+    :func:`choose_ensemble` never keeps an ensemble that scores below its best candidate on
+    these; on the search layout's scores alone (``raw``) it can, when the selection read
+    scores averaged over fold layouts.
+    """
+    return (chosen._replace(raw=chosen.raw if chosen.selection_raw is None else chosen.selection_raw),
+            [c._replace(raw=_selection_raw(c)) for c in candidates])
 
 
 def family_of(member: dict) -> str:
