@@ -209,7 +209,11 @@ def repeat_cross_fitting(plan, hypermodel, rows, candidates, progress, budget=No
         if budget is not None and not budget.fits(1.5 * one_layout):
             progress.say(f"time limit: the converged candidates are scored on {done} fold layout(s), not {layouts}")
             break
-        ids = fold_assignment(rows.y, plan.folds, random_state=_layout_seed(plan.seed, r), **layout)
+        try:
+            ids = fold_assignment(rows.y, plan.folds, random_state=_layout_seed(plan.seed, r), **layout)
+        except ValueError as exc:  # grouped folds: another shuffle can leave a fold without a class
+            progress.say(f"repeated cross-fitting stops at {done} fold layout(s): {exc}")
+            break
         progress.say(f"repeated cross-fitting: fold layout {r + 1}/{layouts} for {len(candidates)} converged "
                      "candidates", verbose_only=True)
         for i, c in enumerate(candidates):
