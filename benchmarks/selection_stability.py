@@ -28,12 +28,13 @@ candidates only (no networks; they are what repeated cross-fitting would refit):
 
 ``on_A - on_E`` is the selection's optimism. The spread of one candidate's PR-AUC over
 layouts (``layout_sd``) is printed per table, to show where repeating the folds pays.
-Results go to ``benchmarks/results/selection_stability.json``.
+Results go to ``benchmarks/results/selection_stability.json`` (``--out``); the reading of seeds 0
+and 1 is in ``benchmarks/results/selection_stability.md``.
 
 Example::
 
     PYTHONPATH=src python benchmarks/selection_stability.py
-    PYTHONPATH=src python benchmarks/selection_stability.py --tables glass4 --layouts 6
+    PYTHONPATH=src python benchmarks/selection_stability.py --tables glass4 --layouts 7 --seed 1
 """
 
 from __future__ import annotations

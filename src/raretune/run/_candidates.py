@@ -24,7 +24,7 @@ __all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEATED_LAYOUTS", "converged
 
 #: Below this many rows of the rarest class (among the cross-fitted rows) the converged
 #: candidates are cross-fitted on several fold layouts. benchmarks/selection_stability.py,
-#: KEEL tables with 9-36 rare rows: a candidate's out-of-fold PR-AUC moves by 0.013-0.039
+#: KEEL tables with 9-36 rare rows: a candidate's out-of-fold PR-AUC moves by 0.011-0.052
 #: (standard deviation) from one fold layout to the next, as much as the gaps greedy
 #: selection acts on, and a selection made on one layout scores up to 0.05 lower on fresh
 #: layouts than on its own. That noise shrinks as one over the root of the rare rows (at
