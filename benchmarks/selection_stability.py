@@ -34,7 +34,7 @@ and 1 is in ``benchmarks/results/selection_stability.md``.
 Example::
 
     PYTHONPATH=src python benchmarks/selection_stability.py
-    PYTHONPATH=src python benchmarks/selection_stability.py --tables glass4 --layouts 7 --seed 1
+    PYTHONPATH=src python benchmarks/selection_stability.py --seed 1 --out benchmarks/results/selection_stability_seed1.json
 """
 
 from __future__ import annotations
