@@ -11,17 +11,18 @@ from raretune.datasets import load_data
 from raretune.metrics import get_objective
 from raretune.models import FeatureSchema
 from raretune.run import _ensemble
-from raretune.run._candidates import (REPEAT_BELOW_RARE_ROWS, REPEATED_LAYOUTS, Candidate, converged_out_of_fold,
-                                      repeat_cross_fitting, repeated_layouts)
+from raretune.run import _candidates
+from raretune.run._candidates import (REPEAT_BELOW_RARE_ROWS, REPEAT_MIN_TRIALS, REPEATED_LAYOUTS, Candidate,
+                                      converged_out_of_fold, repeat_cross_fitting, repeated_layouts)
 from raretune.run._ensemble import as_selected, choose_ensemble, ensemble_families
 from raretune.run._warnings import shortfall_warning
 from raretune.tuning import cross_fit_logistic, fold_assignment
 
 
-def _plan(folds=5, seed=0, objective="pr_auc"):
+def _plan(folds=5, seed=0, objective="pr_auc", max_trials=40):
     config = types.SimpleNamespace(calibration="auto")
     return types.SimpleNamespace(objective=get_objective(objective), seed=seed, config=config, folds=folds,
-                                 cross_fitted=folds > 1)
+                                 cross_fitted=folds > 1, max_trials=max_trials)
 
 
 def _models(y, strengths, rng):
@@ -123,6 +124,7 @@ def test_layouts_are_repeated_only_below_the_rare_row_threshold():
     assert repeated_layouts(plan, rows(REPEAT_BELOW_RARE_ROWS)) == 1
     assert repeated_layouts(plan, rows(20), {"order": np.arange(520)}) == 1  # time blocks: one layout exists
     assert repeated_layouts(_plan(folds=1), rows(20)) == 1
+    assert repeated_layouts(_plan(max_trials=REPEAT_MIN_TRIALS - 1), rows(20)) == 1  # a quick search
 
 
 def test_families_record_time_best_score_and_weight():
@@ -146,10 +148,11 @@ def test_families_record_time_best_score_and_weight():
     assert families["boosted_trees"]["weight"] == 0.0
 
 
-def test_metrics_record_the_selection_and_each_familys_time(tmp_path):
+def test_metrics_record_the_selection_and_each_familys_time(tmp_path, monkeypatch):
     import raretune
     from tests.conftest import make_frame
 
+    monkeypatch.setattr(_candidates, "REPEAT_MIN_TRIALS", 1)  # repeat the layouts after a one-trial search
     frame = make_frame(n=400, positive_rate=0.08, seed=3)  # about 25 rare rows to cross-fit: layouts repeat
     result = raretune.run(data=frame, target="label", out=tmp_path / "run", strategies=["none"], folds=3,
                           ensemble=2, max_trials=1, max_epochs=1, refit=False, trees=False, forests=False,

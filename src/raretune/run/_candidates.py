@@ -18,7 +18,7 @@ import numpy as np
 from ..remedies import get_remedy, remedy_settings
 from ._search import distinct_configurations
 
-__all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEATED_LAYOUTS", "converged_candidates", "converged_out_of_fold",
+__all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEAT_MIN_TRIALS", "REPEATED_LAYOUTS", "converged_candidates", "converged_out_of_fold",
            "fit_converged", "member_label", "repeat_cross_fitting", "repeated_layouts", "training_prior",
            "trial_candidates", "validation_scores"]
 
@@ -30,6 +30,11 @@ __all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEATED_LAYOUTS", "converged
 #: layouts than on its own. That noise shrinks as one over the root of the rare rows (at
 #: 100 it is half that at 25; 0.005 at 63 on vowel0), while a repeat costs as much at any size.
 REPEAT_BELOW_RARE_ROWS = 100
+
+#: Fold layouts are repeated only for a search of at least this many trials (the default for
+#: small tables is 40). A shorter search is a quick look (``--max-trials 3``, the tests): the
+#: repeats would triple the converged candidates' fitting time and dominate the run.
+REPEAT_MIN_TRIALS = 10
 
 #: Fold layouts (the search's, then fresh ones) whose out-of-fold scores are averaged for
 #: the ensemble selection when rare rows are few.
@@ -172,11 +177,13 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
 
 def repeated_layouts(plan, rows, fold_layout: dict | None = None) -> int:
     """Fold layouts to cross-fit the converged candidates on: 1, or ``REPEATED_LAYOUTS`` when the
-    rarest class of the cross-fitted ``rows`` has fewer than ``REPEAT_BELOW_RARE_ROWS`` rows.
+    rarest class of the cross-fitted ``rows`` has fewer than ``REPEAT_BELOW_RARE_ROWS`` rows
+    and the search has at least ``REPEAT_MIN_TRIALS`` trials.
 
     Blocked time folds (``fold_layout`` with ``"order"``) have a single layout: 1.
     """
-    if not plan.cross_fitted or (fold_layout or {}).get("order") is not None:
+    if (not plan.cross_fitted or plan.max_trials < REPEAT_MIN_TRIALS
+            or (fold_layout or {}).get("order") is not None):
         return 1
     rarest = int(np.bincount(np.asarray(rows.y), minlength=rows.n_classes).min())
     return REPEATED_LAYOUTS if rarest < REPEAT_BELOW_RARE_ROWS else 1
