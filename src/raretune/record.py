@@ -106,12 +106,16 @@ class BestRecord(_Record):
 
 @dataclass(frozen=True)
 class EnsembleRecord(_Record):
-    """``ensemble``: the candidates offered and the members chosen, with their weights."""
+    """``ensemble``: the candidates offered and the members chosen, with their weights; how
+    they were selected (``selection``: fold layouts, bags, rounds) and, per candidate
+    family, its time, best out-of-fold score and weight in the ensemble (``families``)."""
 
     _key = "ensemble"
     candidates: int
     members: list
     validation_score: float
+    selection: dict | None = None
+    families: dict | None = None
 
 
 @dataclass(frozen=True)

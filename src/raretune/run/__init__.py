@@ -24,10 +24,10 @@ from .._threads import sklearn_phase
 from ..datasets import describe_imbalance
 from ..metrics import score_predictions
 from ._budget import Budget
-from ._candidates import converged_candidates, member_label, trial_candidates
+from ._candidates import converged_candidates, member_label, repeat_cross_fitting, trial_candidates
 from ._config import DEFAULT_DATA, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
-from ._ensemble import choose_ensemble
+from ._ensemble import as_selected, choose_ensemble, ensemble_families
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
@@ -173,8 +173,10 @@ def _job(config: RunConfig) -> RunResult:
             if plan.cross_fitted and plan.ensemble > 1:
                 with _isolated("converged candidates", progress, warnings_), sklearn_phase():
                     converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
+                    # few rare rows: the selection reads scores averaged over several fold layouts
+                    converged = repeat_cross_fitting(plan, hypermodel, split.validation, converged, progress, budget)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
-            shortfall = shortfall_warning(plan, chosen, candidates + converged, split.validation.y)
+            shortfall = shortfall_warning(plan, *as_selected(chosen, candidates + converged), split.validation.y)
             if shortfall:
                 warnings_.append(shortfall)
                 progress.say(f"warning: {shortfall}")
@@ -258,7 +260,9 @@ def _job(config: RunConfig) -> RunResult:
                 validation=validation, test=test, operating=operating, explanations=explanations,
                 leaderboard=leaderboard, per_period=per_period,
                 seconds=progress.elapsed,
-                timing=progress.timing, warnings=warnings_)
+                timing=progress.timing, warnings=warnings_,
+                families=ensemble_families(plan, candidates + converged, chosen, split.validation.y,
+                                           progress.timing.get("search", 0.0)))
             write_json(folder.path / "metrics.json", record.to_dict())
             write_split(folder.path, data.n_rows, split, hypermodel if plan.cross_fitted else None)
             source.write(folder.path, held_out, finished)

@@ -113,8 +113,12 @@ def versions() -> dict:
 
 def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
                    calibration, validation, test, operating, explanations, leaderboard, seconds, timing,
-                   warnings, per_period=None) -> MetricsRecord:
-    """Assemble ``metrics.json`` from the stages' results."""
+                   warnings, per_period=None, families=None) -> MetricsRecord:
+    """Assemble ``metrics.json`` from the stages' results.
+
+    ``families``: :func:`~raretune.run._ensemble.ensemble_families`, the time and weight of
+    each candidate family (``ensemble.families``).
+    """
     config = plan.config
     folds = plan.folds
     best = search.best
@@ -154,7 +158,8 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
         best=BestRecord(trial_id=best.trial_id, strategy=settings["strategy"], remedy=settings,
                         hyperparameters=dict(best.hyperparameters.values), validation_score=best.score),
         ensemble=EnsembleRecord(candidates=chosen.n_candidates, members=chosen.members,
-                                validation_score=float(plan.objective.score(split.validation.y, chosen.raw))),
+                                validation_score=float(plan.objective.score(split.validation.y, chosen.raw)),
+                                selection=chosen.selection, families=families),
         threshold=decision.threshold_record(),
         calibration={**decision.calibrator.to_dict(), **calibration},
         costs=_costs_record(config) if _uses_costs(plan) else None,
