@@ -158,7 +158,7 @@ def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
     frame = make_frame(n=1500, positive_rate=0.08, seed=6)
     result = raretune.run(data=frame, target="label", out=tmp_path / "n", strategies=["none", "random_over"],
                           folds=3, ensemble=3, refit=False, linear=False, trees=False, forests=False,
-                          smote_linear=False, **FAST)
+                          smote_linear=False, knn=False, **FAST)
     m = result.metrics
     assert m["search"]["folds"] == 3 and m["refit"] is None
     assert m["ensemble"]["candidates"] <= 3  # trials only: no regressions, trees or forests were offered

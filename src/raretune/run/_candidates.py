@@ -4,7 +4,8 @@ A candidate is a network (or a compiled converged model), its validation scores 
 fold with cross-fitting) and the class prior it was trained under. The search's best
 distinct configurations come first; logistic regressions (with class weights, and after
 SMOTE), boosted trees, random forests and extra trees fitted to convergence on the same
-folds follow (:mod:`raretune.tuning` fits them, :mod:`raretune.models`
+folds follow, and on small tables k-nearest neighbours over the stored fold training rows
+(:mod:`raretune.tuning` fits them, :mod:`raretune.models`
 compiles them into Keras layers).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 from ..remedies import get_remedy, remedy_settings
 from ._search import distinct_configurations
 
-__all__ = ["Candidate", "converged_candidates", "fit_converged", "member_label", "training_prior",
+__all__ = ["Candidate", "converged_candidates", "fit_converged", "knn_fits", "member_label", "training_prior",
            "trial_candidates", "validation_scores"]
 
 
@@ -82,13 +83,13 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
     """Converged models cross-fitted on the search's folds: regressions, boosted trees, forests.
 
     Each family has its switch in the run's options (``linear``, ``trees``, ``forests``,
-    ``smote_linear``). Under a time limit (``budget``) a model starts only if one more like
-    the slowest so far still fits; the ones left out are named. Tree models whose compiled
+    ``smote_linear``, ``knn``; k-nearest neighbours only where :func:`knn_fits`). Under a
+    time limit (``budget``) a model starts only if one more like the slowest so far still fits; the ones left out are named. Tree models whose compiled
     Keras form would be too large are skipped, with a line in ``warnings``.
     """
     from ..models.export import ModelTooLarge
 
-    from ..tuning import FOREST_CONFIGS, LINEAR_C, SMOTE_C, TREE_CONFIGS
+    from ..tuning import FOREST_CONFIGS, KNN_NEIGHBORS, LINEAR_C, SMOTE_C, TREE_CONFIGS
 
     config = plan.config
     ids, _ = hypermodel.folds_of(rows)
@@ -98,6 +99,10 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
         [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else []) + (
         [{"model": name} for name in FOREST_CONFIGS] if config.forests else []) + (
         [{"model": "smote_logistic_regression", "C": SMOTE_C}] if config.smote_linear else [])
+    if config.knn and knn_fits(hypermodel.schema, rows, int(np.max(ids)) + 1):
+        members.append({"model": "knn", "n_neighbors": KNN_NEIGHBORS})
+    elif config.knn:
+        progress.say("k-nearest neighbours left out: the table is over their size cap", verbose_only=True)
     out, slowest = [], 0.0
     for i, member in enumerate(members, start=1):
         strategy = "smote" if member["model"] == "smote_logistic_regression" else "class_weight"
@@ -130,8 +135,8 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
 
     ``sample_weight``: of ``rows``, passed to every fold's fit.
     """
-    from ..models.export import forest_model, logistic_model, trees_model
-    from ..tuning import cross_fit_forest, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
+    from ..models.export import forest_model, knn_model, logistic_model, trees_model
+    from ..tuning import cross_fit_forest, cross_fit_knn, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":
         raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
@@ -145,6 +150,9 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
         raw, fitted = cross_fit_forest(schema, rows, fold_ids, config=member["model"], random_state=seed,
                                        sample_weight=sample_weight)
         return raw, forest_model(schema, fitted)
+    if member["model"] == "knn":  # the cap is checked when it is offered (knn_fits): a refit has more rows
+        raw, store = cross_fit_knn(schema, rows, fold_ids, n_neighbors=member["n_neighbors"], sample_weight=sample_weight)
+        return raw, knn_model(schema, store, max_values=None)
     raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
                                   sample_weight=sample_weight)
     return raw, trees_model(schema, fitted)
@@ -160,4 +168,20 @@ def member_label(member: dict) -> str:
         return f"SMOTE + logistic regression (C={member['C']:g})"
     if member.get("model") in ("random_forest", "extra_trees"):
         return member["model"].replace("_", " ")
+    if member.get("model") == "knn":
+        return f"k-nearest neighbours (k={member['n_neighbors']})"
     return f"trial {member['trial_id']} ({member['strategy']})"
+
+
+def knn_fits(schema, rows, folds: int) -> bool:
+    """Whether k-nearest neighbours cross-fitted on ``rows`` in ``folds`` folds are under the
+    default caps of :func:`raretune.models.export.knn_over_cap`.
+
+    The compiled model stores every row's design-matrix values (numbers and category
+    indicators), and predicting one row computes ``folds x rows`` distances: the caps keep
+    both small (about 2,000 search rows at 5 folds).
+    """
+    from ..models.export import knn_over_cap
+
+    width = len(schema.numeric) + sum(len(vocabulary) for vocabulary in schema.vocabularies)
+    return knn_over_cap(rows.n_rows, width, folds, rows.n_classes) is None

@@ -6,7 +6,7 @@ import pytest
 
 from raretune.datasets import TabularData
 from raretune.models import FeatureSchema, predict_proba
-from raretune.models.export import (ModelTooLarge, knn_model, knn_values, linear_features, neighbour_probabilities,
+from raretune.models.export import (ModelTooLarge, knn_model, knn_over_cap, knn_values, linear_features, neighbour_probabilities,
                                     neighbour_store)
 from raretune.tuning import KNN_NEIGHBORS, cross_fit_knn, fold_assignment
 
@@ -114,6 +114,9 @@ def test_size_is_counted_and_capped():
     assert model.count_params() == n
     with pytest.raises(ModelTooLarge, match=f"would store {n:,} values"):
         knn_model(schema, store, max_values=n - 1)
+    with pytest.raises(ModelTooLarge, match="would compute 270 distances per row"):  # 3 folds x 90 rows
+        knn_model(schema, store, max_distances=269)
+    assert knn_over_cap(2000, 150, 5, 2) is None and knn_over_cap(2001, 10, 5, 2) is not None
 
 
 def test_bad_arguments_are_refused():

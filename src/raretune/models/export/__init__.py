@@ -7,11 +7,11 @@ k-nearest neighbours over stored fold training rows (:class:`NeighbourStore`).
 """
 
 from ._forests import forest_model
-from ._knn import (DEFAULT_MAX_KNN_VALUES, NeighbourStore, knn_model, knn_values, neighbour_probabilities,
-                   neighbour_store)
+from ._knn import (DEFAULT_MAX_KNN_DISTANCES, DEFAULT_MAX_KNN_VALUES, NeighbourStore, knn_model, knn_over_cap,
+                   knn_values, neighbour_probabilities, neighbour_store)
 from ._linear import linear_features, logistic_model
 from ._trees import DEFAULT_MAX_TREE_PARAMS, ModelTooLarge, trees_model
 
-__all__ = ["DEFAULT_MAX_KNN_VALUES", "DEFAULT_MAX_TREE_PARAMS", "ModelTooLarge", "NeighbourStore", "forest_model",
-           "knn_model", "knn_values", "linear_features", "logistic_model", "neighbour_probabilities", "neighbour_store",
+__all__ = ["DEFAULT_MAX_KNN_DISTANCES", "DEFAULT_MAX_KNN_VALUES", "DEFAULT_MAX_TREE_PARAMS", "ModelTooLarge",
+           "NeighbourStore", "forest_model", "knn_model", "knn_over_cap", "knn_values", "linear_features", "logistic_model", "neighbour_probabilities", "neighbour_store",
            "trees_model"]

@@ -7,12 +7,12 @@ each row's class vote and fold, and fold ``f``'s model answers from the rows out
 out-of-fold scores; :func:`knn_model` compiles the same store into built-in Keras layers, so
 the saved ensemble stays one ``.keras`` file that plain Keras loads:
 
-1. ``knn_rows``: a ``Dense`` layer whose kernel is ``-2`` times the stored rows and whose
-   bias is their squared norms; adding the query's squared norm gives every squared
-   distance at once (``||a||^2 - 2 a.b + ||b||^2``, one matrix product);
-2. ``knn_folds``: an ``EinsumDense`` copying the distances once per fold and adding a huge
-   constant to the rows of the fold's own held-out part, which ``top_k`` then never picks;
-3. ``top_k`` of the negated distances: each fold's ``n_neighbors`` nearest rows;
+1. ``knn_rows``: a ``Dense`` layer whose kernel is ``2`` times the stored rows and whose
+   bias is minus their squared norms; subtracting the query's squared norm gives every
+   negated squared distance at once (``-(||a||^2 - 2 a.b + ||b||^2)``, one matrix product);
+2. ``knn_folds``: an ``EinsumDense`` copying them once per fold and subtracting a huge
+   constant at the rows of the fold's own held-out part, which ``top_k`` then never picks;
+3. ``top_k``: each fold's ``n_neighbors`` nearest rows;
 4. ``knn_votes``: an ``Embedding`` from stored row to its class votes; the votes are summed
    (weighted by ``1 / max(distance, DISTANCE_FLOOR)`` with ``weights="distance"``);
 5. ``knn_balance``: each fold's class shares scaled by ``1 / (class total in its training
@@ -29,9 +29,10 @@ no documented order. The graph computes in float32: rows whose ``n_neighbors``-t
 neighbours lie within float32 rounding (about 1e-6 times the squared norms) of each other
 can be scored differently from the reference.
 
-Size: the graph stores ``n x (width + classes + folds)`` values and, per predicted row,
-holds ``folds x n`` distances; :func:`knn_values` counts the first and ``max_values``
-refuses a store over the cap with :class:`~._trees.ModelTooLarge`.
+Size: the graph stores ``n x (width + classes + folds)`` values (:func:`knn_values`) and,
+per predicted row, holds ``folds x n`` distances, which is what its memory and time grow
+with (predicting 4,000 rows from 2,000 stored rows of 20 features in 5 folds takes about
+1-2 s on two busy cores and 0.3 GB). :func:`knn_over_cap` checks both against their caps.
 """
 
 from __future__ import annotations
@@ -43,19 +44,25 @@ import numpy as np
 from .._schema import FeatureSchema
 from ._trees import ModelTooLarge
 
-__all__ = ["DEFAULT_MAX_KNN_VALUES", "DISTANCE_FLOOR", "NeighbourStore", "knn_model", "knn_values",
-           "neighbour_probabilities", "neighbour_store"]
+__all__ = ["DEFAULT_MAX_KNN_DISTANCES", "DEFAULT_MAX_KNN_VALUES", "DISTANCE_FLOOR", "NeighbourStore", "knn_model",
+           "knn_over_cap", "knn_values", "neighbour_probabilities", "neighbour_store"]
 
 #: Most values a compiled k-nearest-neighbours model stores by default: 400,000 float32
 #: values, 1.6 MB (2,000 search rows of 150 features and 5 folds need 316,000).
 DEFAULT_MAX_KNN_VALUES = 400_000
+
+#: Most distances a compiled k-nearest-neighbours model computes per predicted row by
+#: default (folds x stored rows): 2,000 search rows in 5 folds, about 50 KB of float32
+#: per predicted row in the graph's largest tensors.
+DEFAULT_MAX_KNN_DISTANCES = 10_000
 
 #: Smallest distance a ``weights="distance"`` vote is divided by (standardised units): a
 #: duplicate of a stored row gets weight 100, not infinity, and the graph's float32 rounding
 #: of tiny distances (about 1e-3) does not change it.
 DISTANCE_FLOOR = 1e-2
 
-#: Added to the squared distances of a fold's held-out rows so that its model never picks them.
+#: Added to the squared distances of a fold's held-out rows (subtracted from their negation)
+#: so that its model never picks them.
 _EXCLUDED = 1e30
 
 
@@ -167,8 +174,25 @@ def knn_values(n_rows: int, width: int, n_folds: int, n_classes: int) -> int:
     return n_rows * (width + 1) + n_rows * n_classes + n_folds * (n_rows + 1) + n_folds * n_classes
 
 
+def knn_over_cap(n_rows: int, width: int, n_folds: int, n_classes: int, *,
+                 max_values: int | None = DEFAULT_MAX_KNN_VALUES,
+                 max_distances: int | None = DEFAULT_MAX_KNN_DISTANCES) -> str | None:
+    """Why k-nearest neighbours over ``n_rows`` rows would be too large, or ``None`` when they fit.
+
+    ``max_values`` caps the stored values (:func:`knn_values`), ``max_distances`` the
+    distances per predicted row (``n_folds x n_rows``); ``None``: no cap.
+    """
+    n_values = knn_values(n_rows, width, n_folds, n_classes)
+    if max_values is not None and n_values > max_values:
+        return f"k-nearest neighbours would store {n_values:,} values, over the cap of {max_values:,} (max_values)."
+    if max_distances is not None and n_folds * n_rows > max_distances:
+        return (f"k-nearest neighbours would compute {n_folds * n_rows:,} distances per row, over the cap of "
+                f"{max_distances:,} (max_distances).")
+    return None
+
+
 def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int | None = DEFAULT_MAX_KNN_VALUES,
-              name: str = "raretune_knn"):
+              max_distances: int | None = DEFAULT_MAX_KNN_DISTANCES, name: str = "raretune_knn"):
     """A Keras model averaging the fold models of a :class:`NeighbourStore`.
 
     Parameters
@@ -178,6 +202,8 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
     store : NeighbourStore
     max_values : int or None, default=DEFAULT_MAX_KNN_VALUES
         Most values the model may store (None: no cap); checked before any layer is built.
+    max_distances : int or None, default=DEFAULT_MAX_KNN_DISTANCES
+        Most distances (folds x stored rows) per predicted row (None: no cap).
     name : str
         Model name.
 
@@ -191,7 +217,7 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
     Raises
     ------
     ModelTooLarge
-        When the model would store more than ``max_values`` values.
+        When the model would be over either cap (:func:`knn_over_cap`).
     """
     import keras
     from keras import ops
@@ -200,10 +226,9 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
 
     n, width = store.rows.shape
     n_folds, n_classes = store.class_scale.shape
-    n_values = knn_values(n, width, n_folds, n_classes)
-    if max_values is not None and n_values > max_values:
-        raise ModelTooLarge(f"k-nearest neighbours would store {n_values:,} values, over the cap of "
-                            f"{max_values:,} (max_values).")
+    problem = knn_over_cap(n, width, n_folds, n_classes, max_values=max_values, max_distances=max_distances)
+    if problem is not None:
+        raise ModelTooLarge(problem)
     if n_classes != schema.n_classes:
         raise ValueError("The store's votes must have one column per class of the schema.")
 
@@ -214,12 +239,13 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
             column += list(range(offset + 1, offset + 1 + len(vocabulary)))
             offset += len(vocabulary) + 1
         features = ops.take(features, np.asarray(column, dtype="int32"), axis=1)
+    # negated squared distances throughout: top_k takes the largest, and no (batch, folds, n)
+    # tensor is spent on a negation
     query_norm = ops.sum(ops.square(features), axis=-1, keepdims=True)
-    cross = keras.layers.Dense(n, trainable=False, name="knn_rows")(features)
-    squared = ops.maximum(ops.add(cross, query_norm), 0.0)  # (batch, n)
+    closeness = ops.subtract(keras.layers.Dense(n, trainable=False, name="knn_rows")(features), query_norm)
     per_fold = keras.layers.EinsumDense("bn,f->bfn", output_shape=(n_folds, n), bias_axes="fn", trainable=False,
-                                        name="knn_folds")(squared)
-    nearest, index = ops.top_k(ops.negative(per_fold), store.n_neighbors)  # (batch, folds, k); lower index first on ties
+                                        name="knn_folds")(closeness)
+    nearest, index = ops.top_k(per_fold, store.n_neighbors)  # (batch, folds, k); lower index first on ties
     votes = keras.layers.Embedding(n, n_classes, trainable=False, name="knn_votes")(index)  # (batch, folds, k, classes)
     if store.weights == "distance":
         distance = ops.sqrt(ops.maximum(ops.negative(nearest), 0.0))
@@ -232,9 +258,9 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
     probability = keras.layers.GlobalAveragePooling1D(name="probability")(shares)
     model = keras.Model(inputs, probability, name=name)
     rows = store.rows
-    model.get_layer("knn_rows").set_weights([(-2.0 * rows.T).astype("float32"),
-                                             np.sum(rows ** 2, axis=1).astype("float32")])
-    excluded = np.stack([np.where(store.fold_ids == f, _EXCLUDED, 0.0) for f in range(n_folds)])
+    model.get_layer("knn_rows").set_weights([(2.0 * rows.T).astype("float32"),
+                                             -np.sum(rows ** 2, axis=1).astype("float32")])
+    excluded = np.stack([np.where(store.fold_ids == f, -_EXCLUDED, 0.0) for f in range(n_folds)])
     model.get_layer("knn_folds").set_weights([np.ones(n_folds, dtype="float32"), excluded.astype("float32")])
     model.get_layer("knn_votes").set_weights([store.votes.astype("float32")])
     model.get_layer("knn_balance").set_weights([store.class_scale.astype("float32")])
