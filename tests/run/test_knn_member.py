@@ -34,9 +34,9 @@ def test_a_knn_member_is_cross_fitted_and_compiled():
     assert oof.shape == (data.n_rows,) and oof[data.y == 1].mean() > 0.5 > oof[data.y == 0].mean()
     scores = predict_proba(model, schema.inputs(data.features))
     assert scores.shape == (data.n_rows,) and np.all((scores >= 0) & (scores <= 1))
-    # the size caps: 2,000 search rows at 5 folds are offered, 2,001 are not
-    assert knn_fits(schema, type("Rows", (), {"n_rows": 2000, "n_classes": 2})(), 5)
-    assert not knn_fits(schema, type("Rows", (), {"n_rows": 2001, "n_classes": 2})(), 5)
+    # the size caps: 5,000 search rows are offered, 5,001 are not
+    assert knn_fits(schema, type("Rows", (), {"n_rows": 5000, "n_classes": 2})(), 5)
+    assert not knn_fits(schema, type("Rows", (), {"n_rows": 5001, "n_classes": 2})(), 5)
 
 
 @pytest.mark.slow

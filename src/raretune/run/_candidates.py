@@ -178,10 +178,11 @@ def knn_fits(schema, rows, folds: int) -> bool:
     default caps of :func:`raretune.models.export.knn_over_cap`.
 
     The compiled model stores every row's design-matrix values (numbers and category
-    indicators), and predicting one row computes ``folds x rows`` distances: the caps keep
-    both small (about 2,000 search rows at 5 folds).
+    indicators), and predicting one row computes one distance per stored row: the caps keep
+    both small (at most 5,000 search rows).
     """
     from ..models.export import knn_over_cap
+    from ..tuning import KNN_NEIGHBORS
 
     width = len(schema.numeric) + sum(len(vocabulary) for vocabulary in schema.vocabularies)
-    return knn_over_cap(rows.n_rows, width, folds, rows.n_classes) is None
+    return knn_over_cap(rows.n_rows, width, folds, rows.n_classes, KNN_NEIGHBORS) is None

@@ -258,12 +258,11 @@ def cross_fit_knn(schema: FeatureSchema, data: TabularData, fold_ids, *, n_neigh
     """
     from ..models.export import neighbour_probabilities, neighbour_store
 
-    ids = np.asarray(fold_ids)
+    X, ids = linear_features(schema, data.features), np.asarray(fold_ids)
     fewest = min(int(np.sum(ids != f)) for f in range(int(ids.max()) + 1))
-    store = neighbour_store(linear_features(schema, data.features), data.y, ids, n_classes=data.n_classes,
-                            n_neighbors=min(n_neighbors, fewest), weights=weights, balanced=balanced,
-                            sample_weight=sample_weight)
+    store = neighbour_store(X, data.y, ids, n_classes=data.n_classes, n_neighbors=min(n_neighbors, fewest),
+                            weights=weights, balanced=balanced, sample_weight=sample_weight)
     out = np.zeros((data.n_rows, data.n_classes))
     for f in range(int(ids.max()) + 1):
-        out[ids == f] = neighbour_probabilities(store, store.rows[ids == f], f)
+        out[ids == f] = neighbour_probabilities(store, X[ids == f], f)
     return (out[:, 1] if data.n_classes == 2 else out), store

@@ -38,7 +38,7 @@ def test_uniform_unbalanced_model_is_scikit_learns_neighbours(n_classes):
     frame = pd.concat([data.features, _table(n_classes, n=100, seed=1).features], ignore_index=True)  # unseen rows too
     frame.loc[:10, "c"] = "never seen"  # out of vocabulary: every indicator 0, as in the design matrix
     X = linear_features(schema, frame)
-    want = _sklearn_average(store.rows, data.y, ids, X, n_neighbors=7, weights="uniform")
+    want = _sklearn_average(linear_features(schema, data.features), data.y, ids, X, n_neighbors=7, weights="uniform")
     reference = np.mean([neighbour_probabilities(store, X, f) for f in range(3)], axis=0)
     np.testing.assert_allclose(reference, want, atol=1e-12)
     got = predict_proba(knn_model(schema, store), schema.inputs(frame))
@@ -55,9 +55,10 @@ def test_balanced_distance_weighted_model_matches_its_reference():
     # balanced: scikit-learn's distance-weighted shares, each class divided by its count in the fold's training rows
     from sklearn.neighbors import KNeighborsClassifier
 
+    rows = linear_features(schema, data.features)
     want = []
     for f in range(3):
-        fitted = KNeighborsClassifier(KNN_NEIGHBORS, weights="distance", algorithm="brute").fit(store.rows[ids != f],
+        fitted = KNeighborsClassifier(KNN_NEIGHBORS, weights="distance", algorithm="brute").fit(rows[ids != f],
                                                                                                data.y[ids != f])
         shares = fitted.predict_proba(X) / np.bincount(data.y[ids != f])
         want.append(shares / shares.sum(axis=1, keepdims=True))
@@ -105,18 +106,36 @@ def test_ties_in_distance_go_to_the_row_that_comes_first():
     np.testing.assert_allclose(got, [0.5], atol=1e-7)  # (1 + 0) / 2: the same two rows win in the graph
 
 
+def test_ties_across_folds_go_to_the_lower_fold():
+    # rows 0 (fold 2, label 1) and 1 (fold 1, label 0) sit at the query; the rows are kept in fold order
+    rows = np.array([[0.0], [0.0], [5.0], [5.0], [9.0], [9.0]])
+    y = np.array([1, 0, 0, 1, 1, 0])
+    ids = np.array([2, 1, 0, 0, 1, 2])
+    frame = pd.DataFrame({"a": rows[:, 0]})
+    schema = FeatureSchema.from_data(TabularData(frame, y, ("0", "1"), "t", numeric=("a",), categorical=()))
+    store = neighbour_store(linear_features(schema, frame), y, ids, n_classes=2, n_neighbors=1, weights="uniform",
+                            balanced=False)
+    query = linear_features(schema, frame.head(1))
+    # fold 0 answers from folds 1 and 2: row 1 (fold 1) wins the tie; folds 1 and 2 each see one of the two
+    assert [neighbour_probabilities(store, query, f)[0, 1] for f in range(3)] == [0.0, 1.0, 0.0]
+    got = predict_proba(knn_model(schema, store), schema.inputs(frame.head(1)))
+    np.testing.assert_allclose(got, [1 / 3], atol=1e-7)
+
+
 def test_size_is_counted_and_capped():
     data = _table(n=90)
     schema = FeatureSchema.from_data(data)
     _, store = cross_fit_knn(schema, data, fold_assignment(data.y, 3, random_state=0))
     model = knn_model(schema, store)
-    n = knn_values(*store.rows.shape, 3, 2)
+    assert np.bincount(store.fold_ids).tolist() == [30, 30, 30]  # no padding: 90 stored rows
+    n = knn_values(90, store.rows.shape[1], 3, 2, KNN_NEIGHBORS)
     assert model.count_params() == n
     with pytest.raises(ModelTooLarge, match=f"would store {n:,} values"):
         knn_model(schema, store, max_values=n - 1)
-    with pytest.raises(ModelTooLarge, match="would compute 270 distances per row"):  # 3 folds x 90 rows
-        knn_model(schema, store, max_distances=269)
-    assert knn_over_cap(2000, 150, 5, 2) is None and knn_over_cap(2001, 10, 5, 2) is not None
+    with pytest.raises(ModelTooLarge, match="would compute 90 distances per row"):
+        knn_model(schema, store, max_distances=89)
+    assert knn_over_cap(5000, 90, 5, 2, 15) is None
+    assert knn_over_cap(5001, 10, 5, 2, 15) is not None and knn_over_cap(2000, 250, 5, 2, 15) is not None
 
 
 def test_bad_arguments_are_refused():

@@ -2,17 +2,22 @@
 
 A cross-fitted k-nearest-neighbours model is its training rows: :class:`NeighbourStore`
 holds the search rows' design matrix (:func:`~raretune.models.export.linear_features`),
-each row's class vote and fold, and fold ``f``'s model answers from the rows outside fold
-``f``. :func:`neighbour_probabilities` is the reference in NumPy (float64), used for the
+each row's class vote and fold, in fold order, and fold ``f``'s model answers from the
+rows outside fold ``f``. :func:`neighbour_probabilities` is the reference in NumPy (float64), used for the
 out-of-fold scores; :func:`knn_model` compiles the same store into built-in Keras layers, so
 the saved ensemble stays one ``.keras`` file that plain Keras loads:
 
 1. ``knn_rows``: a ``Dense`` layer whose kernel is ``2`` times the stored rows and whose
    bias is minus their squared norms; subtracting the query's squared norm gives every
-   negated squared distance at once (``-(||a||^2 - 2 a.b + ||b||^2)``, one matrix product);
-2. ``knn_folds``: an ``EinsumDense`` copying them once per fold and subtracting a huge
-   constant at the rows of the fold's own held-out part, which ``top_k`` then never picks;
-3. ``top_k``: each fold's ``n_neighbors`` nearest rows;
+   negated squared distance at once (``-(||a||^2 - 2 a.b + ||b||^2)``, one matrix product).
+   The rows sit in one block per fold, padded to the largest fold (padding: a huge
+   negative bias, never picked);
+2. ``top_k`` within each block: every fold's own ``n_neighbors`` nearest rows;
+3. ``knn_folds``: an ``EinsumDense`` copying those ``folds x n_neighbors`` candidates once
+   per fold model and subtracting a huge constant from the model's held-out block; a
+   second ``top_k`` then gives each fold model its ``n_neighbors`` nearest training rows
+   (exact: they are among the nearest of each other block). Each predicted row holds one
+   distance per stored row, not one per stored row and fold;
 4. ``knn_votes``: an ``Embedding`` from stored row to its class votes; the votes are summed
    (weighted by ``1 / max(distance, DISTANCE_FLOOR)`` with ``weights="distance"``);
 5. ``knn_balance``: each fold's class shares scaled by ``1 / (class total in its training
@@ -23,16 +28,16 @@ class's rows over the rare class's rows, the same uniform class prior as the bal
 regressions and forests; without them the scores equal scikit-learn's
 ``KNeighborsClassifier(algorithm="brute").predict_proba`` on the same features.
 
-Ties in distance: the stored row that comes first (search-row order) is taken, in the
-graph (``top_k``) and in the reference (a stable order); scikit-learn breaks such ties in
+Ties in distance: the stored row that comes first (fold order, then search-row order) is
+taken, in the graph (``top_k`` keeps the lower index first, within and across blocks) and
+in the reference (a stable order); scikit-learn breaks such ties in
 no documented order. The graph computes in float32: rows whose ``n_neighbors``-th and next
 neighbours lie within float32 rounding (about 1e-6 times the squared norms) of each other
 can be scored differently from the reference.
 
-Size: the graph stores ``n x (width + classes + folds)`` values (:func:`knn_values`) and,
-per predicted row, holds ``folds x n`` distances, which is what its memory and time grow
-with (predicting 4,000 rows from 2,000 stored rows of 20 features in 5 folds takes about
-1-2 s on two busy cores and 0.3 GB). :func:`knn_over_cap` checks both against their caps.
+Size: the graph stores about ``n x (width + classes + 1)`` values (:func:`knn_values`) and,
+per predicted row, holds ``n`` distances, which is what its memory and time grow with.
+:func:`knn_over_cap` checks both against their caps.
 """
 
 from __future__ import annotations
@@ -47,14 +52,15 @@ from ._trees import ModelTooLarge
 __all__ = ["DEFAULT_MAX_KNN_DISTANCES", "DEFAULT_MAX_KNN_VALUES", "DISTANCE_FLOOR", "NeighbourStore", "knn_model",
            "knn_over_cap", "knn_values", "neighbour_probabilities", "neighbour_store"]
 
-#: Most values a compiled k-nearest-neighbours model stores by default: 400,000 float32
-#: values, 1.6 MB (2,000 search rows of 150 features and 5 folds need 316,000).
-DEFAULT_MAX_KNN_VALUES = 400_000
+#: Most values a compiled k-nearest-neighbours model stores by default: 500,000 float32
+#: values, 2 MB (5,000 search rows of 95 features, 2,000 of 245).
+DEFAULT_MAX_KNN_VALUES = 500_000
 
-#: Most distances a compiled k-nearest-neighbours model computes per predicted row by
-#: default (folds x stored rows): 2,000 search rows in 5 folds, about 50 KB of float32
-#: per predicted row in the graph's largest tensors.
-DEFAULT_MAX_KNN_DISTANCES = 10_000
+#: Most stored rows, hence distances per predicted row, of a compiled k-nearest-neighbours
+#: model by default: 20 KB of float32 per predicted row in each of the graph's largest
+#: tensors. Predicting 4,000 rows from 5,000 stored rows of 20 features (5 folds) took 1.0 s
+#: on two cores shared with other jobs (2,000 stored rows: 0.55 s).
+DEFAULT_MAX_KNN_DISTANCES = 5_000
 
 #: Smallest distance a ``weights="distance"`` vote is divided by (standardised units): a
 #: duplicate of a stored row gets weight 100, not infinity, and the graph's float32 rounding
@@ -109,9 +115,11 @@ def neighbour_store(rows, y, fold_ids, *, n_classes: int, n_neighbors: int, weig
     Returns
     -------
     NeighbourStore
+        Rows in fold order (stable), which is the order ties in distance go by.
     """
-    rows = np.asarray(rows, dtype="float64")
-    y, ids = np.asarray(y, dtype=int), np.asarray(fold_ids, dtype=int)
+    ids = np.asarray(fold_ids, dtype=int)
+    order = np.argsort(ids, kind="stable")
+    rows, y, ids = np.asarray(rows, dtype="float64")[order], np.asarray(y, dtype=int)[order], ids[order]
     k = int(ids.max()) + 1
     if weights not in ("uniform", "distance"):
         raise ValueError(f"Invalid `weights`. Expected 'uniform' or 'distance'. Received: weights={weights!r}")
@@ -121,7 +129,7 @@ def neighbour_store(rows, y, fold_ids, *, n_classes: int, n_neighbors: int, weig
     if not 1 <= n_neighbors <= fewest:
         raise ValueError(f"Invalid `n_neighbors`. Expected 1 to {fewest} (the fewest training rows of a fold). "
                          f"Received: n_neighbors={n_neighbors}")
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")[order]
     votes = np.zeros((len(y), n_classes))
     votes[np.arange(len(y)), y] = w
     scale = np.ones((k, n_classes))
@@ -169,24 +177,26 @@ def neighbour_probabilities(store: NeighbourStore, X, fold: int, *, batch_size: 
     return out
 
 
-def knn_values(n_rows: int, width: int, n_folds: int, n_classes: int) -> int:
-    """Values stored by :func:`knn_model`: rows and their norms, votes, fold masks, class scales."""
-    return n_rows * (width + 1) + n_rows * n_classes + n_folds * (n_rows + 1) + n_folds * n_classes
+def knn_values(n_rows: int, width: int, n_folds: int, n_classes: int, n_neighbors: int) -> int:
+    """Values stored by :func:`knn_model` over ``n_rows`` stored rows (padding included):
+    rows and their norms, votes, the candidates' fold masks, class scales."""
+    n_candidates = n_folds * min(n_neighbors, n_rows // n_folds)
+    return n_rows * (width + 1 + n_classes) + n_folds * (1 + n_candidates) + n_folds * n_classes
 
 
-def knn_over_cap(n_rows: int, width: int, n_folds: int, n_classes: int, *,
+def knn_over_cap(n_rows: int, width: int, n_folds: int, n_classes: int, n_neighbors: int, *,
                  max_values: int | None = DEFAULT_MAX_KNN_VALUES,
                  max_distances: int | None = DEFAULT_MAX_KNN_DISTANCES) -> str | None:
-    """Why k-nearest neighbours over ``n_rows`` rows would be too large, or ``None`` when they fit.
+    """Why k-nearest neighbours over ``n_rows`` stored rows would be too large, or ``None``.
 
     ``max_values`` caps the stored values (:func:`knn_values`), ``max_distances`` the
-    distances per predicted row (``n_folds x n_rows``); ``None``: no cap.
+    distances per predicted row (one per stored row); ``None``: no cap.
     """
-    n_values = knn_values(n_rows, width, n_folds, n_classes)
+    n_values = knn_values(n_rows, width, n_folds, n_classes, n_neighbors)
     if max_values is not None and n_values > max_values:
         return f"k-nearest neighbours would store {n_values:,} values, over the cap of {max_values:,} (max_values)."
-    if max_distances is not None and n_folds * n_rows > max_distances:
-        return (f"k-nearest neighbours would compute {n_folds * n_rows:,} distances per row, over the cap of "
+    if max_distances is not None and n_rows > max_distances:
+        return (f"k-nearest neighbours would compute {n_rows:,} distances per row, over the cap of "
                 f"{max_distances:,} (max_distances).")
     return None
 
@@ -203,7 +213,7 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
     max_values : int or None, default=DEFAULT_MAX_KNN_VALUES
         Most values the model may store (None: no cap); checked before any layer is built.
     max_distances : int or None, default=DEFAULT_MAX_KNN_DISTANCES
-        Most distances (folds x stored rows) per predicted row (None: no cap).
+        Most distances (stored rows, padding included) per predicted row (None: no cap).
     name : str
         Model name.
 
@@ -226,7 +236,11 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
 
     n, width = store.rows.shape
     n_folds, n_classes = store.class_scale.shape
-    problem = knn_over_cap(n, width, n_folds, n_classes, max_values=max_values, max_distances=max_distances)
+    k = store.n_neighbors
+    block = int(np.bincount(store.fold_ids, minlength=n_folds).max())  # rows per fold block, padded
+    k_block = min(k, block)
+    problem = knn_over_cap(n_folds * block, width, n_folds, n_classes, k, max_values=max_values,
+                           max_distances=max_distances)
     if problem is not None:
         raise ModelTooLarge(problem)
     if n_classes != schema.n_classes:
@@ -239,14 +253,19 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
             column += list(range(offset + 1, offset + 1 + len(vocabulary)))
             offset += len(vocabulary) + 1
         features = ops.take(features, np.asarray(column, dtype="int32"), axis=1)
-    # negated squared distances throughout: top_k takes the largest, and no (batch, folds, n)
-    # tensor is spent on a negation
+    # negated squared distances throughout: top_k takes the largest
     query_norm = ops.sum(ops.square(features), axis=-1, keepdims=True)
-    closeness = ops.subtract(keras.layers.Dense(n, trainable=False, name="knn_rows")(features), query_norm)
-    per_fold = keras.layers.EinsumDense("bn,f->bfn", output_shape=(n_folds, n), bias_axes="fn", trainable=False,
-                                        name="knn_folds")(closeness)
-    nearest, index = ops.top_k(per_fold, store.n_neighbors)  # (batch, folds, k); lower index first on ties
-    votes = keras.layers.Embedding(n, n_classes, trainable=False, name="knn_votes")(index)  # (batch, folds, k, classes)
+    closeness = ops.subtract(keras.layers.Dense(n_folds * block, trainable=False, name="knn_rows")(features),
+                             query_norm)
+    blocks = keras.layers.Reshape((n_folds, block), name="knn_blocks")(closeness)
+    best, within = ops.top_k(blocks, k_block)  # (batch, folds, k_block): each block's nearest, lower index first
+    candidates = keras.layers.Reshape((n_folds * k_block,), name="knn_candidates")(best)
+    slot = ops.reshape(ops.add(within, (np.arange(n_folds, dtype="int32") * block)[:, None]), (-1, n_folds * k_block))
+    per_fold = keras.layers.EinsumDense("bm,f->bfm", output_shape=(n_folds, n_folds * k_block), bias_axes="fm",
+                                        trainable=False, name="knn_folds")(candidates)
+    nearest, position = ops.top_k(per_fold, k)  # (batch, folds, k); ties: lower block, then lower index
+    index = ops.take_along_axis(ops.repeat(ops.expand_dims(slot, 1), n_folds, axis=1), position, axis=-1)
+    votes = keras.layers.Embedding(n_folds * block, n_classes, trainable=False, name="knn_votes")(index)
     if store.weights == "distance":
         distance = ops.sqrt(ops.maximum(ops.negative(nearest), 0.0))
         votes = ops.multiply(votes, ops.expand_dims(ops.divide(1.0, ops.maximum(distance, DISTANCE_FLOOR)), -1))
@@ -257,11 +276,18 @@ def knn_model(schema: FeatureSchema, store: NeighbourStore, *, max_values: int |
         shares = shares[:, :, 1:]
     probability = keras.layers.GlobalAveragePooling1D(name="probability")(shares)
     model = keras.Model(inputs, probability, name=name)
-    rows = store.rows
-    model.get_layer("knn_rows").set_weights([(2.0 * rows.T).astype("float32"),
-                                             -np.sum(rows ** 2, axis=1).astype("float32")])
-    excluded = np.stack([np.where(store.fold_ids == f, -_EXCLUDED, 0.0) for f in range(n_folds)])
-    model.get_layer("knn_folds").set_weights([np.ones(n_folds, dtype="float32"), excluded.astype("float32")])
-    model.get_layer("knn_votes").set_weights([store.votes.astype("float32")])
+    # fold f's rows go to slots f * block ...; the rest of its block is padding
+    slots = np.concatenate([f * block + np.arange(np.sum(store.fold_ids == f)) for f in range(n_folds)])
+    kernel = np.zeros((width, n_folds * block))
+    kernel[:, slots] = 2.0 * store.rows.T
+    bias = np.full(n_folds * block, -_EXCLUDED)
+    bias[slots] = -np.sum(store.rows ** 2, axis=1)
+    votes = np.zeros((n_folds * block, n_classes))
+    votes[slots] = store.votes
+    held_out = np.repeat(np.arange(n_folds), k_block)[None, :] == np.arange(n_folds)[:, None]  # (fold model, candidate)
+    model.get_layer("knn_rows").set_weights([kernel.astype("float32"), bias.astype("float32")])
+    model.get_layer("knn_folds").set_weights([np.ones(n_folds, dtype="float32"),
+                                              np.where(held_out, -_EXCLUDED, 0.0).astype("float32")])
+    model.get_layer("knn_votes").set_weights([votes.astype("float32")])
     model.get_layer("knn_balance").set_weights([store.class_scale.astype("float32")])
     return model
