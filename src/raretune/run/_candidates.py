@@ -83,9 +83,10 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
     """Converged models cross-fitted on the search's folds: regressions, boosted trees, forests.
 
     Each family has its switch in the run's options (``linear``, ``trees``, ``forests``,
-    ``smote_linear``, ``knn``; k-nearest neighbours only where :func:`knn_fits`). Under a
-    time limit (``budget``) a model starts only if one more like the slowest so far still fits; the ones left out are named. Tree models whose compiled
+    ``smote_linear``). Under a time limit (``budget``) a model starts only if one more like
+    the slowest so far still fits; the ones left out are named. Tree models whose compiled
     Keras form would be too large are skipped, with a line in ``warnings``.
+    ``knn`` offers k-nearest neighbours, last, on tables where :func:`knn_fits`.
     """
     from ..models.export import ModelTooLarge
 
@@ -151,7 +152,8 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
                                        sample_weight=sample_weight)
         return raw, forest_model(schema, fitted)
     if member["model"] == "knn":  # the cap is checked when it is offered (knn_fits): a refit has more rows
-        raw, store = cross_fit_knn(schema, rows, fold_ids, n_neighbors=member["n_neighbors"], sample_weight=sample_weight)
+        raw, store = cross_fit_knn(schema, rows, fold_ids, n_neighbors=member["n_neighbors"],
+                                   sample_weight=sample_weight)
         return raw, knn_model(schema, store, max_values=None)
     raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
                                   sample_weight=sample_weight)

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from raretune.datasets import TabularData
-from raretune.models import FeatureSchema, predict_proba
-from raretune.models.export import (ModelTooLarge, knn_model, knn_over_cap, knn_values, linear_features, neighbour_probabilities,
-                                    neighbour_store)
+from raretune.models import FeatureSchema, average_models, predict_proba
+from raretune.models.export import (ModelTooLarge, knn_model, knn_over_cap, knn_values, linear_features,
+                                    neighbour_probabilities, neighbour_store)
 from raretune.tuning import KNN_NEIGHBORS, cross_fit_knn, fold_assignment
 
 from tests.conftest import plain_keras_predict
@@ -151,9 +151,16 @@ def test_bad_arguments_are_refused():
 def test_a_compiled_knn_model_loads_in_plain_keras(tmp_path):
     data = _table(n=120)
     schema = FeatureSchema.from_data(data)
-    _, store = cross_fit_knn(schema, data, fold_assignment(data.y, 2, random_state=0))
-    model = knn_model(schema, store)
+    ids = fold_assignment(data.y, 2, random_state=0)
+    _, store = cross_fit_knn(schema, data, ids)
+    _, uniform = cross_fit_knn(schema, data, ids, n_neighbors=3, weights="uniform")
+    alone = knn_model(schema, store)
+    # nested in an ensemble, as the run saves it
+    model = average_models([alone, knn_model(schema, uniform)], [2, 1])
     model.save(tmp_path / "m.keras")
     expected = predict_proba(model, schema.inputs(data.features.head(4)))
+    np.testing.assert_allclose(expected, (2 * predict_proba(alone, schema.inputs(data.features.head(4)))
+                                          + predict_proba(knn_model(schema, uniform),
+                                                          schema.inputs(data.features.head(4)))) / 3, rtol=1e-6)
     got = plain_keras_predict(tmp_path / "m.keras", schema.inputs(data.features.head(4)))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
