@@ -143,3 +143,7 @@ def test_search_switches_map_onto_the_run_config():
     argv = ["run", "--data", "x.csv", "--no-forests", "--no-smote-linear"]
     config = run_config(build_parser().parse_args(argv), argv)
     assert (config.linear, config.trees, config.forests, config.smote_linear) == (True, True, False, False)
+    assert config.knn is True
+    argv = ["run", "--data", "x.csv", "--no-knn"]
+    config = run_config(build_parser().parse_args(argv), argv)
+    assert (config.forests, config.smote_linear, config.knn) == (True, True, False)

@@ -75,7 +75,7 @@ def test_sigkill_then_resume_keeps_finished_trials_and_completes_the_budget(tmp_
             "--max-trials", "6", "--max-epochs", "2", "--tuner", "random", "--no-baseline", "--quiet",
             "--strategies", "none,class_weight,smote",
             # the trials are what a kill and a resume must keep; the stages after the search are not
-            "--no-refit", "--no-report", "--no-trees", "--no-forests", "--no-smote-linear"]
+            "--no-refit", "--no-report", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(_trial_scores(out)) < 2 and proc.poll() is None:

@@ -12,7 +12,7 @@ import raretune
 from raretune import RunStateError
 from raretune.datasets import load_data, stratified_split
 from raretune.thresholds import ProbabilityCalibrator
-from raretune.tuning import FOREST_CONFIGS, LINEAR_C, TREE_CONFIGS
+from raretune.tuning import FOREST_CONFIGS, KNN_NEIGHBORS, LINEAR_C, TREE_CONFIGS
 from raretune.models import predict_proba
 
 from tests.conftest import make_frame
@@ -111,8 +111,8 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     members = m["ensemble"]["members"]
     assert members and all(member["weight"] >= 1 for member in members)
     # ten trials by default, but only four ran; plus the converged models (regressions, boosted
-    # trees, forests, SMOTE + logistic regression)
-    n_converged = len(LINEAR_C) + len(TREE_CONFIGS) + len(FOREST_CONFIGS) + 1
+    # trees, forests, SMOTE + logistic regression, k-nearest neighbours: 3,400 search rows)
+    n_converged = len(LINEAR_C) + len(TREE_CONFIGS) + len(FOREST_CONFIGS) + 1 + 1
     assert m["ensemble"]["candidates"] == 4 + n_converged
     # the table is logistic and the networks had two epochs: the converged regressions are chosen
     linear = [x for x in members if x.get("model") == "logistic_regression"]
@@ -121,7 +121,8 @@ def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     rows = [r for r in m["leaderboard"] if r["kind"] == "converged"]
     assert len(rows) == n_converged
     assert {r["name"] for r in rows} >= {"logistic regression (C=1)", "boosted trees (default)", "random forest",
-                                         "extra trees", "SMOTE + logistic regression (C=1)"}
+                                         "extra trees", "SMOTE + logistic regression (C=1)",
+                                         f"k-nearest neighbours (k={KNN_NEIGHBORS})"}
     assert all(0.0 <= r["validation_pr_auc"] <= 1.0 and 0.0 <= r["test_pr_auc"] <= 1.0 for r in rows)
     # the validation scores are out of fold, over every search row
     scores = np.load(result.out / "scores.npz")
@@ -158,7 +159,7 @@ def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
     frame = make_frame(n=1500, positive_rate=0.08, seed=6)
     result = raretune.run(data=frame, target="label", out=tmp_path / "n", strategies=["none", "random_over"],
                           folds=3, ensemble=3, refit=False, linear=False, trees=False, forests=False,
-                          smote_linear=False, **FAST)
+                          smote_linear=False, knn=False, **FAST)
     m = result.metrics
     assert m["search"]["folds"] == 3 and m["refit"] is None
     assert m["ensemble"]["candidates"] <= 3  # trials only: no regressions, trees or forests were offered

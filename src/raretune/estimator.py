@@ -24,7 +24,7 @@ __all__ = ["RareTuneClassifier"]
 #: Options passed to :func:`raretune.run` under the same name.
 _RUN_OPTIONS = ("strategies", "tuner", "objective", "threshold", "cost_fn", "cost_fp", "calibration", "max_trials",
                 "max_epochs", "validation_size", "test_size", "folds", "ensemble", "refit", "linear", "trees", "forests", "smote_linear",
-                "positive", "baseline", "fast", "quiet")
+                "knn", "positive", "baseline", "fast", "quiet")
 
 
 class RareTuneClassifier(ClassifierMixin, BaseEstimator):
@@ -61,9 +61,10 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         How many of the best trials the greedy ensemble selection may combine.
     refit : bool, default=True
         With cross-fitting, retrain the chosen models on every row after the test scoring.
-    linear, trees, forests, smote_linear : bool, default=True
+    linear, trees, forests, smote_linear, knn : bool, default=True
         With cross-fitting, offer the ensemble converged logistic regressions, boosted trees,
-        random forests and extra trees, and SMOTE + logistic regression.
+        random forests and extra trees, SMOTE + logistic regression, and k-nearest neighbours
+        (on tables small enough for it).
     positive : label, optional
         The positive class of a two-class problem (default: the rarer label). Only for two
         classes.
@@ -115,7 +116,7 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, *, strategies=None, tuner="hyperband", objective="pr_auc", threshold="auto", cost_fn=1.0,
                  cost_fp=1.0, calibration="auto", max_trials=None, max_epochs=None, validation_size=0.15,
                  test_size=0.15, folds=None, ensemble=None, refit=True, linear=True, trees=True, forests=True,
-                 smote_linear=True, positive=None,
+                 smote_linear=True, knn=True, positive=None,
                  baseline=False, random_state=0, fast=False, out=None, quiet=True):
         self.strategies = strategies
         self.tuner = tuner
@@ -135,6 +136,7 @@ class RareTuneClassifier(ClassifierMixin, BaseEstimator):
         self.trees = trees
         self.forests = forests
         self.smote_linear = smote_linear
+        self.knn = knn
         self.positive = positive
         self.baseline = baseline
         self.random_state = random_state

@@ -69,6 +69,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         help="with cross-fitting, leave random forests and extra trees out of the ensemble's candidates")
     search.add_argument("--no-smote-linear", dest="smote_linear", action="store_false", default=None,
                         help="with cross-fitting, leave SMOTE + logistic regression out of the ensemble's candidates")
+    search.add_argument("--no-knn", dest="knn", action="store_false", default=None,
+                        help="with cross-fitting, leave k-nearest neighbours (small tables only) out of the ensemble's candidates")
     search.add_argument("--seed", type=int, help="one seed for split, search and training (default 0)")
     search.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                         help="skip the HistGradientBoosting sanity baseline")

@@ -334,7 +334,8 @@ _CONVERGED = {"logistic_regression": ("logistic regression", "logistic regressio
               "boosted_trees": ("boosted-trees model", "boosted-trees models"),
               "random_forest": ("random forest", "random forests"),
               "extra_trees": ("extra-trees model", "extra-trees models"),
-              "smote_logistic_regression": ("SMOTE + logistic regression", "SMOTE + logistic regressions")}
+              "smote_logistic_regression": ("SMOTE + logistic regression", "SMOTE + logistic regressions"),
+              "knn": ("k-nearest-neighbours model", "k-nearest-neighbours models")}
 
 
 def _reproduce_section(m: Mapping) -> str:

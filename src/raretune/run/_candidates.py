@@ -4,7 +4,8 @@ A candidate is a network (or a compiled converged model), its validation scores 
 fold with cross-fitting) and the class prior it was trained under. The search's best
 distinct configurations come first; logistic regressions (with class weights, and after
 SMOTE), boosted trees, random forests and extra trees fitted to convergence on the same
-folds follow (:mod:`raretune.tuning` fits them, :mod:`raretune.models`
+folds follow, and on small tables k-nearest neighbours over the stored fold training rows
+(:mod:`raretune.tuning` fits them, :mod:`raretune.models`
 compiles them into Keras layers).
 """
 
@@ -18,8 +19,9 @@ import numpy as np
 from ..remedies import get_remedy, remedy_settings
 from ._search import distinct_configurations
 
-__all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEAT_MIN_TRIALS", "REPEATED_LAYOUTS", "converged_candidates", "converged_out_of_fold",
-           "fit_converged", "member_label", "repeat_cross_fitting", "repeated_layouts", "training_prior",
+__all__ = ["Candidate", "REPEAT_BELOW_RARE_ROWS", "REPEAT_MIN_TRIALS", "REPEATED_LAYOUTS", "converged_candidates",
+           "converged_out_of_fold", "fit_converged", "knn_fits", "member_label", "repeat_cross_fitting",
+           "repeated_layouts", "training_prior",
            "trial_candidates", "validation_scores"]
 
 #: Below this many rows of the rarest class (among the cross-fitted rows) the converged
@@ -110,10 +112,11 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
     ``smote_linear``). Under a time limit (``budget``) a model starts only if one more like
     the slowest so far still fits; the ones left out are named. Tree models whose compiled
     Keras form would be too large are skipped, with a line in ``warnings``.
+    ``knn`` offers k-nearest neighbours, last, on tables where :func:`knn_fits`.
     """
     from ..models.export import ModelTooLarge
 
-    from ..tuning import FOREST_CONFIGS, LINEAR_C, SMOTE_C, TREE_CONFIGS
+    from ..tuning import FOREST_CONFIGS, KNN_NEIGHBORS, LINEAR_C, SMOTE_C, TREE_CONFIGS
 
     config = plan.config
     ids, _ = hypermodel.folds_of(rows)
@@ -123,6 +126,10 @@ def converged_candidates(plan, hypermodel, rows, progress, budget=None, warnings
         [{"model": "boosted_trees", "config": name} for name in TREE_CONFIGS] if config.trees else []) + (
         [{"model": name} for name in FOREST_CONFIGS] if config.forests else []) + (
         [{"model": "smote_logistic_regression", "C": SMOTE_C}] if config.smote_linear else [])
+    if config.knn and knn_fits(hypermodel.schema, rows, int(np.max(ids)) + 1):
+        members.append({"model": "knn", "n_neighbors": KNN_NEIGHBORS})
+    elif config.knn:
+        progress.say("k-nearest neighbours left out: the table is over their size cap", verbose_only=True)
     out, slowest = [], 0.0
     for i, member in enumerate(members, start=1):
         strategy = "smote" if member["model"] == "smote_logistic_regression" else "class_weight"
@@ -155,8 +162,8 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
 
     ``sample_weight``: of ``rows``, passed to every fold's fit.
     """
-    from ..models.export import forest_model, logistic_model, trees_model
-    from ..tuning import cross_fit_forest, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
+    from ..models.export import forest_model, knn_model, logistic_model, trees_model
+    from ..tuning import cross_fit_forest, cross_fit_knn, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
 
     if member["model"] == "logistic_regression":
         raw, fitted = cross_fit_logistic(schema, rows, fold_ids, C=member["C"], random_state=seed,
@@ -170,6 +177,10 @@ def fit_converged(schema, rows, fold_ids, member: dict, seed, sample_weight=None
         raw, fitted = cross_fit_forest(schema, rows, fold_ids, config=member["model"], random_state=seed,
                                        sample_weight=sample_weight)
         return raw, forest_model(schema, fitted)
+    if member["model"] == "knn":  # the cap is checked when it is offered (knn_fits): a refit has more rows
+        raw, store = cross_fit_knn(schema, rows, fold_ids, n_neighbors=member["n_neighbors"],
+                                   sample_weight=sample_weight)
+        return raw, knn_model(schema, store, max_values=None)
     raw, fitted = cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
                                   sample_weight=sample_weight)
     return raw, trees_model(schema, fitted)
@@ -241,7 +252,7 @@ def _layout_seed(seed, r: int):
 def converged_out_of_fold(schema, rows, fold_ids, member: dict, seed, sample_weight=None) -> np.ndarray:
     """Out-of-fold scores of one converged model (a ``members`` entry) on ``fold_ids``, with
     no Keras model compiled; a model this function does not know goes through :func:`fit_converged`."""
-    from ..tuning import cross_fit_forest, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
+    from ..tuning import cross_fit_forest, cross_fit_knn, cross_fit_logistic, cross_fit_smote_logistic, cross_fit_trees
 
     kind = member["model"]
     if kind == "logistic_regression":
@@ -256,6 +267,8 @@ def converged_out_of_fold(schema, rows, fold_ids, member: dict, seed, sample_wei
     if kind == "boosted_trees":
         return cross_fit_trees(schema, rows, fold_ids, config=member["config"], random_state=seed,
                                sample_weight=sample_weight)[0]
+    if kind == "knn":
+        return cross_fit_knn(schema, rows, fold_ids, n_neighbors=member["n_neighbors"], sample_weight=sample_weight)[0]
     return fit_converged(schema, rows, fold_ids, member, seed, sample_weight)[0]
 
 
@@ -269,4 +282,21 @@ def member_label(member: dict) -> str:
         return f"SMOTE + logistic regression (C={member['C']:g})"
     if member.get("model") in ("random_forest", "extra_trees"):
         return member["model"].replace("_", " ")
+    if member.get("model") == "knn":
+        return f"k-nearest neighbours (k={member['n_neighbors']})"
     return f"trial {member['trial_id']} ({member['strategy']})"
+
+
+def knn_fits(schema, rows, folds: int) -> bool:
+    """Whether k-nearest neighbours cross-fitted on ``rows`` in ``folds`` folds are under the
+    default caps of :func:`raretune.models.export.knn_over_cap`.
+
+    The compiled model stores every row's design-matrix values (numbers and category
+    indicators), and predicting one row computes one distance per stored row: the caps keep
+    both small (at most 5,000 search rows).
+    """
+    from ..models.export import knn_over_cap
+    from ..tuning import KNN_NEIGHBORS
+
+    width = len(schema.numeric) + sum(len(vocabulary) for vocabulary in schema.vocabularies)
+    return knn_over_cap(rows.n_rows, width, folds, rows.n_classes, KNN_NEIGHBORS) is None

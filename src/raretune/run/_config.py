@@ -122,6 +122,10 @@ class RunConfig:
         With cross-fitting, offer the ensemble random forests and extra trees (balanced
         class weights per bootstrap sample, compiled into Keras layers) and a logistic
         regression fitted after SMOTE.
+    knn : bool
+        With cross-fitting, offer the ensemble k-nearest neighbours over the stored fold
+        training rows (distance-weighted, balanced votes), on tables small enough that the
+        compiled model stays under ``raretune.models.export.DEFAULT_MAX_KNN_VALUES``.
     seed : int or None
         One seed for the split, the search and training; 0 is a real seed.
     fast : bool
@@ -192,6 +196,7 @@ class RunConfig:
     trees: bool = True
     forests: bool = True
     smote_linear: bool = True
+    knn: bool = True
     seed: int | None = 0
     fast: bool = False
     resume: bool = False

@@ -202,7 +202,8 @@ def describe_members(members) -> str:
         parts.append(f"{len(networks)} network{'s' if len(networks) > 1 else ''} ({remedies})")
     for kind, label in (("logistic_regression", "logistic regression"), ("boosted_trees", "boosted-trees model"),
                         ("random_forest", "random forest"), ("extra_trees", "extra-trees model"),
-                        ("smote_logistic_regression", "SMOTE + logistic regression")):
+                        ("smote_logistic_regression", "SMOTE + logistic regression"),
+                        ("knn", "k-nearest-neighbours model")):
         if kinds.get(kind):
             n = kinds[kind]
             parts.append(f"{n} {label}{'s' if n > 1 else ''}")

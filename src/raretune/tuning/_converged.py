@@ -5,7 +5,7 @@ a few epochs of Adam: on small, nearly linear tables they stop far from the opti
 second-order solver reaches in a second, and on many small tables boosted trees rank rare
 rows better than any network a short search finds. These helpers cross-fit scikit-learn's
 L-BFGS logistic regression (also after SMOTE), ``HistGradientBoostingClassifier``, random
-forests and extra trees on
+forests, extra trees and k-nearest neighbours (small tables only) on
 :func:`raretune.models.export.linear_features`, one model per fold; ``raretune.models.export``
 compiles the fitted models into plain Keras graphs.
 """
@@ -20,8 +20,8 @@ from ..datasets import TabularData
 from ..models import FeatureSchema
 from ..models.export import linear_features
 
-__all__ = ["FOREST_CONFIGS", "LINEAR_C", "SMOTE_C", "TREE_CONFIGS", "cross_fit", "cross_fit_forest",
-           "cross_fit_logistic", "cross_fit_smote_logistic", "cross_fit_trees"]
+__all__ = ["FOREST_CONFIGS", "KNN_NEIGHBORS", "LINEAR_C", "SMOTE_C", "TREE_CONFIGS", "cross_fit", "cross_fit_forest",
+           "cross_fit_knn", "cross_fit_logistic", "cross_fit_smote_logistic", "cross_fit_trees"]
 
 #: Inverse regularisation strengths tried (scikit-learn's ``C``); each is one ensemble candidate.
 LINEAR_C = (0.01, 0.1, 1.0, 10.0)
@@ -46,6 +46,12 @@ FOREST_CONFIGS = {
 #: Inverse regularisation strength of the logistic regression fitted after SMOTE
 #: (scikit-learn's default, as in the common recipe).
 SMOTE_C = 1.0
+
+#: Neighbours of the k-nearest-neighbours candidate, fixed rather than tuned: with votes
+#: weighted by inverse distance its out-of-fold PR-AUC moves little between 15 and 31 on
+#: small KEEL tables (means 0.625 and 0.624 over 7 tables, 5 neighbours 0.613), and one
+#: fixed k adds no selection on the out-of-fold scores the ensemble is chosen on.
+KNN_NEIGHBORS = 15
 
 
 def _fit(X, y, sample_weight=None, *, C: float, class_weight, random_state):
@@ -218,3 +224,45 @@ def cross_fit_smote_logistic(schema: FeatureSchema, data: TabularData, fold_ids,
         return _fit(X_res, y_res, w, C=C, class_weight=None, random_state=random_state)
 
     return cross_fit(schema, data, fold_ids, fit, sample_weight=sample_weight)
+
+
+def cross_fit_knn(schema: FeatureSchema, data: TabularData, fold_ids, *, n_neighbors: int = KNN_NEIGHBORS,
+                  weights: str = "distance", balanced: bool = True, sample_weight=None):
+    """k-nearest neighbours per fold, each answering from the rows outside its fold.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    data : TabularData
+        The rows to cross-fit.
+    fold_ids : array-like of int
+        Fold of each row, 0 .. K-1.
+    n_neighbors : int, default=KNN_NEIGHBORS
+        Lowered to the fewest training rows of a fold on tiny tables.
+    weights : {"distance", "uniform"}, default="distance"
+        Votes weighted by inverse distance (higher out-of-fold PR-AUC on all of 7 small KEEL
+        tables tried) or equal.
+    balanced : bool, default=True
+        Each class's votes divided by its total in the fold's training rows: the uniform
+        class prior of the other converged candidates.
+    sample_weight : array-like or None
+        Each row's vote.
+
+    Returns
+    -------
+    out_of_fold : ndarray
+        Each row's probability from the fold model that did not see it: shape (n,) for two
+        classes, (n, n_classes) otherwise.
+    store : raretune.models.export.NeighbourStore
+        The rows and votes the fold models answer from (:func:`raretune.models.export.knn_model`).
+    """
+    from ..models.export import neighbour_probabilities, neighbour_store
+
+    X, ids = linear_features(schema, data.features), np.asarray(fold_ids)
+    fewest = min(int(np.sum(ids != f)) for f in range(int(ids.max()) + 1))
+    store = neighbour_store(X, data.y, ids, n_classes=data.n_classes, n_neighbors=min(n_neighbors, fewest),
+                            weights=weights, balanced=balanced, sample_weight=sample_weight)
+    out = np.zeros((data.n_rows, data.n_classes))
+    for f in range(int(ids.max()) + 1):
+        out[ids == f] = neighbour_probabilities(store, X[ids == f], f)
+    return (out[:, 1] if data.n_classes == 2 else out), store
