@@ -20,7 +20,7 @@ from pathlib import Path
 from .._errors import RaretuneError
 from .._heap import frozen_heap
 from .._io import read_json, write_json
-from .._threads import sklearn_phase
+from .._threads import size_tensorflow_pools, sklearn_phase
 from ..datasets import describe_imbalance, load_data
 from ..metrics import score_predictions
 from ._budget import Budget
@@ -110,6 +110,9 @@ def _job(config: RunConfig) -> RunResult:
     from ..tuning import distributed
 
     progress = Progress(quiet=config.quiet, verbose=config.verbose)
+    pools = size_tensorflow_pools()  # before TensorFlow's runtime starts, which fixes its pools
+    progress.say(f"TensorFlow threads: {pools.intra_op} intra-op, {pools.inter_op} inter-op"
+                 + ("" if pools.applied else " (not set by raretune)"), verbose_only=True)
     budget = Budget(config.time_limit)
     role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
