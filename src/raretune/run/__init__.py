@@ -27,6 +27,7 @@ from ._budget import Budget
 from ._candidates import converged_candidates, member_label, trial_candidates
 from ._config import DEFAULT_DATA, FAST_MAX_ROWS, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
+from ._dominance import dominance_stop
 from ._ensemble import choose_ensemble
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
@@ -164,9 +165,14 @@ def _job(config: RunConfig) -> RunResult:
         if plan.cross_fitted:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
+        converged = []  # cheap, so fitted before the search: when they dominate it, it stops early
+        if plan.cross_fitted and plan.ensemble > 1 and (role is None or role.kind == "chief"):
+            with progress.phase("ensemble", "candidates: cross-fitting the converged models"), \
+                    _isolated("converged candidates", progress, warnings_), sklearn_phase():
+                converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
         with progress.phase("search"):
             search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume,
-                                   budget=budget)
+                                   budget=budget, stop_rule=dominance_stop(plan, converged, split.validation.y))
         if search.worker_trials is not None:
             return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
                                                           "trials": search.worker_trials})
@@ -180,10 +186,6 @@ def _job(config: RunConfig) -> RunResult:
 
         with progress.phase("ensemble", "ensemble: scoring the candidates" if plan.ensemble > 1 else None):
             candidates = trial_candidates(plan, modality, hypermodel, search, split)
-            converged = []
-            if plan.cross_fitted and plan.ensemble > 1:
-                with _isolated("converged candidates", progress, warnings_), sklearn_phase():
-                    converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
             shortfall = shortfall_warning(plan, chosen, candidates + converged, split.validation.y)
             if shortfall:
