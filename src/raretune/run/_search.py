@@ -210,17 +210,18 @@ class TrialLog:
         """Record a finished trial and print its line (Keras Tuner's progress callback)."""
         self.seconds[event["trial_id"]] = event["seconds"]
         self.tuner_ids[event["trial_id"]] = event.get("tuner_id")
+        stop_line = None
         if self.oracle is not None:
             self.write(self.oracle)  # after every trial, so a crash keeps the records
             if self.budget is not None and self.budget.search_over() and not self.stopped_early:
                 self._stop("time_limit", "the search's share of the time limit is spent")
-                self.progress.say(f"time limit: the search stops after {len(self.oracle.trials)} trials")
+                stop_line = f"time limit: the search stops after {len(self.oracle.trials)} trials"
             if self.stop_rule is not None and not self.stopped_early:
-                reason = self.stop_rule.reason([(t.hyperparameters.values.get("strategy"), t.score)
-                                                for t in self.oracle.trials.values() if t.status in _ENDED])
-                if reason is not None:
-                    self._stop("converged_candidates", reason)
-                    self.progress.say(f"search: stops after {len(self.oracle.trials)} trials: {reason}")
+                why = self.stop_rule.reason([(t.hyperparameters.values.get("strategy"), t.score)
+                                             for t in self.oracle.trials.values() if t.status in _ENDED])
+                if why is not None:
+                    self._stop("converged_candidates", why)
+                    stop_line = f"search: stops after {len(self.oracle.trials)} trials: {why}"
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
         total = event["max_trials"] or "?"
@@ -237,6 +238,8 @@ class TrialLog:
                 eta = f"  about {float(np.median(times)) * left:.0f}s left"
         self.progress.say(f"{which}  {event['strategy']:<14} score {score}  best {best}  "
                           f"{event['seconds']:.1f}s{eta}{reason}")
+        if stop_line is not None:  # after the trial's own line
+            self.progress.say(stop_line)
 
     def _stop(self, cause: str, reason: str) -> None:
         # Keras Tuner creates no trial past max_trials: the search ends after this one
