@@ -7,13 +7,18 @@ starts), in an alternating sequence so that load from other jobs falls on both s
 * ``raretune``: the default sizing (intra-op one thread per core, inter-op two);
 * ``one``: ``RARETUNE_THREADS=1`` (one intra-op, one inter-op thread).
 
-The workload is one trial of a 4,000-row table (6 % positives, 5 columns): ``raretune.run``
-with ``max_trials=1``, no cross-fitting and no later phases, so the search's seconds are
-one network's training and scoring. Prints each mode's median search and run seconds, the
-pools TensorFlow reported, and the ratio to ``tensorflow``.
+Workloads on a 4,000-row table (6 % positives, 5 columns):
 
-    python benchmarks/bench_threads.py                # 2 repeats, 10 epochs
-    python benchmarks/bench_threads.py --repeats 3 --epochs 20
+* ``run``: ``raretune.run`` with ``max_trials=1``, no cross-fitting, no refit, report or
+  baseline; ``search s`` is the one trial (training and scoring), ``run s`` the whole run;
+* ``fit``: one trial's training alone: raretune's MLP (2 x 64, the search's largest
+  default) fitted for ``--epochs`` epochs, batch 64, after ``size_tensorflow_pools()``;
+  ``search s`` is the fit.
+
+Prints each mode's median seconds, the pools TensorFlow reported and the ratio to ``tensorflow``.
+
+    python benchmarks/bench_threads.py --workload fit --repeats 3     # about 4 minutes
+    python benchmarks/bench_threads.py --workload run --repeats 2 --epochs 10
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import time
 MODES = {"tensorflow": "0", "raretune": None, "one": "1"}
 
 
-def worker(epochs: int) -> dict:
+def _table():
     import numpy as np
     import pandas as pd
 
@@ -40,6 +45,32 @@ def worker(epochs: int) -> dict:
     logit = -3.8 + 2.0 * X[:, 0] + 1.2 * X[:, 1] + (cat == "web") * 0.8
     frame = pd.DataFrame(X, columns=list("abcd")).assign(channel=cat,
                                                          label=(rng.random(4000) < 1 / (1 + np.exp(-logit))).astype(int))
+    return frame
+
+
+def fit_worker(epochs: int) -> dict:
+    """One network's training, timed alone."""
+    from raretune._threads import size_tensorflow_pools
+
+    pools = size_tensorflow_pools()
+    import keras
+    from raretune.datasets import load_data
+    from raretune.models import FeatureSchema, build_tabular_model
+
+    started = time.perf_counter()
+    data = load_data(_table().drop(columns="channel"), target="label")  # numeric columns: plain arrays
+    schema = FeatureSchema.from_data(data)
+    network = build_tabular_model(schema, layers=2, units=64, dropout=0.1, seed=0)
+    network.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy())
+    inputs = schema.inputs(data.features)
+    fit_started = time.perf_counter()
+    network.fit(inputs, data.y.astype("float32"), epochs=epochs, batch_size=64, verbose=0)
+    return {"run_s": time.perf_counter() - started, "search_s": time.perf_counter() - fit_started,
+            "pools": [pools.intra_op, pools.inter_op]}
+
+
+def worker(epochs: int) -> dict:
+    frame = _table()
     import raretune
     import tensorflow as tf
 
@@ -58,10 +89,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--workload", choices=("run", "fit"), default="fit")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.epochs)))
+        print(json.dumps((fit_worker if args.workload == "fit" else worker)(args.epochs)))
         return
     modes = args.modes.split(",")
     runs = {mode: [] for mode in modes}
@@ -71,13 +103,14 @@ def main() -> None:
             env.pop("RARETUNE_THREADS", None)
             if MODES[mode] is not None:
                 env["RARETUNE_THREADS"] = MODES[mode]
-            out = subprocess.run([sys.executable, __file__, "--worker", "--epochs", str(args.epochs)],
+            out = subprocess.run([sys.executable, __file__, "--worker", "--epochs", str(args.epochs), "--workload",
+                                  args.workload],
                                  capture_output=True, text=True, env=env, check=True)
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"  {mode:<10} {runs[mode][-1]}", file=sys.stderr, flush=True)
     base = statistics.median(r["search_s"] for r in runs[modes[0]])
     print(f"{'mode':<10} {'pools':>7} {'search s':>9} {'run s':>7} {'ratio':>6}   ({os.cpu_count()} CPUs, "
-          f"{args.repeats} repeats, {args.epochs} epochs, medians)")
+          f"{args.repeats} repeats, {args.epochs} epochs, workload {args.workload}, medians)")
     for mode in modes:
         search = statistics.median(r["search_s"] for r in runs[mode])
         total = statistics.median(r["run_s"] for r in runs[mode])
