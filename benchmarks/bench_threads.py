@@ -19,6 +19,12 @@ Prints each mode's median seconds, the pools TensorFlow reported and the ratio t
 
     python benchmarks/bench_threads.py --workload fit --repeats 3     # about 4 minutes
     python benchmarks/bench_threads.py --workload run --repeats 2 --epochs 10
+
+Measured 2026-11-30 on the shared 2-core machine (load average about 10): fit workload,
+10 epochs, medians of 3: TensorFlow's own 10.7 s, raretune's 2/2 14.2 s, 1/1 8.2 s; the
+repeats of one mode ranged 5-21 s as the load fell, so no difference is resolved. On 2 cores
+TensorFlow's own choice is already 2 threads a pool; the sizing bounds the pools on machines
+with many cores, where TensorFlow's inter-op pool defaults to one thread per core.
 """
 
 from __future__ import annotations
