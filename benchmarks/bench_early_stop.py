@@ -9,16 +9,17 @@ trials run and test PR-AUC side by side. Refit, report and baseline are off on b
 
     python benchmarks/bench_early_stop.py --before-src /work/main/src --datasets glass4,abalone9_18
 
-Measured 2026-11-30 (seed 0, 2 shared cores under a load average of 10-12, so read the
-trials more than the seconds; refit, report and baseline off on both sides):
+Measured 2026-11-30 on 2 shared cores (load average about 7), one process after another,
+refit, report and baseline off on both sides:
 
-=============  ===========================  ===========================
-table          before: s, trials, PR-AUC    after: s, trials, PR-AUC
-=============  ===========================  ===========================
-glass4         1190, 40, 0.803              475, 9, 0.850
-abalone9_18    1253, 40, 0.766              470, 5, 0.719
-pima           999, 40, 0.751               416, 5, 0.752
-=============  ===========================  ===========================
+==================  ===========================  ===========================
+table, seed         before: s, trials, PR-AUC    after: s, trials, PR-AUC
+==================  ===========================  ===========================
+glass4, 0           178, 40, 0.809               79, 9, 0.850
+abalone9_18, 0      199, 40, 0.766               49, 5, 0.719
+pima, 0             223, 40, 0.751               58, 5, 0.752
+abalone9_18, 1      217, 40, 0.713               117, 7, 0.713
+==================  ===========================  ===========================
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ Prints each mode's median seconds, the pools TensorFlow reported and the ratio t
     python benchmarks/bench_threads.py --workload fit --repeats 3     # about 4 minutes
     python benchmarks/bench_threads.py --workload run --repeats 2 --epochs 10
 
-Measured 2026-11-30 on the shared 2-core machine (load average about 10): fit workload,
-10 epochs, medians of 3: TensorFlow's own 10.7 s, raretune's 2/2 14.2 s, 1/1 8.2 s; the
-repeats of one mode ranged 5-21 s as the load fell, so no difference is resolved. On 2 cores
-TensorFlow's own choice is already 2 threads a pool; the sizing bounds the pools on machines
-with many cores, where TensorFlow's inter-op pool defaults to one thread per core.
+Measured 2026-11-30 on the shared 2-core machine, fit workload, 10 epochs, medians of 3:
+under a load average of about 7, TensorFlow's own 5.8 s and raretune's 2/2 4.7 s (0.81),
+then in the other order 4.9 s and 4.9 s (1.01); under a load of about 10 the repeats of one
+mode ranged 5-21 s. No difference is resolved: on 2 cores TensorFlow's own choice is already
+2 threads a pool. The sizing bounds the pools on machines with many cores, where TensorFlow
+gives each pool one thread per core (not measured here).
 """
 
 from __future__ import annotations
