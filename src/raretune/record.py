@@ -90,6 +90,8 @@ class SearchRecord(_Record):
     seconds: float
     strategies: list
     seed: int | None = None
+    # {"after_trials", "cause" ("time_limit" or "converged_candidates"), "reason"} when cut short
+    stopped_early: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,14 @@ from pathlib import Path
 from .._errors import RaretuneError
 from .._heap import frozen_heap
 from .._io import read_json, write_json
-from .._threads import sklearn_phase
+from .._threads import size_tensorflow_pools, sklearn_phase
 from ..datasets import describe_imbalance
 from ..metrics import score_predictions
 from ._budget import Budget
 from ._candidates import converged_candidates, member_label, repeat_cross_fitting, trial_candidates
 from ._config import DEFAULT_DATA, SEARCH_OPTIONS, RunConfig
 from ._decide import calibration_scores, decide
+from ._dominance import dominance_stop
 from ._ensemble import as_selected, choose_ensemble, ensemble_families
 from ._explain import explain
 from ._folder import RunFolder, is_run_dir
@@ -109,6 +110,9 @@ def _job(config: RunConfig) -> RunResult:
     from ..tuning import distributed
 
     progress = Progress(quiet=config.quiet, verbose=config.verbose)
+    pools = size_tensorflow_pools()  # before TensorFlow's runtime starts, which fixes its pools
+    progress.say(f"TensorFlow threads: {pools.intra_op} intra-op, {pools.inter_op} inter-op"
+                 + ("" if pools.applied else " (not set by raretune)"), verbose_only=True)
     budget = Budget(config.time_limit)
     role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -153,9 +157,14 @@ def _job(config: RunConfig) -> RunResult:
         if plan.cross_fitted:
             progress.say(f"cross-fitting: {plan.folds} folds over the {split.train.n_rows:,} training and validation "
                          "rows; trials are scored on out-of-fold predictions, the model averages the fold networks")
+        converged = []  # cheap, so fitted before the search: when they dominate it, it stops early
+        if plan.cross_fitted and plan.ensemble > 1 and (role is None or role.kind == "chief"):
+            with progress.phase("ensemble", "candidates: cross-fitting the converged models"), \
+                    _isolated("converged candidates", progress, warnings_), sklearn_phase():
+                converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
         with progress.phase("search"):
             search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume,
-                                   budget=budget)
+                                   budget=budget, stop_rule=dominance_stop(plan, converged, split.validation.y))
         if search.worker_trials is not None:
             return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
                                                           "trials": search.worker_trials})
@@ -169,11 +178,8 @@ def _job(config: RunConfig) -> RunResult:
 
         with progress.phase("ensemble", "ensemble: scoring the candidates" if plan.ensemble > 1 else None):
             candidates = trial_candidates(plan, modality, hypermodel, search, split)
-            converged = []
-            if plan.cross_fitted and plan.ensemble > 1:
-                with _isolated("converged candidates", progress, warnings_), sklearn_phase():
-                    converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
-                    # few rare rows: the selection reads scores averaged over several fold layouts
+            if converged:  # few rare rows: the selection reads scores averaged over several fold layouts
+                with _isolated("repeated fold layouts", progress, warnings_), sklearn_phase():
                     converged = repeat_cross_fitting(plan, hypermodel, split.validation, converged, progress, budget)
             chosen = choose_ensemble(plan, candidates + converged, split.validation.y)
             shortfall = shortfall_warning(plan, *as_selected(chosen, candidates + converged), split.validation.y)

@@ -2,9 +2,9 @@
 
 ``--time-limit 90s`` bounds the run from loading to the report. The search gets the largest
 share; it stops starting trials once its share is spent, and a trial running at that moment
-stops at the end of its epoch (its best epoch so far is kept). The phases after it
-(converged candidates, baseline, refit) run only when their estimated cost fits in what is
-left, and say so when they are skipped.
+stops at the end of its epoch (its best epoch so far is kept). The converged candidates
+(fitted just before the search, with cross-fitting), the baseline and the refit run only when
+their estimated cost fits in what is left, and say so when they are skipped.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from .._io import read_json, write_json
 
 __all__ = ["Search", "TrialLog", "distinct_configurations", "search_trials"]
 
+_ENDED = ("COMPLETED", "FAILED", "INVALID")
+
 
 @dataclass
 class Search:
@@ -34,6 +36,8 @@ class Search:
     trial_log : TrialLog
     worker_trials : list of str or None
         On a worker: the trial ids it started (the chief writes the run); else ``None``.
+    stopped_early : dict or None
+        Why the search started no more trials before ``max_trials`` (see :class:`TrialLog`).
     """
 
     tuner: object
@@ -42,6 +46,7 @@ class Search:
     n_failed: int
     trial_log: "TrialLog"
     worker_trials: list | None = None
+    stopped_early: dict | None = None
 
     @property
     def best(self):
@@ -50,7 +55,7 @@ class Search:
 
 
 def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, resume: bool = False,
-                  budget=None) -> Search:
+                  budget=None, stop_rule=None) -> Search:
     """Run the search and return its trials.
 
     Parameters
@@ -68,6 +73,8 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
     budget : Budget, optional
         A whole-run time limit: no trial starts after the search's deadline, and a running
         trial stops at its next epoch end.
+    stop_rule : DominanceStop, optional
+        Ends the search once the converged candidates dominate it (no trial starts after).
 
     Raises
     ------
@@ -78,7 +85,7 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
 
     config = plan.config
     is_worker = role is not None and role.kind == "worker"
-    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget)
+    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget, stop_rule=stop_rule)
     with distributed.kt_environment(role):
         try:
             tuner = make_tuner(
@@ -119,7 +126,7 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
         raise RunStateError("Every trial failed; see trials.json for the reasons.")
     ranked = sorted(trials, key=lambda t: t.score, reverse=plan.objective.direction == "max")
     n_failed = sum(1 for t in tuner.oracle.trials.values() if t.status in ("FAILED", "INVALID"))
-    return Search(tuner, ranked, len(tuner.oracle.trials), n_failed, trial_log)
+    return Search(tuner, ranked, len(tuner.oracle.trials), n_failed, trial_log, stopped_early=trial_log.stopped)
 
 
 def _callbacks(out: Path, progress) -> list:
@@ -176,15 +183,19 @@ class TrialLog:
         Keep the records of an earlier, interrupted search.
     budget : Budget, optional
         When the search's share of a time limit is spent, the oracle starts no more trials.
+    stop_rule : DominanceStop, optional
+        When it says the converged candidates dominate, the oracle starts no more trials.
     """
 
     oracle = None  # set once the chief's or local oracle exists: records are rewritten after every trial
 
-    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None):
+    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None, stop_rule=None):
         self.path = path
         self.progress = progress
         self.budget = budget
+        self.stop_rule = stop_rule
         self.stopped_early = False
+        self.stopped = None  # {"after_trials", "cause", "reason"} once the search is cut short
         self.seconds = {}
         self.tuner_ids = {}  # which tuner ran each trial ("tuner0" on one machine, the worker's name)
         if path.exists() and resume:
@@ -199,13 +210,18 @@ class TrialLog:
         """Record a finished trial and print its line (Keras Tuner's progress callback)."""
         self.seconds[event["trial_id"]] = event["seconds"]
         self.tuner_ids[event["trial_id"]] = event.get("tuner_id")
+        stop_line = None
         if self.oracle is not None:
             self.write(self.oracle)  # after every trial, so a crash keeps the records
             if self.budget is not None and self.budget.search_over() and not self.stopped_early:
-                # Keras Tuner creates no trial past max_trials: the search ends after this one
-                self.oracle.max_trials = len(self.oracle.trials)
-                self.stopped_early = True
-                self.progress.say(f"time limit: the search stops after {len(self.oracle.trials)} trials")
+                self._stop("time_limit", "the search's share of the time limit is spent")
+                stop_line = f"time limit: the search stops after {len(self.oracle.trials)} trials"
+            if self.stop_rule is not None and not self.stopped_early:
+                why = self.stop_rule.reason([(t.hyperparameters.values.get("strategy"), t.score)
+                                             for t in self.oracle.trials.values() if t.status in _ENDED])
+                if why is not None:
+                    self._stop("converged_candidates", why)
+                    stop_line = f"search: stops after {len(self.oracle.trials)} trials: {why}"
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
         total = event["max_trials"] or "?"
@@ -222,6 +238,14 @@ class TrialLog:
                 eta = f"  about {float(np.median(times)) * left:.0f}s left"
         self.progress.say(f"{which}  {event['strategy']:<14} score {score}  best {best}  "
                           f"{event['seconds']:.1f}s{eta}{reason}")
+        if stop_line is not None:  # after the trial's own line
+            self.progress.say(stop_line)
+
+    def _stop(self, cause: str, reason: str) -> None:
+        # Keras Tuner creates no trial past max_trials: the search ends after this one
+        self.oracle.max_trials = len(self.oracle.trials)
+        self.stopped_early = True
+        self.stopped = {"after_trials": len(self.oracle.trials), "cause": cause, "reason": reason}
 
     def records(self, oracle) -> list:
         """One record per trial, in trial-id order."""

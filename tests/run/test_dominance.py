@@ -1,0 +1,115 @@
+"""The network search stops early once the converged candidates dominate it (run/_dominance.py)."""
+
+import types
+
+import numpy as np
+
+import raretune
+from raretune.metrics import get_objective
+from raretune.run._candidates import Candidate
+from raretune.run._dominance import DominanceStop, dominance_stop
+from raretune.run._search import TrialLog
+from tests.conftest import make_frame
+
+REMEDIES = ("none", "class_weight", "smote")
+
+
+def _first_stop(rule, outcomes):
+    """How many ended trials the rule waits for before it stops (``None``: never)."""
+    for n in range(1, len(outcomes) + 1):
+        if rule.reason(outcomes[:n]) is not None:
+            return n
+    return None
+
+
+def _rule(direction="max", reference=0.80):
+    return DominanceStop(reference, "boosted trees (default)", REMEDIES, direction=direction)
+
+
+def test_it_stops_after_three_trials_short_of_the_reference_that_do_not_improve_the_best():
+    # the bar is 0.80 - 5 % = 0.76; trial 3 is the best (0.62), trials 4-6 fall short of both
+    outcomes = [("none", 0.55), ("class_weight", 0.60), ("smote", 0.62), ("none", 0.58), ("smote", 0.61),
+                ("class_weight", 0.50), ("none", 0.59)]
+    assert _first_stop(_rule(), outcomes) == 6
+    assert "0.76" in _rule().reason(outcomes[:6]) and "0.6200" in _rule().reason(outcomes[:6])
+
+
+def test_a_trial_that_keeps_improving_the_best_keeps_the_search_going():
+    outcomes = [("none", 0.40), ("class_weight", 0.42), ("smote", 0.44), ("none", 0.46), ("smote", 0.48),
+                ("class_weight", 0.50), ("none", 0.45), ("none", 0.47), ("none", 0.51)]
+    # trials 4-6 each improve; 7 and 8 do not, but the window ending there still holds trial 6
+    assert _first_stop(_rule(), outcomes) is None
+    assert _rule().reason(outcomes + [("smote", 0.49), ("none", 0.50)]) is None  # 0.51 is in the window
+    assert _rule().reason(outcomes + [("smote", 0.49), ("none", 0.50), ("none", 0.30)]) is not None
+
+
+def test_never_before_every_remedy_had_a_trial():
+    # hopeless scores from the start, but "smote" gets its trial only as the eighth
+    outcomes = [("none", 0.30), ("class_weight", 0.20), ("none", 0.21), ("class_weight", 0.22), ("none", 0.23),
+                ("none", 0.24), ("class_weight", 0.25), ("smote", 0.26)]
+    assert _first_stop(_rule(), outcomes) == 8
+    # a failed trial is its remedy's trial, but not a score: four scores are still needed
+    failed = [("none", 0.30), ("class_weight", 0.20), ("smote", None), ("none", 0.21)]
+    assert _rule().reason(failed) is None
+    assert _rule().reason(failed + [("none", 0.22)]) is not None
+
+
+def test_a_trial_within_the_margin_of_the_reference_keeps_the_search_going():
+    outcomes = [("none", 0.78), ("class_weight", 0.60), ("smote", 0.77), ("none", 0.70)]
+    assert _rule().reason(outcomes) is None  # 0.77 does not fall more than 5 % short of 0.80
+
+
+def test_a_cost_to_minimise_stops_when_the_trials_cost_more_than_the_reference_plus_the_margin():
+    rule = _rule(direction="min", reference=100.0)  # the bar: 105
+    assert rule.reason([("none", 110.0), ("class_weight", 120.0), ("smote", 130.0), ("none", 125.0)]) is not None
+    assert rule.reason([("none", 110.0), ("class_weight", 120.0), ("smote", 104.0), ("none", 125.0)]) is None
+
+
+def test_the_reference_is_the_best_converged_candidate_scored_on_the_search_rows():
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 1])
+    good, poor = np.array([.1, .2, .1, .3, .9, .2, .8, .7]), np.array([.9, .2, .1, .3, .2, .2, .8, .1])
+    converged = [Candidate({"trial_id": None, "model": "logistic_regression", "C": 1.0, "strategy": "class_weight"},
+                           None, poor, 0.5),
+                 Candidate({"trial_id": None, "model": "random_forest", "strategy": "class_weight"}, None, good, 0.5)]
+    plan = types.SimpleNamespace(objective=get_objective("pr_auc"), strategies=REMEDIES)
+    rule = dominance_stop(plan, converged, y)
+    assert rule.reference == 1.0 and rule.label == "random forest"
+    assert dominance_stop(plan, [], y) is None
+
+
+def test_the_trial_log_ends_the_search_the_way_the_time_limit_does(tmp_path):
+    """Keras Tuner creates no trial past ``max_trials``: the log lowers it to the trials so far."""
+    def trial(strategy, score):
+        return types.SimpleNamespace(status="COMPLETED", score=score, best_step=0, message=None,
+                                     hyperparameters=types.SimpleNamespace(values={"strategy": strategy}))
+
+    said = []
+    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rule=_rule())
+    log.oracle = types.SimpleNamespace(max_trials=40, trials={})
+    for i, (strategy, score) in enumerate([("none", 0.6), ("class_weight", 0.5), ("smote", 0.55), ("none", 0.52)]):
+        log.oracle.trials[f"{i:02d}"] = trial(strategy, score)
+        log.on_trial_end({"trial_id": f"{i:02d}", "tuner_id": "tuner0", "seconds": 1.0, "score": score,
+                          "best": 0.6, "done": i + 1, "max_trials": 40, "status": "COMPLETED", "message": [],
+                          "strategy": strategy})
+        assert log.oracle.max_trials == (4 if i == 3 else 40)
+    assert log.stopped["after_trials"] == 4 and log.stopped["cause"] == "converged_candidates"
+    assert any(line.startswith("search: stops after 4 trials: the last 3 trials") for line in said)
+
+
+def test_a_cross_fitted_run_fits_the_converged_candidates_first_and_records_the_early_stop(tmp_path, monkeypatch):
+    seen = {}
+
+    def stop_after_two(self, outcomes):  # the wiring, not the rule: stop once two trials ended
+        seen["reference"] = (self.label, self.reference)
+        return "stopped by the test" if len(outcomes) >= 2 else None
+
+    monkeypatch.setattr(DominanceStop, "reason", stop_after_two)
+    result = raretune.run(data=make_frame(n=400, positive_rate=0.1, seed=3), target="label", out=tmp_path / "r",
+                          strategies=["none", "class_weight"], folds=3, max_trials=5, max_epochs=1, trees=False,
+                          forests=False, smote_linear=False, refit=False, report=False, baseline=False, quiet=True,
+                          seed=0)
+    search = result.metrics["search"]
+    assert search["n_trials"] == 2
+    assert search["stopped_early"] == {"after_trials": 2, "cause": "converged_candidates",
+                                       "reason": "stopped by the test"}
+    assert seen["reference"][0].startswith("logistic regression")  # fitted before the search's first trial
