@@ -21,7 +21,8 @@ shards (``--trials`` x ``--epochs``, class weights, no baseline or report, the s
 streaming predict over every shard into a folder of Parquet shards (what ``raretune predict
 RUN 'shards/*.parquet' --out preds/`` does) in another. That second process also scores the
 first shard's rows with the run's model once they are in memory, through ``model.predict``
-and through ``predict_on_batch`` slices (raretune's in-memory scorer), for the ratio the
+and through ``predict_on_batch`` slices (raretune's in-memory scorer; each the median of 3
+calls), for the ratio the
 issue asks of streaming predict. Results go to ``benchmarks/results/bench_scale_runs.json``.
 
     python benchmarks/bench_scale.py --rows 1000000 10000000 --runs --trials 1 --epochs 1
@@ -163,16 +164,24 @@ def worker_predict(run_dir: str, folder: str, preds: str) -> dict:
     model = loaded["model"]
     tensors = {k: tf.constant(v) for k, v in inputs.items()}  # Keras 3 takes no numpy string arrays
     model.predict({k: v[:1024] for k, v in tensors.items()}, batch_size=1024, verbose=0)  # traced once, not timed
-    start = time.perf_counter()
-    keras_scores = model.predict(tensors, batch_size=65_536, verbose=0)
-    keras_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    batch_scores = predict_proba(model, inputs)
-    batch_seconds = time.perf_counter() - start
+    keras_seconds, keras_scores = _median_time(lambda: model.predict(tensors, batch_size=65_536, verbose=0))
+    batch_seconds, batch_scores = _median_time(lambda: predict_proba(model, inputs))
     return {"seconds": seconds, "peak_mb": peak, "rows": rows, "rows_per_s": rows / seconds,
             "first_shard_rows": first_rows, "first_shard_stream_rows_per_s": first_rows / first_seconds,
             "model_predict_rows_per_s": n / keras_seconds, "predict_on_batch_rows_per_s": n / batch_seconds,
             "same_scores": bool(np.allclose(np.ravel(keras_scores), np.ravel(batch_scores), atol=1e-6))}
+
+
+def _median_time(call, repeats: int = 3):
+    """Median seconds of ``repeats`` calls (the shared machine's load varies), and the last result."""
+    import statistics
+
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = call()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), out
 
 
 def runs(folders: dict, args) -> list:
