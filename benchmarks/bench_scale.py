@@ -22,8 +22,8 @@ streaming predict over every shard into a folder of Parquet shards (what ``raret
 RUN 'shards/*.parquet' --out preds/`` does) in another. That second process also scores the
 first shard's rows with the run's model once they are in memory, through ``model.predict``
 and through ``predict_on_batch`` slices (raretune's in-memory scorer; each the median of 3
-calls), for the ratio the
-issue asks of streaming predict. Results go to ``benchmarks/results/bench_scale_runs.json``.
+calls), for the ratio the issue asks of streaming predict. Results go to
+``benchmarks/results/bench_scale_runs.json``.
 
     python benchmarks/bench_scale.py --rows 1000000 10000000 --runs --trials 1 --epochs 1
 """
