@@ -233,8 +233,8 @@ def _worker(arguments: list) -> dict:
 
 
 def _write_results(results: list, args) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps({
         "settings": {"trials": args.trials, "epochs": args.epochs, "finish_epochs": args.finish_epochs,
                      "budget": args.budget, "shard_rows": args.shard_rows, "strategies": "class_weight",
                      "baseline": False, "report": False, "seed": 0},
@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--runs", action="store_true", help="raretune run and streaming predict at every size")
     parser.add_argument("--finish-epochs", type=int, default=0, help="--runs: epochs over the full training stream")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="--runs: where the JSON goes")
     parser.add_argument("--skip-pass", action="store_true", help="--runs: do not measure the pass alone first")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
