@@ -25,7 +25,7 @@ and through ``predict_on_batch`` slices (raretune's in-memory scorer; each the m
 calls), for the ratio the issue asks of streaming predict. Results go to
 ``benchmarks/results/bench_scale_runs.json``.
 
-    python benchmarks/bench_scale.py --rows 1000000 10000000 --runs --trials 1 --epochs 1
+    python benchmarks/bench_scale.py --rows 1000000 10000000 30000000 --runs --skip-pass --trials 1 --epochs 1
 """
 
 from __future__ import annotations
