@@ -14,6 +14,18 @@ budget is fixed, so a flat peak means the pass does not hold rows it does not ke
 whole table in memory, and streamed from the shards with the sample of ``--budget``; it
 prints each run's test PR-AUC and seconds. Their test parts are not the same rows (a
 stratified random split, a hashed split), each about 15 % of the data.
+
+``--runs`` measures what a user runs, at every size: ``raretune.run`` streamed from the
+shards (``--trials`` x ``--epochs``, class weights, no baseline or report, the sample of
+``--budget``, ``--finish-epochs`` over the full training stream) in one fresh process, then
+streaming predict over every shard into a folder of Parquet shards (what ``raretune predict
+RUN 'shards/*.parquet' --out preds/`` does) in another. That second process also scores the
+first shard's rows with the run's model once they are in memory, through ``model.predict``
+and through ``predict_on_batch`` slices (raretune's in-memory scorer; each the median of 3
+calls), for the ratio the issue asks of streaming predict. Results go to
+``benchmarks/results/bench_scale_runs.json``.
+
+    python benchmarks/bench_scale.py --rows 1000000 10000000 30000000 --runs --skip-pass --trials 1 --epochs 1
 """
 
 from __future__ import annotations
@@ -22,13 +34,17 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _subprocess import run_workers  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_scale_runs.json"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "raretune" / "bench_scale"
 
 
@@ -98,6 +114,133 @@ def worker_run(folder: str, mode: str, budget: str, trials: int, epochs: int) ->
             "test_pr_auc": result.test["pr_auc"], "timing": {k: round(v, 1) for k, v in timing.items()}}
 
 
+def worker_fullrun(folder: str, budget: str, trials: int, epochs: int, finish_epochs: int, out: str) -> dict:
+    """``raretune.run`` streamed from the shards into ``out`` (kept for the predict worker)."""
+    import raretune
+
+    start = time.perf_counter()
+    result = raretune.run(data=str(Path(folder) / "*.parquet"), target="is_fraud", quiet=True, seed=0,
+                          max_trials=trials, max_epochs=epochs, strategies="class_weight", baseline=False,
+                          report=False, memory_budget=budget, finish_epochs=finish_epochs, out=out)
+    seconds = time.perf_counter() - start
+    stream = json.loads((Path(out) / "stream.json").read_text())
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "test_pr_auc": result.test["pr_auc"],
+            "timing": {k: round(v, 1) for k, v in result.metrics.get("timing", {}).items()},
+            "stream": {"n_rows": stream["n_rows"], "n_kept": stream["n_kept"], "rate": stream["rate"],
+                       "class_counts": stream["class_counts"], "part_counts": stream["part_counts"],
+                       "scored": stream["scored"], "finish": stream.get("finish")}}
+
+
+def worker_predict(run_dir: str, folder: str, preds: str) -> dict:
+    """Streaming predict over every shard into ``preds/``; then the first shard's rows in memory.
+
+    The streamed part is what ``raretune predict RUN 'folder/*.parquet' --out preds/`` does,
+    timed as it times itself (after loading the run). Its peak is taken before the in-memory
+    reference reads a whole shard.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+    import tensorflow as tf
+
+    from raretune.datasets import read_rows
+    from raretune.models import predict_proba
+    from raretune.run import load_run
+    from raretune.run._predict import score_batches
+    from raretune.run._predict_io import prediction_target, write_predictions
+
+    loaded = load_run(run_dir)
+    start = time.perf_counter()
+    rows = write_predictions(score_batches(loaded, str(Path(folder) / "*.parquet")), prediction_target(preds + "/"))
+    seconds = time.perf_counter() - start
+    peak = _peak_mb()
+
+    first = sorted(Path(folder).glob("*.parquet"))[0]
+    start = time.perf_counter()
+    first_rows = sum(len(frame) for _, frame in score_batches(loaded, str(first)))
+    first_seconds = time.perf_counter() - start
+    reference = loaded["modality"].reference(loaded["classes"], loaded["target"])
+    inputs = loaded["schema"].inputs(read_rows(pq.read_table(first).to_pandas(), reference).features)
+    n = len(next(iter(inputs.values())))
+    model = loaded["model"]
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}  # Keras 3 takes no numpy string arrays
+    model.predict({k: v[:1024] for k, v in tensors.items()}, batch_size=1024, verbose=0)  # traced once, not timed
+    keras_seconds, keras_scores = _median_time(lambda: model.predict(tensors, batch_size=65_536, verbose=0))
+    batch_seconds, batch_scores = _median_time(lambda: predict_proba(model, inputs))
+    return {"seconds": seconds, "peak_mb": peak, "rows": rows, "rows_per_s": rows / seconds,
+            "first_shard_rows": first_rows, "first_shard_stream_rows_per_s": first_rows / first_seconds,
+            "model_predict_rows_per_s": n / keras_seconds, "predict_on_batch_rows_per_s": n / batch_seconds,
+            "same_scores": bool(np.allclose(np.ravel(keras_scores), np.ravel(batch_scores), atol=1e-6))}
+
+
+def _median_time(call, repeats: int = 3):
+    """Median seconds of ``repeats`` calls (the shared machine's load varies), and the last result."""
+    import statistics
+
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = call()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), out
+
+
+def runs(folders: dict, args) -> list:
+    """``--runs``: run, then predict, each size in its own processes; results written as they come."""
+    results = []
+    header = (f"{'rows':>12} {'run s':>7} {'run MB':>7} {'PR-AUC':>7} {'kept':>8} {'pred s':>7} {'pred MB':>7} "
+              f"{'stream r/s':>10} {'predict r/s':>11} {'ratio':>6} {'on_batch r/s':>12} {'ratio':>6}")
+    print(f"\nraretune run (streamed, {args.trials} trials x {args.epochs} epochs, class_weight, budget {args.budget}, "
+          f"finish {args.finish_epochs}) and streaming predict, one fresh process each", flush=True)
+    for n in args.rows:
+        work = Path(tempfile.mkdtemp(prefix="bench_scale_runs-"))
+        try:
+            run = _worker(["fullrun", folders[n], args.budget, args.trials, args.epochs, args.finish_epochs,
+                           work / "run"])
+            print(f"  {n:,} rows: run {run['seconds']:.0f} s, peak {run['peak_mb']:.0f} MB, phases {run['timing']}",
+                  flush=True)
+            pred = _worker(["predict", work / "run", folders[n], work / "preds"])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        results.append({"rows": n, "run": run, "predict": pred,
+                        "stream_vs_model_predict": pred["rows_per_s"] / pred["model_predict_rows_per_s"],
+                        "stream_vs_predict_on_batch": pred["rows_per_s"] / pred["predict_on_batch_rows_per_s"]})
+        _write_results(results, args)
+        print(f"  {n:,} rows: predict {pred['seconds']:.0f} s, peak {pred['peak_mb']:.0f} MB, "
+              f"{pred['rows_per_s']:,.0f} rows/s streamed; first shard in memory: model.predict "
+              f"{pred['model_predict_rows_per_s']:,.0f}, predict_on_batch {pred['predict_on_batch_rows_per_s']:,.0f} "
+              f"rows/s", flush=True)
+    print("\n" + header)
+    for r in results:
+        run, pred = r["run"], r["predict"]
+        print(f"{r['rows']:>12,} {run['seconds']:>7.0f} {run['peak_mb']:>7.0f} {run['test_pr_auc']:>7.4f} "
+              f"{run['stream']['n_kept']:>8,} {pred['seconds']:>7.0f} {pred['peak_mb']:>7.0f} {pred['rows_per_s']:>10,.0f} "
+              f"{pred['model_predict_rows_per_s']:>11,.0f} {r['stream_vs_model_predict']:>6.2f} "
+              f"{pred['predict_on_batch_rows_per_s']:>12,.0f} {r['stream_vs_predict_on_batch']:>6.2f}")
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        print(f"peak at {last['rows']:,} / at {first['rows']:,} rows: run "
+              f"{last['run']['peak_mb'] / first['run']['peak_mb']:.2f}x, predict "
+              f"{last['predict']['peak_mb'] / first['predict']['peak_mb']:.2f}x")
+    return results
+
+
+def _worker(arguments: list) -> dict:
+    try:
+        return run_workers(__file__, [arguments])
+    except subprocess.CalledProcessError as exc:  # show why the worker failed, not only that it did
+        print(exc.stderr[-4000:], file=sys.stderr)
+        raise
+
+
+def _write_results(results: list, args) -> None:
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps({
+        "settings": {"trials": args.trials, "epochs": args.epochs, "finish_epochs": args.finish_epochs,
+                     "budget": args.budget, "shard_rows": args.shard_rows, "strategies": "class_weight",
+                     "baseline": False, "report": False, "seed": 0},
+        "load_average": os.getloadavg(), "cpus": os.cpu_count(), "sizes": results}, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
@@ -107,12 +250,20 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="streamed vs in-memory run on the first size")
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--runs", action="store_true", help="raretune run and streaming predict at every size")
+    parser.add_argument("--finish-epochs", type=int, default=0, help="--runs: epochs over the full training stream")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="--runs: where the JSON goes")
+    parser.add_argument("--skip-pass", action="store_true", help="--runs: do not measure the pass alone first")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
         if kind == "pass":
             out = worker_pass(*rest)
+        elif kind == "fullrun":
+            out = worker_fullrun(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]), rest[5])
+        elif kind == "predict":
+            out = worker_predict(*rest)
         else:
             out = worker_run(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
         print(json.dumps(out))
@@ -124,6 +275,9 @@ def main() -> None:
         folders[n] = write_shards(args.cache, n, args.shard_rows)
         print(f"shards of {n:,} rows in {folders[n]} ({time.perf_counter() - start:.0f} s to write or find)",
               flush=True)
+    if args.runs and args.skip_pass:
+        runs(folders, args)
+        return
     print(f"\nstreaming pass, sample budget {args.budget}")
     print(f"{'rows':>12} {'shards':>6} {'seconds':>8} {'rows/s':>10} {'peak MB':>8} {'after imports':>13} {'kept':>9} "
           f"{'rate':>8}")
@@ -138,6 +292,8 @@ def main() -> None:
             r = run_workers(__file__, [["run", folders[n], mode, args.budget, args.trials, args.epochs]])
             print(f"{mode:>9}: test PR-AUC {r['test_pr_auc']:.4f}, {r['seconds']:.0f} s, peak {r['peak_mb']:.0f} MB, "
                   f"phases {r['timing']}", flush=True)
+    if args.runs:
+        runs(folders, args)
 
 
 if __name__ == "__main__":
