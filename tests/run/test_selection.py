@@ -156,7 +156,7 @@ def test_metrics_record_the_selection_and_each_familys_time(tmp_path, monkeypatc
     frame = make_frame(n=400, positive_rate=0.08, seed=3)  # about 25 rare rows to cross-fit: layouts repeat
     result = raretune.run(data=frame, target="label", out=tmp_path / "run", strategies=["none"], folds=3,
                           ensemble=2, max_trials=1, max_epochs=1, refit=False, trees=False, forests=False,
-                          smote_linear=False, baseline=False, report=False, quiet=True, seed=0)
+                          smote_linear=False, knn=False, baseline=False, report=False, quiet=True, seed=0)
     ensemble = result.metrics["ensemble"]
     assert ensemble["selection"]["layouts"] == REPEATED_LAYOUTS and ensemble["selection"]["bags"] > 1
     families = ensemble["families"]
