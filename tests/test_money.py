@@ -263,3 +263,21 @@ def test_the_logistic_candidate_fits_integer_weights_like_duplicated_rows():
         assert np.allclose(w.coef_, d.coef_, atol=1e-4) and np.allclose(w.intercept_, d.intercept_, atol=1e-4)
         assert not np.allclose(w.coef_, u.coef_, atol=1e-3)
     assert np.allclose(raw_w[rows], raw_d, atol=1e-4)
+
+
+def test_money_intervals_drawn_per_value_match_draws_per_row():
+    """With a cost per class the rows take few money values and are drawn per value; the
+    intervals must be those of drawing the rows one by one (computed here by hand)."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(4000) < 0.05).astype(int)
+    s = np.clip(0.3 * y + rng.random(4000) * 0.7, 0, 1)
+    out = cost_summary(y, s, 0.6, cost_fn=20, cost_fp=1, n_resamples=2000, random_state=0)["intervals"]
+    miss, alarm = row_costs(y, cost_fn=20, cost_fp=1)
+    lost_row = np.where(s >= 0.6, alarm, miss)
+    by_row = np.zeros(2000)
+    for rows in (np.flatnonzero(y == 1), np.flatnonzero(y == 0)):
+        by_row += lost_row[rows[rng.integers(0, rows.size, size=(2000, rows.size))]].sum(axis=1)
+    spread = by_row.std()
+    expected = np.percentile(by_row, [2.5, 97.5])
+    assert out["money_lost"] == pytest.approx(expected, abs=0.25 * spread)
+    assert out["money_lost"][0] < cost_summary(y, s, 0.6, 20, 1, n_resamples=0)["money_lost"] < out["money_lost"][1]

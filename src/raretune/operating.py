@@ -433,7 +433,9 @@ def _money_intervals(y_true, score, threshold, costs, n_resamples, level, random
     """Stratified bootstrap intervals of the money lost and saved at a fixed threshold.
 
     At a fixed threshold the money lost is a sum over rows (:func:`raretune.metrics.row_costs`),
-    so a resample is a vector of draw counts and its total one dot product.
+    so a resample is a vector of draw counts and its total one dot product. With a cost per
+    class (no amount column) the rows take a handful of distinct values, and the draws are
+    counted per value: a multinomial with the values' shares, the same distribution as per row.
     """
     if n_resamples == 0:
         return None
@@ -448,12 +450,20 @@ def _money_intervals(y_true, score, threshold, costs, n_resamples, level, random
     for rows in (np.flatnonzero(y_true == 1), np.flatnonzero(y_true == 0)):
         if rows.size == 0:
             continue
-        chunk = max(1, 4_000_000 // rows.size)  # bounds the draw matrix to a few tens of MB
+        # rows of equal money are one group: a multinomial over the groups draws as the rows do
+        values, counts = np.unique(np.c_[lost_row[rows], saved_row[rows]], axis=0, return_counts=True)
+        grouped = values.shape[0] * 8 <= rows.size
+        width = values.shape[0] if grouped else rows.size
+        chunk = max(1, 4_000_000 // width)  # bounds the draw matrix to a few tens of MB
         for start in range(0, n_resamples, chunk):
             b = min(chunk, n_resamples - start)
-            drawn = rows[rng.integers(0, rows.size, size=(b, rows.size))]
-            lost[start:start + b] += lost_row[drawn].sum(axis=1)
-            saved[start:start + b] += saved_row[drawn].sum(axis=1)
+            if grouped:
+                total = rng.multinomial(rows.size, counts / rows.size, size=b) @ values
+            else:
+                drawn = rows[rng.integers(0, rows.size, size=(b, rows.size))]
+                total = np.c_[lost_row[drawn].sum(axis=1), saved_row[drawn].sum(axis=1)]
+            lost[start:start + b] += total[:, 0]
+            saved[start:start + b] += total[:, 1]
     tail = (1 - level) / 2 * 100
     return {"money_lost": [float(v) for v in np.percentile(lost, [tail, 100 - tail])],
             "money_saved_vs_flag_nobody": [float(v) for v in np.percentile(saved, [tail, 100 - tail])],
