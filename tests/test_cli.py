@@ -124,7 +124,8 @@ def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, caps
     frame.loc[frame.index[:12], "label"] = "fraud"  # 8 training positives: k=10 is too many
     frame.to_csv(tmp_path / "few.csv", index=False)
     code = main(["run", "--data", str(tmp_path / "few.csv"), "--target", "label", "--strategies", "smote",
-                 "--max-trials", "4", "--max-epochs", "1", "--tuner", "random", "--no-baseline", "--out", str(tmp_path / "r")])
+                 "--max-trials", "4", "--max-epochs", "1", "--tuner", "random", "--no-baseline", "--out", str(tmp_path / "r"),
+                 "--no-refit", "--no-report", "--no-linear", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn"])
     err = capsys.readouterr().err
     assert code == 0
     assert "[raretune] warning: smote: the smallest class has 8 training rows" in err
