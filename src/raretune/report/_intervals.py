@@ -164,14 +164,15 @@ def _grouped_resamples(y, s, threshold, n_resamples, rng) -> tuple[np.ndarray, n
     the same distribution as drawing the rows one by one, at a cost of the number of cuts
     (at most one per positive, plus one) rather than the number of rows.
     """
-    order = np.argsort(-s, kind="stable")
+    order = np.argsort(s)[::-1]  # descending; the order within a run of tied scores does not matter
     s_sorted = s[order]
     positive = y[order] == 1
+    del order  # test parts of millions of rows: hold one row-sized array at a time where possible
     n_pos = int(positive.sum())
     n_neg = s.size - n_pos
     # last row of each run of tied scores, and the positives / negatives at or above it
     group_ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
-    pos_above = np.cumsum(positive)[group_ends]
+    pos_above = np.cumsum(positive, dtype=np.int64)[group_ends]
     neg_above = group_ends + 1 - pos_above
     pos_in_group = np.diff(pos_above, prepend=0)
     at_or_above = int(np.count_nonzero(s_sorted[group_ends] >= threshold))  # groups flagged at the threshold

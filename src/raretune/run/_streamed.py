@@ -218,6 +218,7 @@ def score_parts(config, rule: PartRule, model, modality, reference) -> PartScore
     source = sharded_source(config.data)
     wanted = (PART_CODES["validation"], PART_CODES["test"])
     ys, raws = {code: [] for code in wanted}, {code: [] for code in wanted}
+    label_type = np.int8 if reference.n_classes <= 127 else np.int32
     n_rows = 0
     for file_name, first_row, frame in source.batches(batch_size=_SCORE_BATCH):
         n_rows += len(frame)
@@ -233,7 +234,7 @@ def score_parts(config, rule: PartRule, model, modality, reference) -> PartScore
         known = rows.y >= 0
         for code in wanted:
             mask = (parts[chosen] == code) & known
-            ys[code].append(rows.y[mask])
+            ys[code].append(rows.y[mask].astype(label_type))  # a byte a row: at 100M rows, 30M are kept
             raws[code].append(raw[mask])
     validation, test = wanted
     return PartScores(validation_y=np.concatenate(ys[validation]), validation_raw=np.concatenate(raws[validation]),
