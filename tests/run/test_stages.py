@@ -52,6 +52,22 @@ def test_budget_shares_and_reserves():
     assert Budget(None).fits(1e9) and not Budget(None).search_over()
 
 
+def test_a_slow_report_is_kept_out_of_the_search_and_the_later_phases():
+    from raretune.report import report_seconds_estimate
+
+    ticks = iter([0.0, 0.75])  # one probe figure drawn in 0.75 s: a loaded machine
+    assert report_seconds_estimate(clock=lambda: next(ticks)) == pytest.approx(15.0)
+    now = [0.0]
+    budget = Budget(100.0, clock=lambda: now[0])
+    budget.reserve_for_report(15.0)
+    now[0] = 10.0
+    budget.start_search()  # 60 % of the 90 s left less the report's 15 s
+    assert budget.search_deadline == pytest.approx(55.0)
+    now[0] = 64.0
+    assert budget.fits(10.0) and not budget.fits(12.0)  # 36 s left, 10 s for the end and 15 s for the report
+    assert budget.reserve() == pytest.approx(25.0) and Budget(None).reserve() == 0.0
+
+
 @pytest.mark.parametrize("text, seconds", [("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0), (45, 45.0), ("20", 20.0)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds

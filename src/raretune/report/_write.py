@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import time
 import zipfile
 
 import numpy as np
@@ -14,8 +15,9 @@ from .._io import write_text
 from ..operating import decision_intervals
 from ._html import RunRecord, render_html
 from ._intervals import bootstrap_intervals
+from ._plots import probe_seconds
 
-__all__ = ["load_record", "write_report"]
+__all__ = ["load_record", "report_seconds_estimate", "write_report"]
 
 REPORT_NAME = "report.html"
 
@@ -158,6 +160,28 @@ def _missing_intervals(record: RunRecord) -> dict | None:
     if found is None:
         return None
     return bootstrap_intervals(*found, sample_weight=_test_weight(record, np.size(found[0])))
+
+
+#: One report costs about this many probe figures (:func:`~raretune.report._plots.probe_seconds`):
+#: 19-22x measured on 2 cores at load 3-4 (the probe 0.25-0.35 s, the report 4.7-7.7 s).
+REPORT_PROBES = 20
+
+
+def report_seconds_estimate(clock=time.perf_counter) -> float:
+    """Seconds :func:`write_report` should take on this machine now: one figure drawn and
+    timed, times :data:`REPORT_PROBES`. The run's time limit keeps this much for the report.
+
+    Parameters
+    ----------
+    clock : callable
+        Seconds (a test may pass a fake clock).
+
+    Examples
+    --------
+    >>> report_seconds_estimate() > 0
+    True
+    """
+    return REPORT_PROBES * probe_seconds(clock)
 
 
 def write_report(run_dir: str | os.PathLike) -> pathlib.Path:

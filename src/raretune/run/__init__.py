@@ -114,6 +114,11 @@ def _job(config: RunConfig) -> RunResult:
     progress.say(f"TensorFlow threads: {pools.intra_op} intra-op, {pools.inter_op} inter-op"
                  + ("" if pools.applied else " (not set by raretune)"), verbose_only=True)
     budget = Budget(config.time_limit)
+    if config.time_limit is not None and config.report:  # the report's figures slow down with the machine
+        from ..report import report_seconds_estimate
+
+        budget.reserve_for_report(report_seconds_estimate())
+        progress.say(f"time limit: {budget.report_seconds:.1f} s kept for the report", verbose_only=True)
     role = distributed.resolve_role(chief=config.chief, worker=config.worker, worker_id=config.worker_id)
     out = Path(config.out) if config.out is not None else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = RunFolder(out, mode="resume" if config.resume else "overwrite" if config.overwrite else "new",

@@ -61,15 +61,27 @@ class Budget:
         self.clock = clock
         self.started = clock()
         self.search_deadline = None
+        self.report_seconds = 0.0
+
+    def reserve_for_report(self, seconds: float) -> None:
+        """Keep ``seconds`` more at the end for the report, as measured on this machine now
+        (:func:`raretune.report.report_seconds_estimate`): a loaded machine draws its
+        figures several times slower, and the limit still holds."""
+        self.report_seconds = max(0.0, float(seconds))
+
+    def reserve(self) -> float:
+        """Seconds kept for the end: scoring the test set and writing the run (a tenth of the
+        limit, at least 5 seconds), plus the report's measured share."""
+        return 0.0 if self.limit is None else max(5.0, 0.1 * self.limit) + self.report_seconds
 
     def left(self) -> float:
         """Seconds left (infinite without a limit)."""
         return float("inf") if self.limit is None else self.limit - (self.clock() - self.started)
 
     def start_search(self) -> None:
-        """Fix the search's deadline: its share of the time left now."""
+        """Fix the search's deadline: its share of the time left now, less the report's reserve."""
         if self.limit is not None:
-            self.search_deadline = self.clock() + SEARCH_SHARE * max(self.left(), 0.0)
+            self.search_deadline = self.clock() + SEARCH_SHARE * max(self.left() - self.report_seconds, 0.0)
 
     def search_over(self) -> bool:
         """Whether the search has spent its share."""
@@ -78,12 +90,11 @@ class Budget:
     def fits(self, estimate: float) -> bool:
         """Whether a phase estimated to take ``estimate`` seconds fits in the time left.
 
-        The time left keeps a reserve for scoring the test set and writing the run: a tenth
-        of the limit, at least 5 seconds.
+        The time left keeps :meth:`reserve` for the end of the run.
         """
         if self.limit is None:
             return True
-        return estimate <= self.left() - max(5.0, 0.1 * self.limit)
+        return estimate <= self.left() - self.reserve()
 
     def callback(self):
         """A Keras callback that ends a trial's training at the first epoch end past the search deadline."""
