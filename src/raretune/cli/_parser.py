@@ -16,7 +16,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """The ``run`` flags; each ``dest`` is a :class:`RunConfig` field (``--no-X`` sets ``X`` false)."""
-    from ..run._config import DEFAULT_DATA
+    from ..run._config import CANDIDATE_FAMILIES, DEFAULT_DATA
 
     data = p.add_argument_group("data")
     data.add_argument("--data", help=f"tfds:NAME[/CONFIG][:SPLIT], a .csv or .parquet file, or a folder or glob of "
@@ -61,16 +61,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         help="greedy ensemble over the best N trials (default: 10 with cross-fitting, else 1 = best trial)")
     search.add_argument("--no-refit", dest="refit", action="store_false", default=None,
                         help="with cross-fitting, keep the networks scored on the test set (default: retrain them on all rows)")
-    search.add_argument("--no-linear", dest="linear", action="store_false", default=None,
-                        help="with cross-fitting, leave converged logistic regressions out of the ensemble's candidates")
-    search.add_argument("--no-trees", dest="trees", action="store_false", default=None,
-                        help="with cross-fitting, leave boosted trees (compiled into Keras layers) out of the ensemble's candidates")
-    search.add_argument("--no-forests", dest="forests", action="store_false", default=None,
-                        help="with cross-fitting, leave random forests and extra trees out of the ensemble's candidates")
-    search.add_argument("--no-smote-linear", dest="smote_linear", action="store_false", default=None,
-                        help="with cross-fitting, leave SMOTE + logistic regression out of the ensemble's candidates")
-    search.add_argument("--no-knn", dest="knn", action="store_false", default=None,
-                        help="with cross-fitting, leave k-nearest neighbours (small tables only) out of the ensemble's candidates")
+    for option, family in CANDIDATE_FAMILIES:
+        search.add_argument(f"--no-{option.replace('_', '-')}", dest=option, action="store_false", default=None,
+                            help=f"with cross-fitting, leave {family} out of the ensemble's candidates")
     search.add_argument("--seed", type=int, help="one seed for split, search and training (default 0)")
     search.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                         help="skip the HistGradientBoosting sanity baseline")

@@ -16,10 +16,19 @@ from .._validation import check_number, check_option
 from ..metrics import get_objective
 from ..thresholds import parse_threshold_spec
 
-__all__ = ["DEFAULT_DATA", "FAST_DATA", "RunConfig", "threshold_rule"]
+__all__ = ["CANDIDATE_FAMILIES", "DEFAULT_DATA", "FAST_DATA", "RunConfig", "threshold_rule"]
 
 #: The embedded default dataset (generated locally through TFDS, never downloaded).
 DEFAULT_DATA = "tfds:synthetic_fraud"
+#: The converged candidate families a cross-fitted run offers its ensemble: the option that
+#: switches each off (``--no-<option>``, with ``-`` for ``_``), and what it holds.
+CANDIDATE_FAMILIES = (
+    ("linear", "converged logistic regressions"),
+    ("trees", "boosted trees (compiled into Keras layers)"),
+    ("forests", "random forests and extra trees"),
+    ("smote_linear", "SMOTE + logistic regression"),
+    ("knn", "k-nearest neighbours (small tables only)"),
+)
 #: What ``fast`` trains on instead of the default data.
 FAST_DATA = "tfds:synthetic_fraud/small"
 #: ``fast`` keeps at most this many rows of any other data.
