@@ -31,6 +31,7 @@ from ..datasets._shards import sharded_source
 from ..remedies import get_remedy, remedy_settings
 from ._ensemble import Chosen
 from ._finish_data import TrainingShards, train_epochs
+from ._workers import cluster_task, place
 
 __all__ = ["finish_balance", "finish_chosen", "finish_network", "finish_strategy", "is_chief"]
 
@@ -89,31 +90,37 @@ def finish_balance(strategy: str, settings: dict, prior, counts, *, numeric_only
 
 
 def finish_strategy():
-    """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several tasks, else the default strategy.
+    """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several chief and worker tasks, else
+    the default strategy.
 
-    The multi-worker strategy must be made before TensorFlow runs anything else in the process
-    (TensorFlow configures its collective ops once).
+    ``TF_CONFIG`` is read through ``tf.distribute.cluster_resolver.TFConfigClusterResolver``
+    (:func:`raretune.run._workers.cluster_task`). The multi-worker strategy must be made before
+    TensorFlow runs anything else in the process (TensorFlow configures its collective ops once).
+
+    Raises
+    ------
+    ConfigError
+        ``TF_CONFIG`` is not JSON.
     """
-    import json
-    import os
-
     import tensorflow as tf
 
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    if sum(len(tasks) for name, tasks in cluster.items() if name in ("chief", "worker")) > 1:
+    if cluster_task().count > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
 
 def is_chief(strategy) -> bool:
-    """Whether this process writes the run folder: the chief, else worker 0 of a cluster without
-    a chief; a single process always. The other workers write nothing (their weights are the same)."""
+    """Whether this process writes the run folder: the first of the cluster's chief and worker tasks
+    (the chief, else worker 0 of a cluster without a chief); a process without a cluster always.
+    The other workers write nothing (their weights are the same).
+
+    The strategy's cluster resolver (a ``TFConfigClusterResolver`` under
+    ``MultiWorkerMirroredStrategy``) tells the cluster; a strategy without one is one process.
+    """
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
-    if resolver.task_type == "chief":
-        return True
-    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    return place(resolver.cluster_spec(), resolver.task_type, resolver.task_id).index == 0
 
 
 def finish_network(network, files, rule, reference, schema, *, balance: dict, batch_size: int, epochs: int,
