@@ -1,11 +1,15 @@
-"""A process's place in a TF_CONFIG cluster, read through TFConfigClusterResolver."""
+"""A process's place in a TF_CONFIG cluster, read through TFConfigClusterResolver, and one task's
+share of a streaming predict (in this process: no strategy is made, the tasks never talk)."""
 
 import json
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
-from raretune import ConfigError
+import raretune
+from raretune import ConfigError, RunStateError
+from raretune.cli import main
 from raretune.run._finish import finish_strategy, is_chief
 from raretune.run._workers import ClusterTask, cluster_task, place, task_order
 
@@ -60,3 +64,61 @@ def test_the_first_task_writes_the_run_folder(cluster, task, expected):
     resolver = SimpleNamespace(cluster_spec=lambda: tf.train.ClusterSpec(cluster), task_type=task[0], task_id=task[1])
     assert is_chief(SimpleNamespace(cluster_resolver=resolver)) is expected
     assert is_chief(tf.distribute.get_strategy()) is True  # one process
+
+
+@pytest.fixture
+def shards(finished, tmp_path):
+    """Three Parquet shards of 50, 100 and 150 rows (sizes that tell the tasks' shares apart)."""
+    rows = finished[1].reset_index(drop=True).assign(id=lambda f: [f"r{i}" for i in range(len(f))])
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for i, (start, stop) in enumerate([(0, 50), (50, 150), (150, 300)]):
+        rows.iloc[start:stop].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def test_each_task_writes_only_its_own_shards_as_one_process_would(finished, shards, tmp_path, monkeypatch):
+    run = finished[0]
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    single = raretune.predict(run, shards, keep=["id"], out=f"{tmp_path / 'single'}/")
+    out = f"{tmp_path / 'preds'}/"
+    _tf_config(monkeypatch, CLUSTER, "worker", 0)  # task 2 of 3: the shard part-1 only
+    assert raretune.predict(run, shards, keep=["id"], out=out) == 100
+    assert sorted(p.name for p in (tmp_path / "preds").iterdir()) == ["part-1.parquet"]
+    with pytest.raises(RunStateError, match="already holds 'part-1.parquet'"):  # its own file: not again
+        raretune.predict(run, shards, keep=["id"], out=out)
+    _tf_config(monkeypatch, CLUSTER, "chief", 0)  # task 1 of 3: part-0, beside the other task's file
+    assert raretune.predict(run, shards, keep=["id"], out=out) == 50
+    _tf_config(monkeypatch, CLUSTER, "worker", 1)
+    assert raretune.predict(run, shards, keep=["id"], out=out) == 150
+    names = ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
+    assert single == 300
+    assert sorted(p.name for p in (tmp_path / "preds").iterdir()) == names
+    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == names
+    for name in names:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "preds" / name),
+                                      pd.read_parquet(tmp_path / "single" / name), check_exact=False, atol=1e-6)
+
+
+def test_a_cluster_predict_is_refused_in_one_line_without_a_folder_or_with_too_few_shards(
+        finished, shards, tmp_path, monkeypatch, capsys):
+    run = finished[0]
+    _tf_config(monkeypatch, {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "worker", 1)
+    named = "TF_CONFIG names 2 chief and worker tasks"
+    for out in (["--out", "-"], [], ["--out", str(tmp_path / "p.parquet")], ["--out", str(tmp_path / "p.csv")]):
+        assert main(["predict", str(run), str(shards), "--quiet", *out]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.splitlines()) == 1
+        assert captured.err.startswith(f"raretune: error: {named}: write to a folder")
+    assert main(["predict", str(run), str(shards / "part-0.parquet"), "--out", f"{tmp_path / 'p'}/"]) == 2
+    assert capsys.readouterr().err == f"raretune: error: {named} for 1 shard(s): each task needs a shard of its own.\n"
+    with pytest.raises(ConfigError, match="write to a folder"):
+        raretune.predict(run, shards)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    with pytest.raises(RunStateError, match="already holds 'notes.txt'"):
+        raretune.predict(run, shards, out=tmp_path / "other")
+    _tf_config(monkeypatch, {"worker": ["127.0.0.1:1", "127.0.0.1:2"], "evaluator": ["127.0.0.1:3"]}, "evaluator", 0)
+    with pytest.raises(ConfigError, match=r"this process \(evaluator:0\) is not one of them"):
+        raretune.predict(run, shards, out=f"{tmp_path / 'p'}/")
+    assert [p.name for p in tmp_path.iterdir() if p.name in ("p", "p.csv", "p.parquet")] == []
