@@ -122,3 +122,25 @@ def test_a_cluster_predict_is_refused_in_one_line_without_a_folder_or_with_too_f
     with pytest.raises(ConfigError, match=r"this process \(evaluator:0\) is not one of them"):
         raretune.predict(run, shards, out=f"{tmp_path / 'p'}/")
     assert [p.name for p in tmp_path.iterdir() if p.name in ("p", "p.csv", "p.parquet")] == []
+
+
+def test_a_task_scores_its_own_tfds_tfrecord_shards(finished, tmp_path, monkeypatch):
+    import numpy as np
+
+    from tests.datasets.test_tfrecord_shards import write_tfds
+
+    run, rows = finished
+    rows = rows.reset_index(drop=True)
+    columns = {c: rows[c].to_numpy(np.float32) for c in "abcd"}
+    splits = {s: {**{c: v[i * 100:(i + 1) * 100] for c, v in columns.items()},
+                  "channel": rows["channel"].to_numpy(str)[i * 100:(i + 1) * 100]} for i, s in enumerate("xyz")}
+    folder = write_tfds(tmp_path / "tfds", "tiny", splits)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    raretune.predict(run, f"{folder}/*.tfrecord*", out=f"{tmp_path / 'single'}/")
+    _tf_config(monkeypatch, {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "worker", 0)  # task 1 of 2: x and z
+    assert raretune.predict(run, f"{folder}/*.tfrecord*", out=f"{tmp_path / 'preds'}/") == 200
+    names = sorted(p.name for p in (tmp_path / "preds").iterdir())
+    assert names == ["tiny-x-00000-of-00001.parquet", "tiny-z-00000-of-00001.parquet"]
+    for name in names:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "preds" / name),
+                                      pd.read_parquet(tmp_path / "single" / name), check_exact=False, atol=1e-6)
