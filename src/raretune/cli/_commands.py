@@ -165,5 +165,16 @@ def cmd_remedies() -> int:
     return 0
 
 
+def cmd_finish_worker(args) -> int:
+    from ..run._finish_worker import serve_finish
+
+    records = serve_finish(args.run_dir)
+    if not args.quiet:
+        for i, record in enumerate(records):
+            print(f"finished network {i}: {record['rows_read']:,} rows of {', '.join(record['files_read'])} in "
+                  f"{record['seconds']:.1f} s ({record['steps']} steps)")
+    return 0
+
+
 COMMANDS = {"run": None, "predict": cmd_predict, "export": cmd_export, "evaluate": cmd_evaluate,
-             "inspect": cmd_inspect, "report": cmd_report}
+             "inspect": cmd_inspect, "report": cmd_report, "finish-worker": cmd_finish_worker}

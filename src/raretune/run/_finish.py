@@ -172,6 +172,10 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
 def finish_chosen(plan, search, chosen, candidates, modality, stream, data, split, *, strategy=None):
     """The chosen model with its network members finished on the full training part.
 
+    In this process; or, without ``strategy`` and under a ``TF_CONFIG`` that names several
+    chief and worker tasks, by one fresh process per task
+    (:func:`~raretune.run._finish_cluster.finish_in_cluster`).
+
     Parameters
     ----------
     plan : RunPlan
@@ -200,29 +204,36 @@ def finish_chosen(plan, search, chosen, candidates, modality, stream, data, spli
     epochs = int(plan.config.finish_epochs)
     files = sharded_source(plan.config.data).files
     counts = _training_counts(stream, files, data)
-    networks, members = [], []
+    networks, members, jobs = [], [], {}
     for i, member in enumerate(chosen.members):
         candidate = next(c for c in candidates if c.member == {k: v for k, v in member.items() if k != "weight"})
+        networks.append(candidate.network)
         if member.get("trial_id") is None:  # a compiled tree or linear model: nothing to train on
-            networks.append(candidate.network)
             members.append({**_label(member), "balance": {"method": "kept"}})
             continue
         hp = search.tuner.oracle.get_trial(member["trial_id"]).hyperparameters
         settings = remedy_settings(hp)
         balance = finish_balance(settings["strategy"], settings, candidate.prior, counts,
                                  numeric_only=not modality.schema.categorical)
+        members.append({**_label(member), "balance": balance})
         if balance["method"] == "kept":
-            networks.append(candidate.network)
-            members.append({**_label(member), "balance": balance})
             continue
         remedy = get_remedy(settings["strategy"])
         labels = "binary" if data.is_binary else "one_hot" if remedy.one_hot_labels(data.n_classes) else "sparse"
-        network, record = finish_network(
-            candidate.network, files, stream.rule, data, modality.schema, balance=balance,
-            batch_size=int(hp.values["batch_size"]), epochs=epochs, labels=labels,
-            seed=None if plan.seed is None else plan.seed + i, strategy=strategy)
-        networks.append(network)
-        members.append({**_label(member), **record})
+        jobs[i] = (candidate.network, {"balance": balance, "batch_size": int(hp.values["batch_size"]),
+                                       "epochs": epochs, "labels": labels,
+                                       "seed": None if plan.seed is None else plan.seed + i})
+    if jobs and strategy is None and cluster_task().count > 1:  # fresh processes, one per task
+        from ._finish_cluster import finish_in_cluster
+
+        done = finish_in_cluster(plan.config.out, files, stream.rule, data.classes, data.target, modality.schema,
+                                 list(jobs.values()))
+    else:
+        done = [finish_network(network, files, stream.rule, data, modality.schema, strategy=strategy, **keywords)
+                for network, keywords in jobs.values()]
+    for i, (network, record) in zip(jobs, done):
+        networks[i] = network
+        members[i] = {**members[i], **record}
     weights = [m["weight"] for m in chosen.members]
     model = networks[0] if len(networks) == 1 else average_models(networks, weights)
     raw = modality.predict_raw(model, split.validation)
