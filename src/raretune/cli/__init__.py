@@ -36,7 +36,8 @@ def main(argv=None) -> int:
         if args.command == "run":
             config = run_config(args, argv)  # option and config-file errors answer before TensorFlow loads
             config.validated()
-        if args.command in ("run", "predict", "export") or (args.command == "inspect" and needs_tensorflow(args.data)):
+        loads_tensorflow = ("run", "predict", "export", "finish-worker")
+        if args.command in loads_tensorflow or (args.command == "inspect" and needs_tensorflow(args.data)):
             quiet_libraries(verbose)
         with warnings.catch_warnings():
             if not verbose:

@@ -33,10 +33,10 @@ def cmd_predict(args) -> int:
     import numpy as np
 
     from ..run import load_run
-    from ..run._predict import score_batches
-    from ..run._predict_io import DEFAULT_BATCH_ROWS, prediction_target, write_predictions
+    from ..run._predict import prediction_destination, score_batches
+    from ..run._predict_io import DEFAULT_BATCH_ROWS, write_predictions
 
-    target = prediction_target(args.out)
+    target, share = prediction_destination(args.data, args.out)  # several TF_CONFIG tasks: this one's shards
     keep = ([args.id_column] if args.id_column else []) + [c for c in args.keep.split(",") if c]
     loaded = load_run(args.run_dir)
     shift = args.prevalence is not None or args.estimate_prevalence
@@ -46,7 +46,8 @@ def cmd_predict(args) -> int:
         base_rate(loaded)  # a multiclass run is refused before anything is scored
     start = time.perf_counter()
     batches = score_batches(loaded, args.data, data_dir=args.data_dir, threshold=args.threshold, keep=keep,
-                            batch_rows=DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows)
+                            batch_rows=DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows,
+                            share=share)
     said = sys.stderr if target.kind == "stdout" else sys.stdout  # standard output may be the data itself
     scores, messages = [], []
     if shift:
@@ -71,7 +72,10 @@ def cmd_predict(args) -> int:
     if not args.quiet:
         where = "standard output" if target.kind == "stdout" else str(target.path)
         speed = rows / max(seconds, 1e-9)
-        print(f"[raretune] {rows:,} rows scored in {seconds:.1f} s ({speed:,.0f} rows/s) -> {where}", file=sys.stderr)
+        who = "" if share is None else (f" {share.task} (task {share.task.index + 1} of {share.task.count}, "
+                                        f"{len(share.files)} of {len(share.all_files)} shards):")
+        print(f"[raretune]{who} {rows:,} rows scored in {seconds:.1f} s ({speed:,.0f} rows/s) -> {where}",
+              file=sys.stderr)
     return 0
 
 
@@ -161,5 +165,16 @@ def cmd_remedies() -> int:
     return 0
 
 
+def cmd_finish_worker(args) -> int:
+    from ..run._finish_worker import serve_finish
+
+    records = serve_finish(args.run_dir)
+    if not args.quiet:
+        for i, record in enumerate(records):
+            print(f"finished network {i}: {record['rows_read']:,} rows of {', '.join(record['files_read'])} in "
+                  f"{record['seconds']:.1f} s ({record['steps']} steps)")
+    return 0
+
+
 COMMANDS = {"run": None, "predict": cmd_predict, "export": cmd_export, "evaluate": cmd_evaluate,
-             "inspect": cmd_inspect, "report": cmd_report}
+             "inspect": cmd_inspect, "report": cmd_report, "finish-worker": cmd_finish_worker}

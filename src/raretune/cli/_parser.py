@@ -150,4 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep = sub.add_parser("report", help="rebuild report.html of a run")
     p_rep.add_argument("run_dir")
     sub.add_parser("remedies", help="list the remedies and when to use each")
+    p_fin = sub.add_parser("finish-worker", help="a TF_CONFIG task that joins the chief's run --finish-epochs")
+    p_fin.add_argument("run_dir", help="the chief's --out folder, on shared storage")
+    p_fin.add_argument("--quiet", action="store_true", help="no line per finished network")
     return parser

@@ -31,6 +31,7 @@ from ..datasets._shards import sharded_source
 from ..remedies import get_remedy, remedy_settings
 from ._ensemble import Chosen
 from ._finish_data import TrainingShards, train_epochs
+from ._workers import cluster_task, place
 
 __all__ = ["finish_balance", "finish_chosen", "finish_network", "finish_strategy", "is_chief"]
 
@@ -89,31 +90,37 @@ def finish_balance(strategy: str, settings: dict, prior, counts, *, numeric_only
 
 
 def finish_strategy():
-    """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several tasks, else the default strategy.
+    """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several chief and worker tasks, else
+    the default strategy.
 
-    The multi-worker strategy must be made before TensorFlow runs anything else in the process
-    (TensorFlow configures its collective ops once).
+    ``TF_CONFIG`` is read through ``tf.distribute.cluster_resolver.TFConfigClusterResolver``
+    (:func:`raretune.run._workers.cluster_task`). The multi-worker strategy must be made before
+    TensorFlow runs anything else in the process (TensorFlow configures its collective ops once).
+
+    Raises
+    ------
+    ConfigError
+        ``TF_CONFIG`` is not JSON.
     """
-    import json
-    import os
-
     import tensorflow as tf
 
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    if sum(len(tasks) for name, tasks in cluster.items() if name in ("chief", "worker")) > 1:
+    if cluster_task().count > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
 
 def is_chief(strategy) -> bool:
-    """Whether this process writes the run folder: the chief, else worker 0 of a cluster without
-    a chief; a single process always. The other workers write nothing (their weights are the same)."""
+    """Whether this process writes the run folder: the first of the cluster's chief and worker tasks
+    (the chief, else worker 0 of a cluster without a chief); a process without a cluster always.
+    The other workers write nothing (their weights are the same).
+
+    The strategy's cluster resolver (a ``TFConfigClusterResolver`` under
+    ``MultiWorkerMirroredStrategy``) tells the cluster; a strategy without one is one process.
+    """
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
-    if resolver.task_type == "chief":
-        return True
-    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    return place(resolver.cluster_spec(), resolver.task_type, resolver.task_id).index == 0
 
 
 def finish_network(network, files, rule, reference, schema, *, balance: dict, batch_size: int, epochs: int,
@@ -165,6 +172,10 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
 def finish_chosen(plan, search, chosen, candidates, modality, stream, data, split, *, strategy=None):
     """The chosen model with its network members finished on the full training part.
 
+    In this process; or, without ``strategy`` and under a ``TF_CONFIG`` that names several
+    chief and worker tasks, by one fresh process per task
+    (:func:`~raretune.run._finish_cluster.finish_in_cluster`).
+
     Parameters
     ----------
     plan : RunPlan
@@ -193,29 +204,36 @@ def finish_chosen(plan, search, chosen, candidates, modality, stream, data, spli
     epochs = int(plan.config.finish_epochs)
     files = sharded_source(plan.config.data).files
     counts = _training_counts(stream, files, data)
-    networks, members = [], []
+    networks, members, jobs = [], [], {}
     for i, member in enumerate(chosen.members):
         candidate = next(c for c in candidates if c.member == {k: v for k, v in member.items() if k != "weight"})
+        networks.append(candidate.network)
         if member.get("trial_id") is None:  # a compiled tree or linear model: nothing to train on
-            networks.append(candidate.network)
             members.append({**_label(member), "balance": {"method": "kept"}})
             continue
         hp = search.tuner.oracle.get_trial(member["trial_id"]).hyperparameters
         settings = remedy_settings(hp)
         balance = finish_balance(settings["strategy"], settings, candidate.prior, counts,
                                  numeric_only=not modality.schema.categorical)
+        members.append({**_label(member), "balance": balance})
         if balance["method"] == "kept":
-            networks.append(candidate.network)
-            members.append({**_label(member), "balance": balance})
             continue
         remedy = get_remedy(settings["strategy"])
         labels = "binary" if data.is_binary else "one_hot" if remedy.one_hot_labels(data.n_classes) else "sparse"
-        network, record = finish_network(
-            candidate.network, files, stream.rule, data, modality.schema, balance=balance,
-            batch_size=int(hp.values["batch_size"]), epochs=epochs, labels=labels,
-            seed=None if plan.seed is None else plan.seed + i, strategy=strategy)
-        networks.append(network)
-        members.append({**_label(member), **record})
+        jobs[i] = (candidate.network, {"balance": balance, "batch_size": int(hp.values["batch_size"]),
+                                       "epochs": epochs, "labels": labels,
+                                       "seed": None if plan.seed is None else plan.seed + i})
+    if jobs and strategy is None and cluster_task().count > 1:  # fresh processes, one per task
+        from ._finish_cluster import finish_in_cluster
+
+        done = finish_in_cluster(plan.config.out, files, stream.rule, data.classes, data.target, modality.schema,
+                                 list(jobs.values()))
+    else:
+        done = [finish_network(network, files, stream.rule, data, modality.schema, strategy=strategy, **keywords)
+                for network, keywords in jobs.values()]
+    for i, (network, record) in zip(jobs, done):
+        networks[i] = network
+        members[i] = {**members[i], **record}
     weights = [m["weight"] for m in chosen.members]
     model = networks[0] if len(networks) == 1 else average_models(networks, weights)
     raw = modality.predict_raw(model, split.validation)

@@ -14,7 +14,7 @@ from ..calibration import ProbabilityCalibrator
 from ._modality import modality_from_record
 from ._predict_io import DEFAULT_BATCH_ROWS
 
-__all__ = ["calibrated_scores", "load_run", "predict", "score_batches", "score_frame"]
+__all__ = ["calibrated_scores", "load_run", "predict", "prediction_destination", "score_batches", "score_frame"]
 
 
 def load_run(run_dir) -> dict:
@@ -98,6 +98,15 @@ def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, kee
         Files (CSV, Parquet, shards) are read and scored this many rows at a time, so
         memory does not grow with the input when ``out`` is given.
 
+    Notes
+    -----
+    When ``TF_CONFIG`` names several chief and worker tasks (a cluster, one process a machine),
+    ``out`` must be a folder they share and ``data`` shards: task ``i`` of ``n`` (the chief
+    first, then the workers by index) scores only the shards ``files[i::n]`` and writes their
+    output files, under the names one process would give them, and returns its own row count.
+    Scoring has no gradients to keep in step, so no ``tf.distribute`` strategy is made and the
+    tasks never talk to each other (:mod:`raretune.run._workers`).
+
     Returns
     -------
     pandas.DataFrame or int
@@ -105,22 +114,44 @@ def predict(run_dir, data, *, data_dir=None, threshold: float | None = None, kee
         columns, then binary: ``score`` (calibrated probability of the positive class) and
         ``prediction`` (the class name at the threshold); multiclass: ``score_<class>`` per
         class and ``prediction`` (the most probable class). With ``out``: the number of rows
-        written. Values of a categorical column never seen in training are counted in one
-        warning for the whole input.
+        written (by this task, in a cluster). Values of a categorical column never seen in
+        training are counted in one warning for the whole input.
     """
-    from ._predict_io import prediction_target, write_predictions
+    from ._predict_io import write_predictions
 
-    target = None if out is None else prediction_target(out)
+    target, share = prediction_destination(data, out)
     batches = score_batches(load_run(run_dir), data, data_dir=data_dir, threshold=threshold, keep=keep,
-                            batch_rows=batch_rows)
+                            batch_rows=batch_rows, share=share)
     if target is not None:
         return write_predictions(batches, target)
     frames = [frame for _, frame in batches]
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
+def prediction_destination(data, out):
+    """Where :func:`predict` writes, checked before anything is scored: ``(target, share)``.
+
+    ``target`` is a ``PredictionTarget`` (None when ``out`` is None); ``share`` is this task's
+    :class:`~raretune.run._workers.PredictShare` when ``TF_CONFIG`` names several chief and
+    worker tasks (``target`` is then their shared folder), else None.
+
+    Raises
+    ------
+    ConfigError, DataError, RunStateError
+        See :func:`~raretune.run._predict_io.prediction_target` and
+        :func:`~raretune.run._workers.predict_share`.
+    """
+    from ._predict_io import PredictionTarget, prediction_target
+    from ._workers import predict_share
+
+    share = predict_share(data, out)
+    if share is not None:
+        return PredictionTarget("folder", share.folder), share
+    return (None if out is None else prediction_target(out)), None
+
+
 def score_batches(loaded: dict, data, *, data_dir=None, threshold: float | None = None, keep=(),
-                  batch_rows: int = DEFAULT_BATCH_ROWS):
+                  batch_rows: int = DEFAULT_BATCH_ROWS, share=None):
     """Predictions of a loaded run, a batch at a time: an iterator of ``(path, frame)``.
 
     The arguments are those of :func:`predict` (``loaded`` from :func:`load_run`); they are
@@ -129,6 +160,8 @@ def score_batches(loaded: dict, data, *, data_dir=None, threshold: float | None 
     file each batch comes from; their frames are indexed by row number over the whole input.
     Any other source is read and scored in memory as one batch, ``path`` None. One warning
     counts the categorical values never seen in training, once every batch is scored.
+    With ``share`` (a :class:`~raretune.run._workers.PredictShare`) only its shards are read,
+    and the row numbers count its own rows.
 
     Raises
     ------
@@ -145,8 +178,11 @@ def score_batches(loaded: dict, data, *, data_dir=None, threshold: float | None 
         loaded = {**loaded, "threshold": check_number(threshold, "threshold", "predict", low=0, high=1)}
     names = [keep] if isinstance(keep, str) else list(keep)
     if loaded["schema"] is None or not is_table_path(data):
+        if share is not None:
+            raise ConfigError(f"{share.task.count} chief and worker tasks score table shards each; this run "
+                              "reads images.")
         return _score_in_memory(loaded, data, data_dir, names)
-    files = table_files(data)
+    files = table_files(data) if share is None else share.own(table_files(data))
     files.check_columns(loaded["schema"].columns, names)
     return _score_files(loaded, files, names, batch_rows)
 
