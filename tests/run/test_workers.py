@@ -112,8 +112,11 @@ def test_a_cluster_predict_is_refused_in_one_line_without_a_folder_or_with_too_f
         assert captured.err.startswith(f"raretune: error: {named}: write to a folder")
     assert main(["predict", str(run), str(shards / "part-0.parquet"), "--out", f"{tmp_path / 'p'}/"]) == 2
     assert capsys.readouterr().err == f"raretune: error: {named} for 1 shard(s): each task needs a shard of its own.\n"
-    with pytest.raises(ConfigError, match="write to a folder"):
-        raretune.predict(run, shards)
+    # predictions returned to the caller share no file: every row is scored, as without a cluster
+    monkeypatch.delenv("TF_CONFIG")
+    alone = raretune.predict(run, shards)
+    _tf_config(monkeypatch, {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "worker", 1)
+    assert raretune.predict(run, shards)["score"].tolist() == alone["score"].tolist()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("x")
     with pytest.raises(RunStateError, match="already holds 'notes.txt'"):

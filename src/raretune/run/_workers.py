@@ -130,6 +130,9 @@ class PredictShare:
 def predict_share(data, out, task: ClusterTask | None = None) -> PredictShare | None:
     """This task's share of a streaming predict when ``TF_CONFIG`` names several tasks, else None.
 
+    Only files scored into files are shared: rows in memory, or predictions returned to the
+    caller (``out=None``), are all scored by every task that asks.
+
     Task ``i`` of ``n`` (see :func:`task_order`) scores the input shards ``files[i::n]`` and
     writes their output files only, under the names a single process gives them, into the
     folder ``out`` that every task shares. The folder is created here (so that tasks finishing
@@ -148,8 +151,8 @@ def predict_share(data, out, task: ClusterTask | None = None) -> PredictShare | 
     Raises
     ------
     ConfigError
-        Several tasks, but ``data`` is not files, ``out`` is not a folder, there are fewer
-        shards than tasks, or this process is not one of the chief and worker tasks.
+        Several tasks and files written, but ``out`` is not a folder, there are fewer shards
+        than tasks, or this process is not one of the chief and worker tasks.
     DataError
         Two input shards have the same base name (they would write the same output file).
     RunStateError
@@ -161,15 +164,15 @@ def predict_share(data, out, task: ClusterTask | None = None) -> PredictShare | 
     task = cluster_task() if task is None else task
     if task.count <= 1:
         return None
+    if out is None or not is_table_path(data):
+        return None  # rows in memory, or predictions returned to the caller: no file is shared, all are scored
     where = f"TF_CONFIG names {task.count} chief and worker tasks"
     if task.index is None:
         raise ConfigError(f"{where}, and this process ({task}) is not one of them; run predict on those tasks.")
-    text = None if out is None else os.fspath(out)
-    if text is None or text == "-" or not (text.endswith(("/", os.sep)) or Path(text).is_dir()):
+    text = os.fspath(out)
+    if text == "-" or not (text.endswith(("/", os.sep)) or Path(text).is_dir()):
         raise ConfigError(f"{where}: write to a folder each task adds its shards' predictions to (--out preds/), "
-                          f"not {text or 'standard output'!r}.")
-    if not is_table_path(data):
-        raise ConfigError(f"{where}: each task scores its own files; give a folder or glob of shards.")
+                          f"not {'standard output' if text == '-' else repr(text)}.")
     all_files = tuple(table_files(data).paths)
     if len(all_files) < task.count:
         raise ConfigError(f"{where} for {len(all_files)} shard(s): each task needs a shard of its own.")
