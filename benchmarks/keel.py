@@ -28,7 +28,8 @@ Systems
     with the Python of AutoGluon's own virtual environment (``--autogluon-python`` or
     ``$AUTOGLUON_PYTHON``; AutoGluon is never a raretune dependency; see that script for the
     install line). ``best_quality`` gets ``time_limit`` = raretune's wall time on the same
-    (dataset, seed) from the cache, else ``--autogluon-time-limit``. Its ``f1`` is at the
+    (dataset, seed) from the cache (the system named by ``--time-from``, default ``raretune``),
+    else ``--autogluon-time-limit``. Its ``f1`` is at the
     F1-best threshold AutoGluon's ``calibrate_decision_threshold`` picks on its own
     validation data (its holdout rows, or out-of-fold predictions when it bags);
     ``f1_own_decision`` is at ``predict`` (AutoGluon's default threshold 0.5).
@@ -568,6 +569,8 @@ def main(argv=None) -> int:
                         help=f"only {', '.join(QUICK_DATASETS)} at seed 0")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="start no new (dataset, seed) after this many seconds; rerun to resume")
+    parser.add_argument("--time-from", default="raretune", metavar="NAME",
+                        help="the raretune system (or variant) whose wall time autogluon_best gets (default: raretune)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="JSON-lines results cache")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown table to write")
     parser.add_argument("--raretune-options", type=json.loads, default=None, metavar="JSON",
@@ -600,7 +603,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     cached = read_cache(args.cache)
     done = {(r["dataset"], r["seed"], r["system"]) for r in cached}
-    raretune_seconds = {(r["dataset"], r["seed"]): r["seconds"] for r in cached if r["system"] == "raretune"}
+    raretune_seconds = {(r["dataset"], r["seed"]): r["seconds"] for r in cached if r["system"] == args.time_from}
     versions = _versions()
     for name in datasets:
         X, y = load_keel(name)
