@@ -69,3 +69,24 @@ def test_the_decision_stage_fits_the_calibration_with_the_validation_weights():
     expected = ProbabilityCalibrator("platt").fit(y, score, sample_weight=weight)
     assert decided.calibrator.params_ == pytest.approx(expected.params_)
     assert decide(plan, y, score, 0.5).calibrator.params_ != pytest.approx(expected.params_)
+
+
+def test_a_large_validation_part_compares_the_methods_on_a_stratified_sample_and_fits_on_all(monkeypatch):
+    import raretune.calibration as calibration
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    y = (rng.random(n) < 0.05).astype(int)
+    score = np.clip(0.35 * y + rng.random(n) * 0.65, 1e-3, 1 - 1e-3)
+    monkeypatch.setattr(calibration, "CV_MAX_ROWS", 1000)
+    cal = ProbabilityCalibrator("auto").fit(y, score)
+    assert cal.cv_rows_ == pytest.approx(1000, abs=2)
+    rows = calibration._stratified_rows(y, 1000, 0)
+    assert abs(y[rows].mean() - y.mean()) < 1.5 / 1000  # the class shares are kept
+    # the log-losses are those of the sample; the chosen method is fitted on every row
+    on_sample = ProbabilityCalibrator(cal.method_)
+    assert cal.log_loss_[cal.method_] == pytest.approx(on_sample._cv_log_loss(cal.method_, y[rows], score[rows], None))
+    direct = ProbabilityCalibrator(cal.method_).fit(y, score)
+    np.testing.assert_allclose(cal.transform(score), direct.transform(score), rtol=1e-12)
+    monkeypatch.setattr(calibration, "CV_MAX_ROWS", 10_000)  # below the cap: every row, as before
+    assert ProbabilityCalibrator("auto").fit(y, score).cv_rows_ == n

@@ -23,6 +23,10 @@ __all__ = ["ProbabilityCalibrator"]
 
 #: ``"auto"`` calibration considers isotonic regression only with this many positives.
 _ISOTONIC_MIN_POSITIVES = 50
+#: ``"auto"`` compares the methods' cross-validated log-loss on at most this many rows (a
+#: stratified sample of a larger validation part); the chosen method is then fitted on all.
+#: 20 fits on the 1.5M validation rows of a streamed 10M-row run took 69 s.
+CV_MAX_ROWS = 200_000
 
 
 class ProbabilityCalibrator:
@@ -34,9 +38,10 @@ class ProbabilityCalibrator:
         ``"prior"``: Bayes prior correction from the training prior the network saw (after
         resampling or weighting) to the true one. ``"platt"``: logistic regression on the
         logit. ``"isotonic"``: isotonic regression. ``"auto"`` picks the method with the
-        lowest 5-fold cross-validated log-loss on the validation rows, then refits it on all
-        of them; it tries isotonic regression only with at least 50 validation positives (rows,
-        whatever their weights). Multiclass supports ``"none"`` and ``"prior"``.
+        lowest 5-fold cross-validated log-loss on the validation rows (on a stratified sample
+        of :data:`CV_MAX_ROWS` rows of a larger part), then refits it on all of them; it tries
+        isotonic regression only with at least 50 validation positives (rows, whatever their
+        weights). Multiclass supports ``"none"`` and ``"prior"``.
     train_prior : float or array-like, optional
         The class prior the network was trained under (binary: positive share), for
         ``"prior"``. Without it, ``"prior"`` is skipped by ``"auto"``.
@@ -49,6 +54,8 @@ class ProbabilityCalibrator:
         The method in use after ``fit``.
     log_loss_ : dict
         Cross-validated log-loss of each method tried (``"auto"`` only).
+    cv_rows_ : int
+        Rows the log-losses were measured on (``"auto"`` only; all rows up to :data:`CV_MAX_ROWS`).
 
     Examples
     --------
@@ -105,7 +112,13 @@ class ProbabilityCalibrator:
             self.method_ = self.method
             self.log_loss_ = {}
         else:
-            self.log_loss_ = {m: self._cv_log_loss(m, y_true, score, weight) for m in candidates}
+            rows = _stratified_rows(y_true, CV_MAX_ROWS, self.random_state)
+            self.cv_rows_ = len(y_true) if rows is None else rows.size
+            if rows is None:
+                self.log_loss_ = {m: self._cv_log_loss(m, y_true, score, weight) for m in candidates}
+            else:
+                sampled = None if weight is None else weight[rows]
+                self.log_loss_ = {m: self._cv_log_loss(m, y_true[rows], score[rows], sampled) for m in candidates}
             self.method_ = min(self.log_loss_, key=lambda m: (self.log_loss_[m], candidates.index(m)))
         self._fit_method(self.method_, y_true, score, weight)
         return self
@@ -181,6 +194,20 @@ class ProbabilityCalibrator:
         calibrator.params_ = state.get("params", {})
         calibrator.log_loss_ = state.get("cv_log_loss", {})
         return calibrator
+
+
+def _stratified_rows(y_true: np.ndarray, limit: int, random_state) -> np.ndarray | None:
+    """Sorted indices of a sample of ``limit`` rows with each class's share kept (at least one
+    row of each class); None when there are no more than ``limit`` rows."""
+    if len(y_true) <= limit:
+        return None
+    rng = np.random.default_rng(random_state)
+    picked = []
+    for label in np.unique(y_true):
+        members = np.flatnonzero(y_true == label)
+        take = max(1, int(round(limit * members.size / len(y_true))))
+        picked.append(rng.choice(members, size=min(take, members.size), replace=False))
+    return np.sort(np.concatenate(picked))
 
 
 def _weights(sample_weight, n: int):
