@@ -205,6 +205,7 @@ def run_raretune(X_train, y_train, X_test, seed: int, options: dict | None = Non
             "calibration": result.metrics["calibration"]["method"],
             "threshold": result.metrics["threshold"]["value"],
             "n_trials": result.metrics["search"]["n_trials"],
+            "timing": result.metrics.get("timing"),  # where the run's seconds went, phase by phase
             "raw_score": raw,
         }
     return scores["score"].to_numpy(), (scores["prediction"] == POSITIVE).to_numpy().astype(int), info
