@@ -38,7 +38,7 @@ def g_mean(cm) -> float:
     return 0.0 if value < 1e-100 else value
 
 
-def _lowest_at_or_above(threshold: float, dtype) -> np.generic:
+def lowest_at_or_above(threshold: float, dtype) -> np.generic:
     """The smallest value of ``dtype`` that is ``>= threshold``.
 
     ``x >= it`` for ``x`` of ``dtype`` then equals ``float(x) >= threshold``, so a float32
@@ -148,7 +148,7 @@ def binary_scores(y_true, proba, *, threshold, costs=None, cost=None) -> dict | 
     neg.sort()  # in place: a float32 column is sorted as float32, not widened
     if not (_finite(pos) and _finite(neg)):
         return None
-    cut = _lowest_at_or_above(threshold, proba.dtype)
+    cut = lowest_at_or_above(threshold, proba.dtype)
     tp = int(pos.size - np.searchsorted(pos, cut, side="left"))
     fp = int(neg.size - np.searchsorted(neg, cut, side="left"))
     fn, tn = pos.size - tp, neg.size - fp
@@ -188,8 +188,8 @@ def _lost_at(pos, pos_cost, threshold, dtype, costs) -> tuple:
     if pos_cost is None:
         cost_fn = float(costs["fn"])
         nobody = pos.size * cost_fn
-        caught = float(np.count_nonzero(pos >= _lowest_at_or_above(threshold, dtype)) * cost_fn)
+        caught = float(np.count_nonzero(pos >= lowest_at_or_above(threshold, dtype)) * cost_fn)
     else:
         nobody = float(pos_cost.sum())
-        caught = float(pos_cost[pos >= _lowest_at_or_above(threshold, dtype)].sum())
+        caught = float(pos_cost[pos >= lowest_at_or_above(threshold, dtype)].sum())
     return max(nobody - caught, 0.0), nobody
