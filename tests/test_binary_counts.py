@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from raretune._binary_counts import binary_scores
 from raretune.metrics import _sklearn_scores, score_predictions
+from raretune.operating import operating_table
 
 
 def _sklearn(y, p, *, threshold, costs=None, cost=None):
@@ -128,3 +129,37 @@ def test_transient_memory_is_a_few_bytes_a_row():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 6 * n  # one boolean mask and one float32 copy; scikit-learn's path takes over 100
+
+
+@given(case=binary_inputs(), default_grid=st.booleans(), fp_cost=st.sampled_from([1.0, 0.3]))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_the_operating_table_equals_the_general_path(case, default_grid, fp_cost, monkeypatch):
+    import raretune.operating as operating
+
+    y, p, threshold, cost = case
+    kwargs = dict(chosen=threshold, costs={"fn": 7.5, "fp": fp_cost}, cost=cost,
+                  thresholds=None if default_grid else [0.0, 0.25, threshold, 1.0], n_points=6)
+    lean = operating.operating_table(y, p, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(operating, "_sorted_rows", lambda *args: None)
+        reference = operating.operating_table(y, p, **kwargs)
+    assert len(lean) == len(reference)
+    scale = max(1.0, float(np.sum(cost[y == 1]) if cost is not None else 7.5 * np.sum(y == 1)) + fp_cost * y.size)
+    for got, expected in zip(lean, reference):
+        assert list(got) == list(expected)
+        for key, value in expected.items():
+            if key in ("expected_cost_per_row", "total_cost"):
+                tol = 1e-12 * scale / (y.size if key == "expected_cost_per_row" else 1)
+                assert got[key] == pytest.approx(value, rel=1e-12, abs=tol), key
+            elif isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got[key]), key
+            else:
+                assert got[key] == value and type(got[key]) is type(value), key
+
+
+def test_the_operating_table_reads_the_grid_from_float32_scores_exactly():
+    y = np.array([0, 1, 0, 1, 0, 0], dtype=np.int8)
+    p = np.array([0.1, 0.7, 0.3, 0.9, 0.3, 0.2], dtype=np.float32)
+    rows = operating_table(y, p, n_points=3)  # the rows ranked 1, 2 and 6 from the top
+    assert [r["threshold"] for r in rows] == [float(np.float32(v)) for v in (0.9, 0.7, 0.1)]
+    assert [(r["tp"], r["fp"], r["fn"], r["tn"]) for r in rows] == [(1, 0, 1, 4), (2, 0, 0, 4), (2, 4, 0, 0)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._binary_counts import lowest_at_or_above
+from .._binary_counts import SortedScores, lowest_at_or_above
 from .._errors import DataError
 from .._validation import check_number
 
@@ -166,27 +166,21 @@ def _grouped_resamples(y, s, threshold, n_resamples, rng) -> tuple[np.ndarray, n
     the same distribution as drawing the rows one by one, at a cost of the number of cuts
     (at most one per positive, plus one) rather than the number of rows.
     """
-    # Each class's scores are sorted on their own, in their own dtype: a boolean mask and one
-    # sorted copy of the scores are the only row-sized temporaries (millions of test rows).
-    is_pos = y == 1
-    pos = s[is_pos]
-    np.logical_not(is_pos, out=is_pos)
-    neg = s[is_pos]
-    del is_pos
-    pos.sort()
-    neg.sort()
-    n_pos, n_neg = pos.size, neg.size
-    pos_values = pos[np.r_[0, np.flatnonzero(np.diff(pos)) + 1]]  # distinct, ascending
-    # the lowest score flagged at the threshold (compared as the float64 of the score)
-    cut = lowest_at_or_above(threshold, s.dtype)
-    flagged_lows = [part[i] for part in (pos, neg) if (i := np.searchsorted(part, cut, side="left")) < part.size]
-    lowest_flagged = min(flagged_lows) if flagged_lows else None
+    # one sorted copy of the scores and one of the positives': no row-sized sort order or
+    # cumulative counts (test parts of millions of rows)
+    sorted_ = SortedScores.of(y, s)
+    pos, n_pos, n_neg = sorted_.positives, sorted_.n_pos, sorted_.n - sorted_.n_pos
+    # the lowest score flagged at the threshold, if any (compared as the float64 of the score)
+    first_flagged = int(np.searchsorted(sorted_.scores, lowest_at_or_above(threshold, sorted_.scores.dtype)[0], side="left"))
     # cut points, highest first: every distinct positive score, and the lowest flagged score
-    values = pos_values if lowest_flagged is None else np.union1d(pos_values, np.array([lowest_flagged]))
+    values = pos[np.r_[0, np.flatnonzero(np.diff(pos)) + 1]]
+    lowest_flagged = sorted_.scores[first_flagged] if first_flagged < sorted_.n else None
+    if lowest_flagged is not None:
+        values = np.union1d(values, [lowest_flagged])
     values = values[::-1]
     pos_in_cut = np.searchsorted(pos, values, side="right") - np.searchsorted(pos, values, side="left")
-    neg_above = n_neg - np.searchsorted(neg, values, side="left")  # negatives scored at or above each cut
-    del pos, neg
+    neg_above = sorted_.at_or_above(values)[1]  # negatives scored at or above each cut
+    del sorted_, pos
     neg_segments = np.diff(neg_above, prepend=0)
     neg_shares = np.r_[neg_segments, n_neg - neg_above[-1]] / n_neg
     pos_shares = pos_in_cut / n_pos
