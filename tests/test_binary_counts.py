@@ -132,7 +132,8 @@ def test_transient_memory_is_a_few_bytes_a_row():
 
 
 @given(case=binary_inputs(), default_grid=st.booleans(), fp_cost=st.sampled_from([1.0, 0.3]))
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_the_operating_table_equals_the_general_path(case, default_grid, fp_cost, monkeypatch):
     import raretune.operating as operating
 

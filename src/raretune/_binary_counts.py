@@ -110,10 +110,12 @@ class SortedScores:
 
     @property
     def n(self) -> int:
+        """Number of rows."""
         return int(self.scores.size)
 
     @property
     def n_pos(self) -> int:
+        """Number of positives."""
         return int(self.positives.size)
 
     def at_or_above(self, thresholds) -> tuple[np.ndarray, np.ndarray]:

@@ -171,7 +171,8 @@ def _grouped_resamples(y, s, threshold, n_resamples, rng) -> tuple[np.ndarray, n
     sorted_ = SortedScores.of(y, s)
     pos, n_pos, n_neg = sorted_.positives, sorted_.n_pos, sorted_.n - sorted_.n_pos
     # the lowest score flagged at the threshold, if any (compared as the float64 of the score)
-    first_flagged = int(np.searchsorted(sorted_.scores, lowest_at_or_above(threshold, sorted_.scores.dtype)[0], side="left"))
+    cut = lowest_at_or_above(threshold, sorted_.scores.dtype)[0]
+    first_flagged = int(np.searchsorted(sorted_.scores, cut, side="left"))
     # cut points, highest first: every distinct positive score, and the lowest flagged score
     values = pos[np.r_[0, np.flatnonzero(np.diff(pos)) + 1]]
     lowest_flagged = sorted_.scores[first_flagged] if first_flagged < sorted_.n else None
