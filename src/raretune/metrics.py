@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ._binary_counts import binary_scores, g_mean
 from ._errors import ConfigError, DataError
 from ._validation import check_number
 from .sweeps import cost_at_threshold, cost_sweep, row_costs, threshold_sweep
@@ -375,7 +376,23 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
     >>> s = score_predictions([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9], threshold=0.65)
     >>> s["precision"], s["recall"], s["confusion_matrix"]
     (1.0, 1.0, [[2, 0], [0, 2]])
+
+    Notes
+    -----
+    Binary scores without weights are computed from the two classes' sorted scores
+    (:mod:`raretune._binary_counts`): the same values, without scikit-learn's copies of the
+    whole column, so scoring millions of held-out rows stays light.
     """
+    if sample_weight is None:
+        lean = binary_scores(y_true, proba, threshold=threshold, costs=costs, cost=cost)
+        if lean is not None:
+            return lean
+    return _sklearn_scores(y_true, proba, threshold=threshold, costs=costs, class_names=class_names, cost=cost,
+                           sample_weight=sample_weight)
+
+
+def _sklearn_scores(y_true, proba, *, threshold, costs, class_names, cost, sample_weight) -> dict:
+    """:func:`score_predictions` computed with scikit-learn: any input (multiclass, weights)."""
     from sklearn.metrics import (
         average_precision_score,
         balanced_accuracy_score,
@@ -419,8 +436,6 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
         weight = np.ones(y_true.size)
     else:
         weight = np.asarray(sample_weight, dtype=float)
-    recalls = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
-    present_rows = cm.sum(axis=1) > 0
     out = {
         "pr_auc": float(pr_auc),
         "roc_auc": float(roc),
@@ -429,9 +444,7 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
         "recall": float(recall_score(y_true, y_pred, **kwargs)),
         "mcc": float(matthews_corrcoef(y_true, y_pred, sample_weight=sample_weight)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred, sample_weight=sample_weight)),
-        "g_mean": float(np.exp(np.mean(np.log(np.maximum(recalls[present_rows], 1e-300)))))
-        if present_rows.any()
-        else math.nan,
+        "g_mean": g_mean(cm),
         "threshold": None if multiclass else float(threshold),
         "confusion_matrix": cm.tolist(),
         "n": int(y_true.size),
@@ -439,8 +452,6 @@ def score_predictions(y_true, proba, *, threshold: float | None = 0.5, costs: di
     }
     if sample_weight is not None:
         out["weighted_n"] = float(np.sum(weight))
-    if out["g_mean"] < 1e-100:
-        out["g_mean"] = 0.0
     if costs and not multiclass:
         money = cost_at_threshold(y_true, proba, threshold, cost_fn=costs["fn"], cost_fp=costs["fp"], cost=cost,
                                   sample_weight=sample_weight)

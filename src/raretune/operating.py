@@ -18,6 +18,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ._binary_counts import SortedScores
 from ._errors import DataError
 from ._validation import check_number, check_option
 from .metrics import alert_count, cost_at_threshold, cost_sweep, row_costs, threshold_sweep
@@ -65,6 +66,25 @@ def _counts(y_true, score, thresholds, sample_weight=None) -> dict:
     else:
         weight = np.asarray(sample_weight, dtype=float)
         n_pos, n = float(weight[y_true == 1].sum()), float(weight.sum())
+    return {"tp": tp, "fp": fp, "fn": n_pos - tp, "tn": (n - n_pos) - fp, "n": n, "n_pos": n_pos}
+
+
+def _sorted_rows(y_true, score, thresholds, chosen, cost, sample_weight) -> SortedScores | None:
+    """Binary, unweighted rows sorted once (millions of validation rows), or None for the
+    general path; NaN thresholds stay there too, as its search places them below every score."""
+    if sample_weight is not None or np.ndim(score) != 1:
+        return None
+    if thresholds is not None and np.isnan(np.asarray(thresholds, dtype=float)).any():
+        return None
+    if chosen is not None and math.isnan(float(chosen)):
+        return None
+    return SortedScores.of(y_true, score, cost=cost)
+
+
+def _sorted_counts(sorted_: SortedScores, thresholds) -> dict:
+    """:func:`_counts` of binary, unweighted rows, from their sorted scores."""
+    tp, fp = sorted_.at_or_above(thresholds)
+    n, n_pos = sorted_.n, sorted_.n_pos
     return {"tp": tp, "fp": fp, "fn": n_pos - tp, "tn": (n - n_pos) - fp, "n": n, "n_pos": n_pos}
 
 
@@ -206,20 +226,24 @@ def operating_table(
     >>> [(r["threshold"], r["tp"], r["fp"], r["chosen"]) for r in rows]
     [(0.9, 1, 0, True), (0.4, 2, 1, False)]
     """
-    y_true, score = _labels_and_scores(y_true, score, "operating_table")
-    n = y_true.size
+    lean = _sorted_rows(y_true, score, thresholds, chosen, cost if costs else None, sample_weight)
+    if lean is None:
+        y_true, score = _labels_and_scores(y_true, score, "operating_table")
+    n = y_true.size if lean is None else lean.n
     if thresholds is None:
         check_number(n_points, "n_points", "operating_table", kind=int, low=2)
         ranks = np.unique(np.round(np.geomspace(1, n, n_points)).astype(int))
-        grid = np.sort(score)[::-1][ranks - 1]
+        grid = np.sort(score)[::-1][ranks - 1] if lean is None else lean.ranked(ranks)
     else:
         grid = np.asarray(thresholds, dtype=float).ravel()
     if chosen is not None:
         grid = np.r_[grid, float(chosen)]
     grid = np.unique(grid)[::-1]
-    c = _counts(y_true, score, grid, sample_weight)
+    c = _counts(y_true, score, grid, sample_weight) if lean is None else _sorted_counts(lean, grid)
     n = c["n"]
-    if costs:
+    if costs and lean is not None:
+        lost, _ = lean.lost(grid, costs)
+    elif costs:
         sweep, lost, nobody = cost_sweep(y_true, score, cost_fn=costs["fn"], cost_fp=costs["fp"], cost=cost,
                                          sample_weight=sample_weight)
         lost = np.r_[nobody, lost][np.searchsorted(-sweep, -grid, side="right")]

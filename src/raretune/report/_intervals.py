@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._binary_counts import SortedScores, lowest_at_or_above
 from .._errors import DataError
 from .._validation import check_number
 
@@ -104,7 +105,8 @@ def bootstrap_intervals(
     if weight is None:
         pr_auc, f1 = _grouped_resamples(y, s, threshold, n_resamples, rng)
     else:
-        pr_auc, f1 = _row_resamples(y, s, weight, threshold, n_resamples, rng)
+        # float64 scores, as the threshold is compared with them
+        pr_auc, f1 = _row_resamples(y, s.astype(float, copy=False), weight, threshold, n_resamples, rng)
 
     tail = (1 - level) / 2 * 100
     qs = [tail, 100 - tail]
@@ -164,29 +166,30 @@ def _grouped_resamples(y, s, threshold, n_resamples, rng) -> tuple[np.ndarray, n
     the same distribution as drawing the rows one by one, at a cost of the number of cuts
     (at most one per positive, plus one) rather than the number of rows.
     """
-    order = np.argsort(s)[::-1]  # descending; the order within a run of tied scores does not matter
-    s_sorted = s[order]
-    positive = y[order] == 1
-    del order  # test parts of millions of rows: hold one row-sized array at a time where possible
-    n_pos = int(positive.sum())
-    n_neg = s.size - n_pos
-    # last row of each run of tied scores, and the positives / negatives at or above it
-    group_ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
-    pos_above = np.cumsum(positive, dtype=np.int64)[group_ends]
-    neg_above = group_ends + 1 - pos_above
-    pos_in_group = np.diff(pos_above, prepend=0)
-    at_or_above = int(np.count_nonzero(s_sorted[group_ends] >= threshold))  # groups flagged at the threshold
-    cuts = np.flatnonzero(pos_in_group > 0)
-    if at_or_above:
-        cuts = np.union1d(cuts, [at_or_above - 1])
-    neg_segments = np.diff(neg_above[cuts], prepend=0)
-    neg_shares = np.r_[neg_segments, n_neg - neg_above[cuts[-1]]] / n_neg
-    pos_shares = pos_in_group[cuts] / n_pos
-    flagged = np.searchsorted(cuts, at_or_above - 1) if at_or_above else None
+    # one sorted copy of the scores and one of the positives': no row-sized sort order or
+    # cumulative counts (test parts of millions of rows)
+    sorted_ = SortedScores.of(y, s)
+    pos, n_pos, n_neg = sorted_.positives, sorted_.n_pos, sorted_.n - sorted_.n_pos
+    # the lowest score flagged at the threshold, if any (compared as the float64 of the score)
+    cut = lowest_at_or_above(threshold, sorted_.scores.dtype)[0]
+    first_flagged = int(np.searchsorted(sorted_.scores, cut, side="left"))
+    # cut points, highest first: every distinct positive score, and the lowest flagged score
+    values = pos[np.r_[0, np.flatnonzero(np.diff(pos)) + 1]]
+    lowest_flagged = sorted_.scores[first_flagged] if first_flagged < sorted_.n else None
+    if lowest_flagged is not None:
+        values = np.union1d(values, [lowest_flagged])
+    values = values[::-1]
+    pos_in_cut = np.searchsorted(pos, values, side="right") - np.searchsorted(pos, values, side="left")
+    neg_above = sorted_.at_or_above(values)[1]  # negatives scored at or above each cut
+    del sorted_, pos
+    neg_segments = np.diff(neg_above, prepend=0)
+    neg_shares = np.r_[neg_segments, n_neg - neg_above[-1]] / n_neg
+    pos_shares = pos_in_cut / n_pos
+    flagged = None if lowest_flagged is None else int(np.flatnonzero(values == lowest_flagged)[0])
 
     pr_auc = np.empty(n_resamples)
     f1 = np.empty(n_resamples)
-    chunk = max(1, _CHUNK_ELEMENTS // (cuts.size + 1))
+    chunk = max(1, _CHUNK_ELEMENTS // (values.size + 1))
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         tp = np.cumsum(rng.multinomial(n_pos, pos_shares, size=b), axis=1).astype(float)
@@ -200,20 +203,25 @@ def _grouped_resamples(y, s, threshold, n_resamples, rng) -> tuple[np.ndarray, n
 
 def _check_binary_scores(y_true, score) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
-    s = np.asarray(score, dtype=float)
+    s = np.asarray(score)
+    if s.dtype not in (np.float32, np.float64):  # float32 scores stay float32: no widened copy
+        s = np.asarray(score, dtype=float)
     if y.ndim != 1 or s.ndim != 1 or y.shape != s.shape:
         raise DataError(
             "y_true and score must be 1-D arrays of the same length. "
             f"Got shapes {y.shape} and {s.shape}."
         )
-    labels = set(np.unique(y).tolist())
-    if labels != {0, 1}:
-        raise DataError(
-            f"y_true must hold both classes 0 and 1 (1 is positive). Got labels {sorted(labels)}."
-        )
+    # integer labels: min 0 and max 1 say {0, 1} without np.unique's sorted copy
+    integer_binary = y.dtype.kind in "biu" and y.size > 0 and y.min() == 0 and y.max() == 1
+    if not integer_binary:
+        labels = set(np.unique(y).tolist())
+        if labels != {0, 1}:
+            raise DataError(
+                f"y_true must hold both classes 0 and 1 (1 is positive). Got labels {sorted(labels)}."
+            )
     if not np.all(np.isfinite(s)):
         raise DataError("score must be finite; it holds NaN or infinite values.")
-    return y.astype(np.int8), s
+    return y.astype(np.int8, copy=False), s
 
 
 def _draw_counts(rng: np.random.Generator, n_resamples: int, n_rows: int) -> np.ndarray:
