@@ -398,6 +398,9 @@ EARLIER_VERSIONS = {
                    "(stopped after three datasets for the current defaults)",
     "raretune_v6": "the run redesigned as stages (issue 13): each fold network's preprocessing from its own "
                    "fold, the chosen ensemble never below its best candidate; a before/after check on two tables",
+    "raretune_v5b": "the default when issues 15 and 19 were filed (2026-11-28/29): cross-fitting, bagged "
+                    "selection over 40 trials of up to 27 epochs, converged logistic regressions and boosted "
+                    "trees, refit; no early stop, forests, SMOTE + logistic regression, k-NN or repeated layouts",
 }
 
 
