@@ -90,3 +90,32 @@ def test_a_large_validation_part_compares_the_methods_on_a_stratified_sample_and
     np.testing.assert_allclose(cal.transform(score), direct.transform(score), rtol=1e-12)
     monkeypatch.setattr(calibration, "CV_MAX_ROWS", 10_000)  # below the cap: every row, as before
     assert ProbabilityCalibrator("auto").fit(y, score).cv_rows_ == n
+
+
+def test_tens_of_millions_of_validation_rows_are_decided_on_positives_and_weighted_negatives(monkeypatch):
+    import sys
+
+    from sklearn.metrics import f1_score
+
+    from raretune.run._decide import decide
+
+    rng = np.random.default_rng(7)
+    n = 40_000
+    y = (rng.random(n) < 0.01).astype(np.int8)
+    raw = np.clip(0.3 * y + rng.random(n) * 0.7, 1e-3, 1 - 1e-3).astype(np.float32)
+    config = types.SimpleNamespace(calibration="platt", cost_fn=1.0, cost_fp=1.0)
+    plan = types.SimpleNamespace(config=config, seed=0, threshold=("f1", None))
+    full = decide(plan, y, raw, 0.5)
+    assert full.sample is None and "fitted_on" not in full.threshold_record()
+    monkeypatch.setattr(sys.modules["raretune.run._decide"], "DECIDE_MAX_ROWS", 4000)
+    sampled = decide(plan, y, raw, 0.5)
+    fitted = sampled.threshold_record()["fitted_on"]
+    assert fitted["positives"] == int(y.sum()) and fitted["rows"] == pytest.approx(4000, rel=0.1)
+    assert fitted["negative_rate"] == pytest.approx((4000 - y.sum()) / (n - y.sum()))
+    # the weighted negatives stand for all of them: the same calibration and nearly the same F1
+    assert sampled.calibrator.params_["b"] == pytest.approx(full.calibrator.params_["b"], abs=0.25)
+    f1 = [f1_score(y, d.scores(raw) >= d.threshold) for d in (full, sampled)]
+    assert f1[1] >= f1[0] - 0.03
+    # a rule that counts rows is fitted on every row
+    alerts = types.SimpleNamespace(config=config, seed=0, threshold=("alerts", 0.01))
+    assert decide(alerts, y, raw, 0.5).sample is None
