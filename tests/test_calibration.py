@@ -119,3 +119,18 @@ def test_tens_of_millions_of_validation_rows_are_decided_on_positives_and_weight
     # a rule that counts rows is fitted on every row
     alerts = types.SimpleNamespace(config=config, seed=0, threshold=("alerts", 0.01))
     assert decide(alerts, y, raw, 0.5).sample is None
+
+
+def test_the_calibration_record_is_summed_in_chunks_with_the_whole_part_values():
+    from sklearn.metrics import brier_score_loss
+
+    from raretune.metrics import log_loss
+    from raretune.run._decide import calibration_scores
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(25_000) < 0.05).astype(np.int8)
+    raw, calibrated = rng.random(y.size), rng.random(y.size)
+    chunked = calibration_scores(y, raw, calibrated, chunk=7000)  # four chunks, the last one short
+    assert chunked == pytest.approx({"brier_before": brier_score_loss(y, raw), "brier_after": brier_score_loss(y, calibrated),
+                                     "log_loss_before": log_loss(y, raw), "log_loss_after": log_loss(y, calibrated)},
+                                    rel=1e-12)

@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raretune import ConfigError, DataError
 from raretune.metrics import alert_count
@@ -174,3 +176,23 @@ def test_inputs_are_checked():
         threshold_outcome(Y, S, 0.5, "youden")
     with pytest.raises(ConfigError, match="'target'"):
         threshold_outcome(Y, S, 0.5, "precision")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), rule=st.sampled_from(["f1", "precision", "recall", "alerts", "cost"]))
+def test_an_outcome_counted_at_its_threshold_equals_the_swept_one(seed, rule):
+    """Unweighted outcomes count the rows at the one threshold; the sweep (as with weights) must agree."""
+    from raretune import operating
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(300) < 0.1).astype(int)
+    s = np.round(rng.random(300), 2)  # ties
+    t = float(rng.choice(s)) if seed % 2 else float(rng.random())
+    target = None if rule in ("f1", "cost") else 0.3
+    counted = threshold_outcome(y, s, t, rule, target)
+    swept = threshold_outcome(y, s, t, rule, target, sample_weight=np.ones(300))
+    for key in ("reached", "fallback", "rule", "target"):
+        assert counted[key] == swept[key]
+    assert counted["achieved"] == pytest.approx(swept["achieved"], rel=1e-12, nan_ok=True)
+    c, w = operating._counts_at(y, s, t), operating._counts(y, s, t)
+    assert {k: np.ravel(v).tolist() for k, v in c.items()} == {k: np.ravel(v).tolist() for k, v in w.items()}

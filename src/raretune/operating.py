@@ -69,6 +69,17 @@ def _counts(y_true, score, thresholds, sample_weight=None) -> dict:
     return {"tp": tp, "fp": fp, "fn": n_pos - tp, "tn": (n - n_pos) - fp, "n": n, "n_pos": n_pos}
 
 
+def _counts_at(y_true, score, threshold: float) -> dict:
+    """:func:`_counts` of unweighted rows at one threshold, counted directly (a byte a row of
+    temporaries, where a sweep sorts every row: 661 MB at 15M validation rows)."""
+    flagged = score >= threshold
+    positive = y_true == 1
+    tp = int(np.count_nonzero(flagged & positive))
+    n_flagged, n_pos, n = int(np.count_nonzero(flagged)), int(np.count_nonzero(positive)), int(y_true.size)
+    tp_, fp_ = np.array([tp]), np.array([n_flagged - tp])
+    return {"tp": tp_, "fp": fp_, "fn": n_pos - tp_, "tn": (n - n_pos) - fp_, "n": n, "n_pos": n_pos}
+
+
 def _sorted_rows(y_true, score, thresholds, chosen, cost, sample_weight) -> SortedScores | None:
     """Binary, unweighted rows sorted once (millions of validation rows), or None for the
     general path; NaN thresholds stay there too, as its search places them below every score."""
@@ -143,7 +154,11 @@ def threshold_outcome(
     """
     check_option(rule, "rule", "threshold_outcome", OUTCOME_RULES)
     y_true, score = _labels_and_scores(y_true, score, "threshold_outcome")
-    c = _counts(y_true, score, threshold, None if rule == "alerts" else sample_weight)
+    weight = None if rule == "alerts" else sample_weight
+    if weight is None and not math.isnan(float(threshold)):  # one threshold: counted, not swept
+        c = _counts_at(y_true, score, float(threshold))
+    else:
+        c = _counts(y_true, score, threshold, weight)
     tp, fp, fn = (_number(c[key][0]) for key in ("tp", "fp", "fn"))
     flagged, n = tp + fp, c["n"]
     out = {"rule": rule, "target": target, "reached": True, "achieved": None, "fallback": None}
@@ -336,7 +351,7 @@ def decision_intervals(y_true, score, threshold: float, *, level: float = 0.95, 
     """
     y_true, score = _labels_and_scores(y_true, score, "decision_intervals")
     check_number(threshold, "threshold", "decision_intervals")
-    c = _counts(y_true, score, threshold)
+    c = _counts(y_true, score, threshold) if math.isnan(float(threshold)) else _counts_at(y_true, score, float(threshold))
     tp, fp = int(c["tp"][0]), int(c["fp"][0])
     out = {"level": level}
     for name, successes, trials in (
