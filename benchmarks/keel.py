@@ -490,6 +490,15 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     lines += block
     lines += ["Wall times are from a 2-core machine shared with other jobs while these ran, so they",
               "are inflated and only comparable within a row.", ""]
+    before = "raretune_v5b"  # the default when issues 15 and 19 were filed: what "3x less waiting" compares with
+    if before in variants and "raretune" in systems:
+        lines += ["# The default run against the one of 2026-11-28/29", "",
+                  f"`{before}`: {EARLIER_VERSIONS[before]}. Its runs were measured earlier than the current",
+                  "default's, each beside other jobs on the shared machine (not side by side).", ""]
+        for metric, title, higher, fmt in (("pr_auc", "test PR-AUC", True, "{:.3f}"),
+                                           ("seconds", "seconds", False, "{:.1f}")):
+            block, _, _ = table(metric, f"raretune and {before}: {title}", ["raretune", before], higher=higher, fmt=fmt)
+            lines += block
     if peers:
         lines += _peer_section(records, peers, table)
     if variants:
