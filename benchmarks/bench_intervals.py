@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=0.003)
     args = parser.parse_args()
-    print(f"| rows | positives | per row s | grouped s | ratio | PR-AUC interval per row | grouped |")
+    print("| rows | positives | per row s | grouped s | ratio | PR-AUC interval per row | grouped |")
     print("|---:|---:|---:|---:|---:|---|---|")
     for n in args.rows:
         rng = np.random.default_rng(0)
