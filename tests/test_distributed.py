@@ -167,8 +167,10 @@ def test_finished_trial_saved_as_ongoing_does_not_run_again(tmp_path):
 # -- chief and workers, as processes ----------------------------------------------------------
 
 # one network, not an ensemble of trials: the chief's scores must then be the best trial's own
+# the distributed search is what is tested: no converged candidate families beside its trials
 COMMON = ["--target", "label", "--max-trials", "6", "--max-epochs", "2", "--no-baseline",
-          "--strategies", "none,class_weight", "--seed", "0", "--ensemble", "1"]
+          "--strategies", "none,class_weight", "--seed", "0", "--ensemble", "1",
+          "--no-linear", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn"]
 _RUN_FILES = {"metrics.json", "model.keras", "scores.npz", "history.json", "trials.json", "config.json",
               "report.html", "tuner"}
 
@@ -287,7 +289,8 @@ def test_chief_and_two_workers_write_a_one_machine_run(cluster_run, tmp_path):
     assert "class_weight" not in logs["w1"].splitlines()  # Keras Tuner's stray print is silenced
     # the same files and record structure as a one-machine run
     reference = raretune.run(data=str(root / "d.csv"), target="label", out=tmp_path / "one", max_trials=1,
-                             max_epochs=1, baseline=False, strategies=["none", "class_weight"], quiet=True, ensemble=1)
+                             max_epochs=1, baseline=False, strategies=["none", "class_weight"], quiet=True, ensemble=1,
+                             linear=False, trees=False, forests=False, smote_linear=False, knn=False)
     names = {p.name for p in out.iterdir()}
     assert names == {p.name for p in reference.out.iterdir()} and _RUN_FILES <= names
     assert _key_tree(metrics) == _key_tree(reference.metrics)

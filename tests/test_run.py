@@ -181,7 +181,8 @@ def test_same_seed_same_trials_and_metrics(tmp_path):
     frame = make_frame(n=2500, positive_rate=0.06, seed=4)
     runs = [
         raretune.run(data=frame, target="label", out=tmp_path / name, strategies=["none", "smote"], **FAST,
-                     refit=False, report=False, forests=False)  # the search, ensemble and decision are what repeat
+                     refit=False, report=False, forests=False, smote_linear=False,
+                     knn=False)  # the search, ensemble and decision are what repeat
         for name in ("a", "b")
     ]
     trials = [json.loads((r.out / "trials.json").read_text()) for r in runs]
