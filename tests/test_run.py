@@ -55,6 +55,10 @@ def test_outputs_follow_the_documented_format(finished):
     assert int((pred & (scores["test_y"] == 1)).sum()) == metrics["test"]["confusion_matrix"][1][1]
     # the model learnt something: far above the positive rate
     assert metrics["test"]["pr_auc"] > 3 * metrics["data"]["positive_rate"]
+    # the process's peak resident memory after each phase, and in all (TensorFlow alone takes 100s of MB)
+    after = metrics["memory"]["peak_mb_after"]
+    assert {"load", "search", "ensemble", "decide", "test"} <= set(after)
+    assert metrics["memory"]["peak_mb"] >= max(after.values()) >= min(after.values()) > 100
 
 
 def test_model_loads_with_plain_keras_in_a_fresh_process(finished):

@@ -161,6 +161,7 @@ class MetricsRecord(_Record):
     refit: dict | None = None
     per_period: dict | None = None  # out-of-time runs: test metrics per day, week or month
     timing: dict = field(default_factory=dict)
+    memory: dict | None = None  # {"peak_mb", "peak_mb_after"}: the process's peak resident memory
     warnings: list = field(default_factory=list)
 
     _SECTIONS = {"task": TaskRecord, "data": DataRecord, "search": SearchRecord, "best": BestRecord,

@@ -272,6 +272,7 @@ def _job(config: RunConfig) -> RunResult:
                 leaderboard=leaderboard, per_period=per_period,
                 seconds=progress.elapsed,
                 timing=progress.timing, warnings=warnings_,
+                memory={"peak_mb": progress.peak_now(), "peak_mb_after": dict(progress.peak_mb)},
                 families=ensemble_families(plan, candidates + converged, chosen, split.validation.y,
                                            progress.timing.get("search", 0.0)))
             write_json(folder.path / "metrics.json", record.to_dict())

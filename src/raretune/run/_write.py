@@ -113,11 +113,12 @@ def versions() -> dict:
 
 def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search, chosen, decision, refit,
                    calibration, validation, test, operating, explanations, leaderboard, seconds, timing,
-                   warnings, per_period=None, families=None) -> MetricsRecord:
+                   warnings, per_period=None, families=None, memory=None) -> MetricsRecord:
     """Assemble ``metrics.json`` from the stages' results.
 
     ``families``: :func:`~raretune.run._ensemble.ensemble_families`, the time and weight of
-    each candidate family (``ensemble.families``).
+    each candidate family (``ensemble.families``). ``memory``: the process's peak resident
+    memory, in all and after each phase (``memory``).
     """
     config = plan.config
     folds = plan.folds
@@ -175,6 +176,7 @@ def metrics_record(*, plan, data, test_data, diagnosis, split, modality, search,
         leaderboard=leaderboard,
         per_period=per_period,
         timing=dict(timing),
+        memory=memory,
         warnings=list(warnings),
     )
 
