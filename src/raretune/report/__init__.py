@@ -3,7 +3,7 @@
 :func:`write_report` turns a run folder (see ``docs/run-folder.md``) into ``report.html``;
 :func:`bootstrap_intervals` gives the stratified bootstrap intervals stored under
 ``test.intervals`` in ``metrics.json`` (the Wilson intervals at the decision come from
-:func:`raretune.operating.decision_intervals`). :func:`report_seconds_estimate` times one
+:func:`raretune.intervals.decision_intervals`). :func:`report_seconds_estimate` times one
 figure to say how long the report will take on this machine now (a time-limited run keeps that
 much for it).
 """

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._errors import RunStateError
 from .._io import write_text
-from ..operating import decision_intervals
+from ..intervals import decision_intervals
 from ._html import RunRecord, render_html
 from ._intervals import bootstrap_intervals
 from ._plots import probe_seconds

@@ -334,7 +334,7 @@ def _score(plan, data, decision, validation_y, test_y, validation_score, test_sc
     if data.is_binary:
         from ..report import bootstrap_intervals
 
-        from ..operating import cost_summary, decision_intervals
+        from ..intervals import cost_summary, decision_intervals
 
         test_weight = values.of("test")["sample_weight"]
         test["intervals"] = bootstrap_intervals(test_y, test_score, decision.threshold,

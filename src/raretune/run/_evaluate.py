@@ -319,7 +319,7 @@ def _batch_metrics(y, score, threshold, classes, costs, values: dict | None = No
                                 sample_weight=values["sample_weight"])
     if not binary:
         return metrics
-    from ..operating import cost_summary, decision_intervals
+    from ..intervals import cost_summary, decision_intervals
     from ..report import bootstrap_intervals
 
     metrics["alert_rate"] = float(np.mean(score >= threshold))
