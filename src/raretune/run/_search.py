@@ -13,10 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .._errors import RunStateError
 from .._io import read_json, write_json
+from ._eta import describe_left, planned_epochs, seconds_left, trained_epochs
 
 __all__ = ["Search", "TrialLog", "distinct_configurations", "search_trials"]
 
@@ -85,7 +84,8 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
 
     config = plan.config
     is_worker = role is not None and role.kind == "worker"
-    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget, stop_rule=stop_rule)
+    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget, stop_rule=stop_rule,
+                         max_epochs=plan.max_epochs)
     with distributed.kt_environment(role):
         try:
             tuner = make_tuner(
@@ -185,12 +185,17 @@ class TrialLog:
         When the search's share of a time limit is spent, the oracle starts no more trials.
     stop_rule : DominanceStop, optional
         When it says the converged candidates dominate, the oracle starts no more trials.
+    max_epochs : int, optional
+        Epochs of a full trial. With it the time left counts the epochs still to train
+        (Hyperband's schedule, when the oracle is Hyperband's); without it, trials.
     """
 
     oracle = None  # set once the chief's or local oracle exists: records are rewritten after every trial
 
-    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None, stop_rule=None):
+    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None, stop_rule=None,
+                 max_epochs: int | None = None):
         self.path = path
+        self.max_epochs = max_epochs
         self.progress = progress
         self.budget = budget
         self.stop_rule = stop_rule
@@ -232,14 +237,28 @@ class TrialLog:
                  else f"trial {event['trial_id']} ({event['tuner_id']})")
         eta = ""
         if event["done"] is not None and event["max_trials"]:
-            left = max(0, int(event["max_trials"]) - int(event["done"]))
-            times = [s for s in self.seconds.values() if s is not None]
-            if left and times:
-                eta = f"  about {float(np.median(times)) * left:.0f}s left"
+            left = self.seconds_left(int(event["done"]), int(event["max_trials"]))
+            if left is not None:
+                eta = f"  {describe_left(left)}"
         self.progress.say(f"{which}  {event['strategy']:<14} score {score}  best {best}  "
                           f"{event['seconds']:.1f}s{eta}{reason}")
         if stop_line is not None:  # after the trial's own line
             self.progress.say(stop_line)
+
+    def seconds_left(self, done: int, max_trials: int) -> float | None:
+        """Seconds the search still needs by its plan, after ``done`` trials (``None``: unknown).
+
+        The plan, not the outcome: a search cut short (time limit, dominance) says so on
+        its own line.
+        """
+        times = {t: s for t, s in self.seconds.items() if s is not None}
+        if self.max_epochs is None:  # every trial counts as one unit
+            return seconds_left([(s, 1) for s in times.values()], [1] * (max_trials - done))
+        trials = getattr(self.oracle, "trials", None) or {}
+        finished = [(s, trained_epochs(trials[t].hyperparameters.values, self.max_epochs) if t in trials
+                     else self.max_epochs) for t, s in times.items()]
+        plan = planned_epochs(self.oracle, max_epochs=self.max_epochs, max_trials=max_trials)
+        return seconds_left(finished, plan[done:])
 
     def _stop(self, cause: str, reason: str) -> None:
         # Keras Tuner creates no trial past max_trials: the search ends after this one
