@@ -90,7 +90,7 @@ class SearchRecord(_Record):
     seconds: float
     strategies: list
     seed: int | None = None
-    # {"after_trials", "cause" ("time_limit" or "converged_candidates"), "reason"} when cut short
+    # {"after_trials", "cause" ("time_limit", "converged_candidates" or "plateau"), "reason"} when cut short
     stopped_early: dict | None = None
 
 

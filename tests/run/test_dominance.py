@@ -1,5 +1,7 @@
-"""The network search stops early once the converged candidates dominate it (run/_dominance.py)."""
+"""The network search stops early once the converged candidates dominate it (run/_dominance.py),
+or once its best score stops moving (run/_plateau.py)."""
 
+import json
 import types
 
 import numpy as np
@@ -8,6 +10,7 @@ import raretune
 from raretune.metrics import get_objective
 from raretune.run._candidates import Candidate
 from raretune.run._dominance import DominanceStop, dominance_stop
+from raretune.run._plateau import MIN_DELTA, PATIENCE, PlateauStop
 from raretune.run._search import TrialLog
 from tests.conftest import make_frame
 
@@ -84,7 +87,7 @@ def test_the_trial_log_ends_the_search_the_way_the_time_limit_does(tmp_path):
                                      hyperparameters=types.SimpleNamespace(values={"strategy": strategy}))
 
     said = []
-    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rule=_rule())
+    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rules=[_rule()])
     log.oracle = types.SimpleNamespace(max_trials=40, trials={})
     for i, (strategy, score) in enumerate([("none", 0.6), ("class_weight", 0.5), ("smote", 0.55), ("none", 0.52)]):
         log.oracle.trials[f"{i:02d}"] = trial(strategy, score)
@@ -113,3 +116,48 @@ def test_a_cross_fitted_run_fits_the_converged_candidates_first_and_records_the_
     assert search["stopped_early"] == {"after_trials": 2, "cause": "converged_candidates",
                                        "reason": "stopped by the test"}
     assert seen["reference"][0].startswith("logistic regression")  # fitted before the search's first trial
+
+
+# -- the plateau: no converged reference (hold-out validation), or networks that beat it ------------
+
+
+def _plateau(**kw):
+    return PlateauStop(REMEDIES, **{"max_epochs": 9, "direction": "max", **kw})
+
+
+def test_the_plateau_waits_for_every_remedy_and_a_full_length_trial():
+    flat = [("none", 0.70, 1), ("class_weight", 0.60, 1), ("smote", 0.65, 1)] + [("none", 0.69, 3)] * 5
+    assert _plateau().reason(flat) is None  # no trial trained 9 epochs: the ranking is of short runs
+    assert _plateau().reason(flat + [("smote", 0.68, 9)]) is not None
+    assert _plateau().reason([(s, sc, 9) for s, sc, _ in flat if s != "smote"] * 2) is None  # smote untried
+
+
+def test_the_plateau_needs_patience_trials_without_a_real_improvement():
+    start = [("none", 0.70, 9), ("class_weight", 0.60, 9), ("smote", 0.65, 9)]
+    tiny = start + [("none", 0.7030, 3)] + [("none", 0.60, 1)] * 4  # +0.43 %: under the 0.5 % that counts
+    real = start + [("none", 0.7040, 3)] + [("none", 0.60, 1)] * 4  # +0.57 %
+    assert _plateau().reason(tiny).startswith("the last 5 trials did not raise the best score (0.7000)")
+    assert _plateau().reason(real) is None
+    assert _plateau().reason(real + [("none", 0.60, 1)]) is not None  # five more trials after it
+    assert _plateau().reason(start + [("none", None, 9)] * 5) is None  # failed trials are no scores
+
+
+def test_a_cost_plateau_is_a_cost_that_stops_falling():
+    rule = _plateau(direction="min")
+    start = [("none", 100.0, 9), ("class_weight", 120.0, 9), ("smote", 110.0, 9)]
+    assert rule.reason(start + [("none", 99.6, 9)] * 5) is not None  # 0.4 % lower: no real improvement
+    assert rule.reason(start + [("none", 99.0, 9)] + [("none", 105.0, 9)] * 4) is None
+
+
+def test_the_run_stops_on_the_plateau_without_converged_candidates(tmp_path):
+    """Hold-out validation: no converged reference; the plateau ends the search, recorded as such."""
+    result = raretune.run(data=make_frame(n=600, positive_rate=0.1, seed=3), target="label", out=tmp_path / "r",
+                          strategies=["none"], folds=1, max_trials=30, max_epochs=1, tuner="random",
+                          report=False, baseline=False, quiet=True, seed=0)
+    search = result.metrics["search"]
+    assert search["stopped_early"]["cause"] == "plateau" and search["n_trials"] < 30
+    trials = json.loads((result.out / "trials.json").read_text())
+    scores = [t["score"] for t in trials]
+    best_before = max(scores[:-PATIENCE])
+    assert len(trials) == search["stopped_early"]["after_trials"] > PATIENCE
+    assert max(scores[-PATIENCE:]) <= best_before * (1 + MIN_DELTA)

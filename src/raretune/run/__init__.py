@@ -34,6 +34,7 @@ from ._folder import RunFolder, is_run_dir
 from ._leaderboard import baseline_row, chosen_row, converged_row, remedy_rows
 from ._modality import fingerprint, modality_of
 from ._plan import fold_layout, make_plan, resolve_capacity, search_split
+from ._plateau import PlateauStop
 from ._predict import load_run, predict
 from ._progress import Progress
 from ._refit import refit
@@ -169,7 +170,7 @@ def _job(config: RunConfig) -> RunResult:
                 converged = converged_candidates(plan, hypermodel, split.validation, progress, budget, warnings_)
         with progress.phase("search"):
             search = search_trials(plan, split, hypermodel, folder.path, progress, role=role, resume=config.resume,
-                                   budget=budget, stop_rule=dominance_stop(plan, converged, split.validation.y))
+                                   budget=budget, stop_rules=_stop_rules(plan, converged, split.validation.y))
         if search.worker_trials is not None:
             return RunResult(out=folder.target, metrics={"role": "worker", "tuner_id": role.tuner_id,
                                                           "trials": search.worker_trials})
@@ -287,6 +288,13 @@ def _job(config: RunConfig) -> RunResult:
     metrics = read_json(final / "metrics.json")
     progress.say(summary(metrics))
     return RunResult(out=final, metrics=metrics)
+
+
+def _stop_rules(plan, converged, y) -> list:
+    """What ends the search before ``max_trials``: the converged candidates' dominance, a plateau."""
+    dominance = dominance_stop(plan, converged, y)
+    plateau = PlateauStop(plan.strategies, max_epochs=plan.max_epochs, direction=plan.objective.direction)
+    return [plateau] if dominance is None else [dominance, plateau]
 
 
 def _refit_estimate(chosen, search, converged) -> float:

@@ -57,6 +57,8 @@ class DominanceStop:
     'the last 3 trials scored below 0.76'
     """
 
+    cause = "converged_candidates"
+
     def __init__(self, reference: float, label: str, strategies, *, direction: str, patience: int = PATIENCE,
                  margin: float = MARGIN):
         self.reference = float(reference)
@@ -76,14 +78,15 @@ class DominanceStop:
 
         Parameters
         ----------
-        outcomes : sequence of (str, float or None)
-            ``(remedy, score)`` of every ended trial, in the order they ended; a failed
+        outcomes : sequence of (str, float or None, ...)
+            ``(remedy, score, ...)`` of every ended trial, in the order they ended; a failed
             trial's score is ``None`` (it counts as its remedy's trial, not as a score).
+            Further items (the epochs trained) are not read.
         """
-        tried = {strategy for strategy, _ in outcomes}
+        tried = {outcome[0] for outcome in outcomes}
         if any(strategy not in tried for strategy in self.strategies):
             return None
-        scores = [self.sign * s for _, s in outcomes if s is not None and math.isfinite(s)]
+        scores = [self.sign * o[1] for o in outcomes if o[1] is not None and math.isfinite(o[1])]
         if len(scores) <= self.patience:  # the first trial always improves on "no trial yet"
             return None
         last, best_before = scores[-self.patience:], max(scores[:-self.patience])

@@ -54,7 +54,7 @@ class Search:
 
 
 def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, resume: bool = False,
-                  budget=None, stop_rule=None) -> Search:
+                  budget=None, stop_rules=()) -> Search:
     """Run the search and return its trials.
 
     Parameters
@@ -72,8 +72,8 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
     budget : Budget, optional
         A whole-run time limit: no trial starts after the search's deadline, and a running
         trial stops at its next epoch end.
-    stop_rule : DominanceStop, optional
-        Ends the search once the converged candidates dominate it (no trial starts after).
+    stop_rules : sequence of DominanceStop or PlateauStop
+        The first that gives a reason ends the search (no trial starts after).
 
     Raises
     ------
@@ -84,7 +84,7 @@ def search_trials(plan, split, hypermodel, out: Path, progress, *, role=None, re
 
     config = plan.config
     is_worker = role is not None and role.kind == "worker"
-    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget, stop_rule=stop_rule,
+    trial_log = TrialLog(out / "trials.json", progress, resume=resume, budget=budget, stop_rules=stop_rules,
                          max_epochs=plan.max_epochs)
     with distributed.kt_environment(role):
         try:
@@ -183,8 +183,9 @@ class TrialLog:
         Keep the records of an earlier, interrupted search.
     budget : Budget, optional
         When the search's share of a time limit is spent, the oracle starts no more trials.
-    stop_rule : DominanceStop, optional
-        When it says the converged candidates dominate, the oracle starts no more trials.
+    stop_rules : sequence of DominanceStop or PlateauStop
+        When one gives a reason (the converged candidates dominate, the best score stopped
+        moving), the oracle starts no more trials.
     max_epochs : int, optional
         Epochs of a full trial. With it the time left counts the epochs still to train
         (Hyperband's schedule, when the oracle is Hyperband's); without it, trials.
@@ -192,13 +193,13 @@ class TrialLog:
 
     oracle = None  # set once the chief's or local oracle exists: records are rewritten after every trial
 
-    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None, stop_rule=None,
+    def __init__(self, path: Path, progress, *, resume: bool = False, budget=None, stop_rules=(),
                  max_epochs: int | None = None):
         self.path = path
         self.max_epochs = max_epochs
         self.progress = progress
         self.budget = budget
-        self.stop_rule = stop_rule
+        self.stop_rules = tuple(stop_rules)
         self.stopped_early = False
         self.stopped = None  # {"after_trials", "cause", "reason"} once the search is cut short
         self.seconds = {}
@@ -221,11 +222,13 @@ class TrialLog:
             if self.budget is not None and self.budget.search_over() and not self.stopped_early:
                 self._stop("time_limit", "the search's share of the time limit is spent")
                 stop_line = f"time limit: the search stops after {len(self.oracle.trials)} trials"
-            if self.stop_rule is not None and not self.stopped_early:
-                why = self.stop_rule.reason([(t.hyperparameters.values.get("strategy"), t.score)
-                                             for t in self.oracle.trials.values() if t.status in _ENDED])
+            outcomes = [(t.hyperparameters.values.get("strategy"), t.score,
+                         int(t.hyperparameters.values.get("tuner/epochs", self.max_epochs or 0)))
+                        for t in self.oracle.trials.values() if t.status in _ENDED]
+            for rule in self.stop_rules:
+                why = None if self.stopped_early else rule.reason(outcomes)
                 if why is not None:
-                    self._stop("converged_candidates", why)
+                    self._stop(rule.cause, why)
                     stop_line = f"search: stops after {len(self.oracle.trials)} trials: {why}"
         score = "failed" if event["score"] is None else f"{event['score']:.4f}"
         best = "-" if event["best"] is None else f"{event['best']:.4f}"
