@@ -1,7 +1,6 @@
 """The network search stops early once the converged candidates dominate it (run/_dominance.py),
 or once its best score stops moving (run/_plateau.py)."""
 
-import json
 import types
 
 import numpy as np
@@ -10,7 +9,7 @@ import raretune
 from raretune.metrics import get_objective
 from raretune.run._candidates import Candidate
 from raretune.run._dominance import DominanceStop, dominance_stop
-from raretune.run._plateau import MIN_DELTA, PATIENCE, PlateauStop
+from raretune.run._plateau import PlateauStop
 from raretune.run._search import TrialLog
 from tests.conftest import make_frame
 
@@ -149,15 +148,33 @@ def test_a_cost_plateau_is_a_cost_that_stops_falling():
     assert rule.reason(start + [("none", 99.0, 9)] + [("none", 105.0, 9)] * 4) is None
 
 
-def test_the_run_stops_on_the_plateau_without_converged_candidates(tmp_path):
-    """Hold-out validation: no converged reference; the plateau ends the search, recorded as such."""
-    result = raretune.run(data=make_frame(n=600, positive_rate=0.1, seed=3), target="label", out=tmp_path / "r",
-                          strategies=["none"], folds=1, max_trials=30, max_epochs=1, tuner="random",
-                          report=False, baseline=False, quiet=True, seed=0)
-    search = result.metrics["search"]
-    assert search["stopped_early"]["cause"] == "plateau" and search["n_trials"] < 30
-    trials = json.loads((result.out / "trials.json").read_text())
-    scores = [t["score"] for t in trials]
-    best_before = max(scores[:-PATIENCE])
-    assert len(trials) == search["stopped_early"]["after_trials"] > PATIENCE
-    assert max(scores[-PATIENCE:]) <= best_before * (1 + MIN_DELTA)
+def test_the_trial_log_stops_on_the_plateau_once_a_hyperband_trial_trained_every_epoch(tmp_path):
+    """The log reads each trial's epochs from Keras Tuner's ``tuner/epochs``, and records the cause."""
+    said = []
+    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rules=[_plateau()],
+                   max_epochs=9)
+    log.oracle = types.SimpleNamespace(max_trials=20, trials={})
+    ended = [("none", 0.70, 1), ("class_weight", 0.60, 1), ("smote", 0.65, 1)] + [("none", 0.69, 1)] * 5 \
+        + [("none", 0.69, 3), ("none", 0.68, 9)]
+    for i, (strategy, score, epochs) in enumerate(ended):
+        log.oracle.trials[f"{i:02d}"] = types.SimpleNamespace(
+            status="COMPLETED", score=score, best_step=0, message=None,
+            hyperparameters=types.SimpleNamespace(values={"strategy": strategy, "tuner/epochs": epochs,
+                                                          "tuner/initial_epoch": 0}))
+        log.on_trial_end({"trial_id": f"{i:02d}", "tuner_id": "tuner0", "seconds": 1.0, "score": score,
+                          "best": 0.7, "done": i + 1, "max_trials": 20, "status": "COMPLETED", "message": [],
+                          "strategy": strategy})
+        assert log.oracle.max_trials == (10 if i == 9 else 20)  # only once the 9-epoch trial has ended
+    assert log.stopped["after_trials"] == 10 and log.stopped["cause"] == "plateau"
+    assert any(line.startswith("search: stops after 10 trials: the last 5 trials did not raise") for line in said)
+
+
+def test_the_run_has_the_plateau_always_and_the_dominance_rule_with_converged_candidates():
+    from raretune.run import _stop_rules
+
+    y = np.array([0, 0, 1, 1])
+    plan = types.SimpleNamespace(objective=get_objective("pr_auc"), strategies=REMEDIES, max_epochs=9)
+    candidate = Candidate({"trial_id": None, "model": "random_forest", "strategy": "class_weight"}, None,
+                          np.array([.1, .2, .8, .9]), 0.5)
+    assert [type(r) for r in _stop_rules(plan, [], y)] == [PlateauStop]
+    assert [type(r) for r in _stop_rules(plan, [candidate], y)] == [DominanceStop, PlateauStop]
