@@ -127,9 +127,10 @@ def test_too_few_positives_for_k_neighbors_falls_back_and_says_so(tmp_path, caps
     code = main(["run", "--data", str(tmp_path / "few.csv"), "--target", "label", "--strategies", "smote",
                  "--max-trials", "4", "--max-epochs", "1", "--tuner", "random", "--no-baseline", "--out", str(tmp_path / "r"),
                  "--no-refit", "--no-report", "--no-linear", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn"])
-    err = capsys.readouterr().err
+    said = capsys.readouterr()
     assert code == 0
-    assert "[raretune] warning: smote: the smallest class has 8 training rows" in err
+    assert "[raretune] warning: smote: the smallest class has 8 training rows" in said.err
+    assert "run folder:" in said.out and "report:" not in said.out  # --no-report: no path to a missing file
 
 
 def test_search_switches_map_onto_the_run_config():

@@ -23,7 +23,8 @@ def cmd_run(args, argv) -> int:
         return 0
     if not config.quiet:
         print(f"run folder: {result.out}")
-        print(f"report:     {result.out / 'report.html'}")
+        if (result.out / "report.html").exists():  # not with --no-report, nor when the report failed
+            print(f"report:     {result.out / 'report.html'}")
     return 0
 
 
