@@ -134,3 +134,30 @@ def test_the_calibration_record_is_summed_in_chunks_with_the_whole_part_values()
     assert chunked == pytest.approx({"brier_before": brier_score_loss(y, raw), "brier_after": brier_score_loss(y, calibrated),
                                      "log_loss_before": log_loss(y, raw), "log_loss_after": log_loss(y, calibrated)},
                                     rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic", "prior"])
+def test_blocks_of_rows_transform_exactly_as_the_whole_column(method, monkeypatch):
+    from raretune import calibration
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(5000) < 0.1).astype(int)
+    score = np.clip(rng.beta(2, 8, 5000) + 0.3 * y, 0, 1)
+    fitted = ProbabilityCalibrator(method=method, train_prior=0.3).fit(y, score)
+    whole = fitted.transform(score)
+    monkeypatch.setattr(calibration, "TRANSFORM_BLOCK", 777)  # 7 blocks, the last one short
+    blocks = fitted.transform(score)
+    assert blocks.dtype == whole.dtype and np.array_equal(blocks, whole)
+    assert np.array_equal(fitted.transform(score[:777]), whole[:777])  # one block: no copy into an output
+
+
+def test_multiclass_prior_correction_transforms_in_blocks_of_rows(monkeypatch):
+    from raretune import calibration
+
+    rng = np.random.default_rng(3)
+    proba = rng.dirichlet([1, 2, 3], size=2000)
+    y = rng.integers(0, 3, 2000)
+    fitted = ProbabilityCalibrator(method="prior", train_prior=[1 / 3] * 3).fit(y, proba)
+    whole = fitted.transform(proba)
+    monkeypatch.setattr(calibration, "TRANSFORM_BLOCK", 300)
+    assert np.array_equal(fitted.transform(proba), whole) and whole.shape == (2000, 3)
