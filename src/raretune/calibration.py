@@ -173,18 +173,20 @@ class ProbabilityCalibrator:
         Row by row, so millions of rows are transformed a block at a time into the output:
         the same values, without the formula's temporaries for the whole column.
         """
-        score = _as_scores(score)
-        if self.method_ == "none":
-            return score
-        if len(score) <= TRANSFORM_BLOCK:
-            return self._transform(score)
+        score = np.asarray(score)
+        if len(score) <= TRANSFORM_BLOCK or self.method_ == "none":
+            return self._transform(_as_scores(score))
+        if score.ndim == 2 and score.shape[1] == 1:
+            score = score[:, 0]
         out = np.empty(score.shape, dtype=float)
-        for start in range(0, len(score), TRANSFORM_BLOCK):
-            out[start:start + TRANSFORM_BLOCK] = self._transform(score[start:start + TRANSFORM_BLOCK])
+        for start in range(0, len(score), TRANSFORM_BLOCK):  # float32 scores are widened a block at a time
+            out[start:start + TRANSFORM_BLOCK] = self._transform(_as_scores(score[start:start + TRANSFORM_BLOCK]))
         return out
 
     def _transform(self, score: np.ndarray) -> np.ndarray:
         method = self.method_
+        if method == "none":
+            return score
         if method == "platt":
             z = self.params_["a"] * _logit(score) + self.params_["b"]
             return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))

@@ -60,11 +60,15 @@ def test_tiny_streamed_run_tests_on_every_streamed_test_row(tmp_path):
     stream = json.loads((result.out / "stream.json").read_text())
     assert stream["n_rows"] == 3600 and 0 < stream["rate"] < 1
     assert stream["n_kept"] < 3600
+    # the balance reported is the data's, read by the pass, not the sample's
+    assert result.metrics["data"]["class_counts"] == stream["class_counts"]
+    assert result.metrics["data"]["positive_rate"] == pytest.approx(stream["class_counts"]["fraud"] / 3600)
     # the test metrics are exact on every row of the streamed test part, not on the sample
     source, rule = sharded_source(data), PartRule(salt=0)  # the run's seed is 0
     n_test = sum(int((rule.parts(rule.keys(n, f, b), b) == 2).sum()) for n, f, b in source.batches())
     scores = np.load(result.out / "scores.npz")
     assert scores["test_y"].size == n_test == stream["scored"]["test_rows"]
+    assert scores["test_score_raw"].dtype == np.float32 and scores["test_y"].dtype == np.int8  # 5 bytes a row
     assert result.test["pr_auc"] == pytest.approx(average_precision_score(scores["test_y"], scores["test_score"]))
     assert (result.out / "model.keras").exists()
 
@@ -101,3 +105,40 @@ def test_tiny_streamed_run_and_predict_on_tfds_tfrecord_shards(tmp_path, capsys)
     in_memory = raretune.predict(result.out, rows)
     np.testing.assert_allclose(streamed["score"], in_memory["score"], rtol=1e-6)
     assert streamed["prediction"].tolist() == in_memory["prediction"].tolist()
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 7, 10, 25])
+def test_held_out_rows_are_kept_in_order_whatever_the_pass_counted(capacity):
+    """Allocated at the pass's count; joined from chunks without one, or past it (changed shards)."""
+    from raretune.run._streamed import _Kept
+
+    rng = np.random.default_rng(capacity)
+    batches = [(rng.integers(0, 2, n), rng.random(n)) for n in (4, 0, 3, 3)]  # 10 rows in all
+    kept = _Kept(capacity, np.int8, np.float32)
+    for y, raw in batches:
+        kept.add(y, raw)
+    y, raw = kept.arrays()
+    assert np.array_equal(y, np.concatenate([b[0] for b in batches])) and y.dtype == np.int8
+    assert np.array_equal(raw, np.concatenate([b[1] for b in batches]).astype(np.float32)) and raw.dtype == np.float32
+    if capacity is not None and capacity >= 10:
+        assert kept.chunks == []  # written in place: no chunk to join
+
+
+def test_the_positive_class_is_the_data_s_rarer_one_even_where_the_sample_holds_more_of_it(tmp_path):
+    """Every fraud is kept and the others sampled: in the sample the frauds may be the majority."""
+    from raretune.run._streamed import load_streamed, rarer_class
+
+    assert rarer_class({0: 99_700_000, 1: 300_000}) == 1
+    assert rarer_class({"ok": 5, "fraud": 5}) == "ok"  # a tie: the later name, as load_data
+    assert rarer_class({"10": 5, "9": 5}) == "10" and rarer_class({0: 1, 1: 2, 2: 3}) is None
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = rng.random(n) < 0.04
+    pd.DataFrame({"x": rng.normal(size=n) + 2.0 * y, "label": np.where(y, "fraud", "ok")}).to_parquet(
+        tmp_path / "part-0.parquet")
+    config = RunConfig(data=str(tmp_path), target="label", memory_budget="9KB").validated()
+    result, sample = load_streamed(config)
+    counts = dict(zip(sample.classes, np.bincount(sample.y)))
+    assert counts["fraud"] > counts["ok"]  # the sample's majority ...
+    assert sample.classes[1] == "fraud"  # ... is still the positive class

@@ -9,12 +9,16 @@ from ._table import TabularData
 __all__ = ["describe_imbalance"]
 
 
-def describe_imbalance(data: TabularData) -> dict:
+def describe_imbalance(data: TabularData, counts=None) -> dict:
     """Describe the class balance of a table.
 
     Parameters
     ----------
     data : TabularData
+    counts : array-like of int, optional
+        Rows per class (in ``data.classes`` order) of the whole data when ``data`` is a
+        sample of it (a streamed run's sample keeps every rare row: its own balance is not
+        the data's); default: ``data``'s own.
 
     Returns
     -------
@@ -32,7 +36,7 @@ def describe_imbalance(data: TabularData) -> dict:
     >>> d["positive_rate"], d["imbalance_ratio"]
     (0.05, 19.0)
     """
-    counts = data.class_counts
+    counts = data.class_counts if counts is None else np.asarray(counts, dtype=np.int64)
     n = int(counts.sum())
     rare = int(np.argmin(counts))
     rate = counts[1] / n if data.is_binary else counts[rare] / n

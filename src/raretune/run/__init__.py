@@ -129,7 +129,7 @@ def _job(config: RunConfig) -> RunResult:
         source = load_source(config, progress)
         data, test_data, row_columns = take_row_columns(config, source.data, source.test_data)
     modality = modality_of(data)
-    diagnosis = _diagnose(data, progress)
+    diagnosis = _diagnose(data, progress, source.class_counts(data))
     split = source.split(config, data, test_data)
     plan = make_plan(config, modality, split)
     plan = resolve_capacity(plan, data, split)
@@ -310,14 +310,16 @@ def _refit_estimate(chosen, search, converged) -> float:
     return total
 
 
-def _diagnose(data, progress) -> dict:
-    diagnosis = describe_imbalance(data)
+def _diagnose(data, progress, counts=None) -> dict:
+    """The class balance, told in one line: of ``data``, or of the whole data ``counts`` (per
+    class) when ``data`` is a streamed run's sample."""
+    diagnosis = describe_imbalance(data, counts)
     if data.is_binary:
         positive = data.classes[1]
-        progress.say(f"{data.n_rows:,} rows, positive class {positive!r}: {diagnosis['class_counts'][positive]:,} rows "
+        progress.say(f"{diagnosis['n_rows']:,} rows, positive class {positive!r}: {diagnosis['class_counts'][positive]:,} rows "
                      f"({diagnosis['positive_rate']:.3%}), imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
     else:
-        progress.say(f"{data.n_rows:,} rows, {data.n_classes} classes, rarest {diagnosis['minority']!r} "
+        progress.say(f"{diagnosis['n_rows']:,} rows, {data.n_classes} classes, rarest {diagnosis['minority']!r} "
                      f"({diagnosis['positive_rate']:.3%}), imbalance ratio {diagnosis['imbalance_ratio']:.0f}:1")
     for warning in diagnosis["warnings"]:
         progress.say(f"warning: {warning}")

@@ -70,6 +70,10 @@ class InMemorySource:
             data = subsample(data, max_rows, config.seed)
         return cls(data, test_data)
 
+    def class_counts(self, data) -> None:
+        """``None``: ``data`` is every row, its own class counts are the data's."""
+        return None
+
     def split(self, config, data, test_data):
         """Train, validation and test rows (:func:`~raretune.run._plan.split_data`)."""
         return split_data(config, data, test_data)

@@ -22,11 +22,12 @@ from .._errors import ConfigError, DataError
 from .._io import write_json
 from ..datasets import DataSplit, load_data, read_rows
 from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_source
+from ..datasets._labels import label_name
 from ..datasets._split import split_parts
 from ..datasets._stream_pass import StreamPass, parse_memory, stream_pass
 
-__all__ = ["PartScores", "StreamedSource", "check_streamed_options", "is_streamed", "load_streamed", "sampled_split",
-           "score_parts", "stream_summary"]
+__all__ = ["PartScores", "StreamedSource", "check_streamed_options", "is_streamed", "load_streamed", "rarer_class",
+           "sampled_split", "score_parts", "stream_summary"]
 
 #: Rows per record batch when scoring (the model's predict is called once a batch).
 _SCORE_BATCH = 262_144
@@ -74,8 +75,23 @@ def load_streamed(config, *, max_rows: int | None = None):
     keep = tuple(config.keep) + ((config.segment_by,) if config.segment_by is not None else ())
     # the id and time columns decide the parts; they are not features (as with an in-memory time split)
     drop = tuple(config.drop) + tuple(c for c in (config.id_column, config.time_column) if c is not None)
-    sample = load_data(result.frame, target=config.target, positive=config.positive, keep=keep, drop=drop)
+    # the sample keeps every rare row, so its own minority may be the data's majority (at 100M
+    # rows: 303k frauds, 134k others); the positive class is the data's rarer one
+    positive = config.positive if config.positive is not None else rarer_class(result.class_counts)
+    sample = load_data(result.frame, target=config.target, positive=positive, keep=keep, drop=drop)
     return result, replace(sample, source=str(config.data))
+
+
+def rarer_class(class_counts: dict):
+    """Of exactly two labels, the one with fewer rows (as :func:`~raretune.datasets.load_data`
+    picks it: on a tie, the later name); ``None`` for more classes."""
+    if len(class_counts) != 2:
+        return None
+    try:  # load_data's order: numbers by value, else names as text
+        labels = sorted(class_counts, key=lambda label: float(label))
+    except (TypeError, ValueError):
+        labels = sorted(class_counts, key=str)
+    return min(reversed(labels), key=lambda label: class_counts[label])
 
 
 def stream_summary(result: StreamPass, sample) -> str:
@@ -152,6 +168,12 @@ class StreamedSource:
         progress.say(stream_summary(stream, data))
         return cls(stream, data)
 
+    def class_counts(self, data) -> np.ndarray:
+        """Rows per class of ``data.classes`` in every labelled row the pass read (the sample's
+        balance is not the data's)."""
+        by_name = {label_name(label): n for label, n in self.stream.class_counts.items()}
+        return np.array([by_name.get(name, 0) for name in data.classes], dtype=np.int64)
+
     def split(self, config, data, test_data) -> DataSplit:
         """The sample's rows in the parts the pass gave them (:func:`sampled_split`)."""
         return sampled_split(self.stream, data)
@@ -175,7 +197,7 @@ class StreamedSource:
         """Stream the shards again: every validation and test row's label and raw score
         (:func:`score_parts`), so the calibration, the threshold and the test metrics use them all."""
         with progress.phase("score", "score: streaming the shards to score every validation and test row"):
-            scored = score_parts(config, self.stream.rule, chosen.model, modality, data)
+            scored = score_parts(config, self.stream.rule, chosen.model, modality, data, self.stream.part_counts)
         progress.say(f"scored {scored.validation_y.size:,} validation and {scored.test_y.size:,} test rows "
                      f"({scored.rows_per_second:,.0f} rows/s read)")
         return scored
@@ -191,7 +213,7 @@ class StreamedSource:
             "seconds": held_out.seconds}, **({} if finished is None else {"finish": finished})})
 
 
-def score_parts(config, rule: PartRule, model, modality, reference) -> PartScores:
+def score_parts(config, rule: PartRule, model, modality, reference, part_counts: dict | None = None) -> PartScores:
     """Stream the shards again and score every validation and test row with ``model``.
 
     Parameters
@@ -206,6 +228,9 @@ def score_parts(config, rule: PartRule, model, modality, reference) -> PartScore
         Its ``predict_raw``.
     reference : TabularData
         The sample: the columns, kinds and classes rows are read with.
+    part_counts : dict, optional
+        The pass's labelled rows per part and class (:class:`StreamPass`): the held-out
+        arrays are allocated once at that size.
 
     Returns
     -------
@@ -217,8 +242,12 @@ def score_parts(config, rule: PartRule, model, modality, reference) -> PartScore
     start = time.perf_counter()
     source = sharded_source(config.data)
     wanted = (PART_CODES["validation"], PART_CODES["test"])
-    ys, raws = {code: [] for code in wanted}, {code: [] for code in wanted}
     label_type = np.int8 if reference.n_classes <= 127 else np.int32
+    # a Keras model's outputs are float32: kept as such (predict_proba widens them, exactly)
+    raw_type = np.float32 if getattr(model, "compute_dtype", None) == "float32" else np.float64
+    counted = {code: None if part_counts is None else sum(part_counts.get(name, {}).values())
+               for name, code in PART_CODES.items() if code in wanted}
+    kept = {code: _Kept(counted[code], label_type, raw_type) for code in wanted}
     n_rows = 0
     for file_name, first_row, frame in source.batches(batch_size=_SCORE_BATCH):
         n_rows += len(frame)
@@ -234,9 +263,44 @@ def score_parts(config, rule: PartRule, model, modality, reference) -> PartScore
         known = rows.y >= 0
         for code in wanted:
             mask = (parts[chosen] == code) & known
-            ys[code].append(rows.y[mask].astype(label_type))  # a byte a row: at 100M rows, 30M are kept
-            raws[code].append(raw[mask])
-    validation, test = wanted
-    return PartScores(validation_y=np.concatenate(ys[validation]), validation_raw=np.concatenate(raws[validation]),
-                      test_y=np.concatenate(ys[test]), test_raw=np.concatenate(raws[test]),
+            kept[code].add(rows.y[mask], raw[mask])
+    (validation_y, validation_raw), (test_y, test_raw) = (kept[code].arrays() for code in wanted)
+    return PartScores(validation_y=validation_y, validation_raw=validation_raw, test_y=test_y, test_raw=test_raw,
                       seconds=time.perf_counter() - start, n_rows=n_rows)
+
+
+class _Kept:
+    """One part's labels and raw scores, batch by batch.
+
+    At 100M rows the validation and test parts hold 30M rows, so they are written into arrays
+    sized by the pass's count of the part's labelled rows (a byte a label, four bytes a
+    float32 score), not gathered in chunks and joined (twice the memory at the join). Without
+    a count (a time split), or when the shards now hold more rows than the pass counted,
+    chunks are joined at the end.
+    """
+
+    def __init__(self, capacity: int | None, label_type, raw_type):
+        self.label_type, self.raw_type = label_type, raw_type
+        self.n = 0
+        self.y = None if capacity is None else np.empty(capacity, dtype=label_type)
+        self.raw = None if capacity is None else np.empty(capacity, dtype=raw_type)
+        self.chunks = []
+
+    def add(self, y: np.ndarray, raw: np.ndarray) -> None:
+        if self.y is not None and self.n + len(y) <= len(self.y):
+            self.y[self.n:self.n + len(y)] = y
+            self.raw[self.n:self.n + len(y)] = raw
+        else:
+            self.chunks.append((y.astype(self.label_type), raw.astype(self.raw_type)))
+        self.n += len(y)
+
+    def arrays(self) -> tuple:
+        """``(labels, raw scores)`` of every row added, in order."""
+        if not self.chunks:
+            if self.y is None:
+                return np.zeros(0, dtype=self.label_type), np.zeros(0, dtype=self.raw_type)
+            return self.y[:self.n], self.raw[:self.n]
+        head = [] if self.y is None else [(self.y[:self.n - sum(len(c[0]) for c in self.chunks)],
+                                           self.raw[:self.n - sum(len(c[0]) for c in self.chunks)])]
+        pairs = head + self.chunks
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
