@@ -22,10 +22,13 @@ streaming predict over every shard into a folder of Parquet shards (what ``raret
 RUN 'shards/*.parquet' --out preds/`` does) in another. That second process also scores the
 first shard's rows with the run's model once they are in memory, through ``model.predict``
 and through ``predict_on_batch`` slices (raretune's in-memory scorer; each the median of 3
-calls), for the ratio the issue asks of streaming predict. Results go to
-``benchmarks/results/bench_scale_runs.json``.
+calls), for the ratio the issue asks of streaming predict (``--no-predict``: the run only).
+Each run's record has its peak memory after every phase (``metrics.json["memory"]``).
+Results go to ``benchmarks/results/bench_scale_runs.json`` (``--results``).
 
     python benchmarks/bench_scale.py --rows 1000000 10000000 30000000 --runs --skip-pass --trials 1 --epochs 1
+    python benchmarks/bench_scale.py --rows 10000000 100000000 --runs --skip-pass --no-predict --trials 1 \
+        --epochs 1 --budget 64MiB --results benchmarks/results/bench_scale_runs_100m.json
 """
 
 from __future__ import annotations
@@ -125,7 +128,9 @@ def worker_fullrun(folder: str, budget: str, trials: int, epochs: int, finish_ep
     seconds = time.perf_counter() - start
     stream = json.loads((Path(out) / "stream.json").read_text())
     return {"seconds": seconds, "peak_mb": _peak_mb(), "test_pr_auc": result.test["pr_auc"],
+            "positive": result.metrics["task"]["positive"],
             "timing": {k: round(v, 1) for k, v in result.metrics.get("timing", {}).items()},
+            "peak_mb_after": (result.metrics.get("memory") or {}).get("peak_mb_after"),
             "stream": {"n_rows": stream["n_rows"], "n_kept": stream["n_kept"], "rate": stream["rate"],
                        "class_counts": stream["class_counts"], "part_counts": stream["part_counts"],
                        "scored": stream["scored"], "finish": stream.get("finish")}}
@@ -196,15 +201,19 @@ def runs(folders: dict, args) -> list:
         try:
             run = _worker(["fullrun", folders[n], args.budget, args.trials, args.epochs, args.finish_epochs,
                            work / "run"])
-            print(f"  {n:,} rows: run {run['seconds']:.0f} s, peak {run['peak_mb']:.0f} MB, phases {run['timing']}",
-                  flush=True)
-            pred = _worker(["predict", work / "run", folders[n], work / "preds"])
+            print(f"  {n:,} rows: run {run['seconds']:.0f} s, peak {run['peak_mb']:.0f} MB, phases {run['timing']}, "
+                  f"peak MB after each {run['peak_mb_after']}", flush=True)
+            pred = None if args.no_predict else _worker(["predict", work / "run", folders[n], work / "preds"])
         finally:
             shutil.rmtree(work, ignore_errors=True)
         results.append({"rows": n, "run": run, "predict": pred,
-                        "stream_vs_model_predict": pred["rows_per_s"] / pred["model_predict_rows_per_s"],
-                        "stream_vs_predict_on_batch": pred["rows_per_s"] / pred["predict_on_batch_rows_per_s"]})
+                        "stream_vs_model_predict": None if pred is None else
+                        pred["rows_per_s"] / pred["model_predict_rows_per_s"],
+                        "stream_vs_predict_on_batch": None if pred is None else
+                        pred["rows_per_s"] / pred["predict_on_batch_rows_per_s"]})
         _write_results(results, args)
+        if pred is None:
+            continue
         print(f"  {n:,} rows: predict {pred['seconds']:.0f} s, peak {pred['peak_mb']:.0f} MB, "
               f"{pred['rows_per_s']:,.0f} rows/s streamed; first shard in memory: model.predict "
               f"{pred['model_predict_rows_per_s']:,.0f}, predict_on_batch {pred['predict_on_batch_rows_per_s']:,.0f} "
@@ -212,15 +221,18 @@ def runs(folders: dict, args) -> list:
     print("\n" + header)
     for r in results:
         run, pred = r["run"], r["predict"]
-        print(f"{r['rows']:>12,} {run['seconds']:>7.0f} {run['peak_mb']:>7.0f} {run['test_pr_auc']:>7.4f} "
-              f"{run['stream']['n_kept']:>8,} {pred['seconds']:>7.0f} {pred['peak_mb']:>7.0f} {pred['rows_per_s']:>10,.0f} "
-              f"{pred['model_predict_rows_per_s']:>11,.0f} {r['stream_vs_model_predict']:>6.2f} "
-              f"{pred['predict_on_batch_rows_per_s']:>12,.0f} {r['stream_vs_predict_on_batch']:>6.2f}")
+        line = (f"{r['rows']:>12,} {run['seconds']:>7.0f} {run['peak_mb']:>7.0f} {run['test_pr_auc']:>7.4f} "
+                f"{run['stream']['n_kept']:>8,}")
+        if pred is not None:
+            line += (f" {pred['seconds']:>7.0f} {pred['peak_mb']:>7.0f} {pred['rows_per_s']:>10,.0f} "
+                     f"{pred['model_predict_rows_per_s']:>11,.0f} {r['stream_vs_model_predict']:>6.2f} "
+                     f"{pred['predict_on_batch_rows_per_s']:>12,.0f} {r['stream_vs_predict_on_batch']:>6.2f}")
+        print(line)
     if len(results) > 1:
         first, last = results[0], results[-1]
         print(f"peak at {last['rows']:,} / at {first['rows']:,} rows: run "
-              f"{last['run']['peak_mb'] / first['run']['peak_mb']:.2f}x, predict "
-              f"{last['predict']['peak_mb'] / first['predict']['peak_mb']:.2f}x")
+              f"{last['run']['peak_mb'] / first['run']['peak_mb']:.2f}x" + ("" if args.no_predict else
+              f", predict {last['predict']['peak_mb'] / first['predict']['peak_mb']:.2f}x"))
     return results
 
 
@@ -254,6 +266,7 @@ def main() -> None:
     parser.add_argument("--finish-epochs", type=int, default=0, help="--runs: epochs over the full training stream")
     parser.add_argument("--results", type=Path, default=RESULTS, help="--runs: where the JSON goes")
     parser.add_argument("--skip-pass", action="store_true", help="--runs: do not measure the pass alone first")
+    parser.add_argument("--no-predict", action="store_true", help="--runs: the run only, no streaming predict")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
