@@ -25,6 +25,23 @@ def list_names(values, limit: int = 12) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
+def natural_order(names) -> list:
+    """Positions of ``names`` (label names) in class order: by value when all are numbers, else as text."""
+    try:
+        keys = [float(name) for name in names]
+    except ValueError:
+        keys = list(names)
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def rarer_label(counts: dict) -> str:
+    """The positive class of two label names (``name -> rows``): the rarer; on a tie, the later
+    in class order (e.g. "1" over "0")."""
+    names = list(counts)
+    ordered = [names[i] for i in natural_order(names)]
+    return min(reversed(ordered), key=counts.__getitem__)
+
+
 def _is_one_against_rest(classes) -> bool:
     return len(classes) == 2 and classes[0] == "rest"
 
@@ -59,11 +76,7 @@ def encode_labels(values: np.ndarray, positive, classes: tuple | None = None):
             )
         return tuple(classes), y, None
     uniques, counts = np.unique(names, return_counts=True)
-    # order classes by their natural order when they are all numbers, else as text
-    try:
-        order = np.argsort([float(u) for u in uniques], kind="stable")
-    except ValueError:
-        order = np.argsort(uniques, kind="stable")
+    order = np.asarray(natural_order(uniques), dtype=np.int64)
     uniques, counts = uniques[order], counts[order]
     if len(uniques) < 2:
         only = uniques[0] if len(uniques) else "none"
@@ -74,8 +87,7 @@ def encode_labels(values: np.ndarray, positive, classes: tuple | None = None):
             raise ConfigError(f"The positive class {positive!r} is not a label; labels: {list_names(uniques)}.")
     if len(uniques) == 2 or positive is not None:
         if positive is None:
-            # the rarer class; on a tie, the later one (e.g. "1" over "0")
-            positive = uniques[::-1][int(np.argmin(counts[::-1]))]
+            positive = rarer_label(dict(zip(uniques, counts)))
         note = None
         if len(uniques) == 2:
             negative = uniques[0] if uniques[1] == positive else uniques[1]

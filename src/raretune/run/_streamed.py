@@ -22,7 +22,7 @@ from .._errors import ConfigError, DataError
 from .._io import write_json
 from ..datasets import DataSplit, load_data, read_rows
 from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_source
-from ..datasets._labels import label_name
+from ..datasets._labels import label_name, rarer_label
 from ..datasets._split import split_parts
 from ..datasets._stream_pass import StreamPass, parse_memory, stream_pass
 
@@ -83,15 +83,11 @@ def load_streamed(config, *, max_rows: int | None = None):
 
 
 def rarer_class(class_counts: dict):
-    """Of exactly two labels, the one with fewer rows (as :func:`~raretune.datasets.load_data`
-    picks it: on a tie, the later name); ``None`` for more classes."""
+    """Of exactly two labels (the pass's raw label values -> rows), the name of the rarer, as
+    :func:`~raretune.datasets.load_data` picks it for the whole data; ``None`` for more classes."""
     if len(class_counts) != 2:
         return None
-    try:  # load_data's order: numbers by value, else names as text
-        labels = sorted(class_counts, key=lambda label: float(label))
-    except (TypeError, ValueError):
-        labels = sorted(class_counts, key=str)
-    return min(reversed(labels), key=lambda label: class_counts[label])
+    return rarer_label({label_name(label): n for label, n in class_counts.items()})
 
 
 def stream_summary(result: StreamPass, sample) -> str:
@@ -280,27 +276,23 @@ class _Kept:
     """
 
     def __init__(self, capacity: int | None, label_type, raw_type):
-        self.label_type, self.raw_type = label_type, raw_type
-        self.n = 0
-        self.y = None if capacity is None else np.empty(capacity, dtype=label_type)
-        self.raw = None if capacity is None else np.empty(capacity, dtype=raw_type)
+        self.y = np.empty(capacity or 0, dtype=label_type)
+        self.raw = np.empty(capacity or 0, dtype=raw_type)
+        self.filled = 0  # rows written in place; the rest go to chunks
         self.chunks = []
 
     def add(self, y: np.ndarray, raw: np.ndarray) -> None:
-        if self.y is not None and self.n + len(y) <= len(self.y):
-            self.y[self.n:self.n + len(y)] = y
-            self.raw[self.n:self.n + len(y)] = raw
+        end = self.filled + len(y)
+        if not self.chunks and end <= len(self.y):
+            self.y[self.filled:end], self.raw[self.filled:end] = y, raw
+            self.filled = end
         else:
-            self.chunks.append((y.astype(self.label_type), raw.astype(self.raw_type)))
-        self.n += len(y)
+            self.chunks.append((y.astype(self.y.dtype), raw.astype(self.raw.dtype)))
 
     def arrays(self) -> tuple:
         """``(labels, raw scores)`` of every row added, in order."""
+        head = (self.y[:self.filled], self.raw[:self.filled])
         if not self.chunks:
-            if self.y is None:
-                return np.zeros(0, dtype=self.label_type), np.zeros(0, dtype=self.raw_type)
-            return self.y[:self.n], self.raw[:self.n]
-        head = [] if self.y is None else [(self.y[:self.n - sum(len(c[0]) for c in self.chunks)],
-                                           self.raw[:self.n - sum(len(c[0]) for c in self.chunks)])]
-        pairs = head + self.chunks
+            return head
+        pairs = [head, *self.chunks]
         return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
