@@ -130,3 +130,65 @@ def test_importance_repeats_are_cut_to_the_time_left(limit, expected):
 
     # left after the timed scoring: limit - 2; the reserve is max(5 s, a tenth of the limit)
     assert importance_repeats(budget, predict, features, 3) == expected
+
+
+@pytest.mark.parametrize("n_rows, n_positive, n_max", [(500, 10, 500), (200_000, 300, 20_000), (200_000, 30_000, 20_000)])
+def test_the_importance_shuffles_a_weighted_sample_that_estimates_the_full_test_pr_auc(n_rows, n_positive, n_max):
+    from raretune.run._explain import importance_rows
+
+    rng = np.random.default_rng(3)
+    y = np.zeros(n_rows, dtype=int)
+    y[rng.choice(n_rows, n_positive, replace=False)] = 1
+    score = rng.normal(size=n_rows) + 2.5 * y
+    rows, weight = importance_rows(y, n_max, seed=0)
+    if n_rows <= n_max:  # small test parts: every row, unweighted
+        assert rows is None and weight is None
+        return
+    assert rows.size == n_max and np.all(np.diff(rows) > 0)
+    kept = y[rows]
+    assert kept.sum() == min(n_positive, n_max // 2)  # every positive while they fit in half the sample
+    # the weights give each class its full count back, so the prevalence is the test part's
+    assert weight[kept == 1].sum() == pytest.approx(n_positive)
+    assert weight.sum() == pytest.approx(n_rows)
+    pr_auc = get_objective("pr_auc")
+    full = pr_auc.score(y, score)
+    weighted = pr_auc.on_rows(kept, sample_weight=weight).score(kept, score[rows])
+    unweighted = pr_auc.score(kept, score[rows])
+    # the positives are over-represented in the sample: unweighted, the estimate is far off
+    assert abs(weighted - full) < 0.1 and unweighted - full > 0.1
+    assert importance_rows(y, n_max, seed=0)[0].tolist() == rows.tolist()  # the seed fixes the sample
+
+
+def test_explain_shuffles_the_weighted_sample_on_a_large_test_part(monkeypatch):
+    import pandas as pd
+
+    from raretune.run import _explain
+
+    monkeypatch.setattr(_explain, "IMPORTANCE_ROWS", 2_000)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = (rng.random(n) < 0.01).astype(int)
+    frame = pd.DataFrame({"signal": rng.normal(size=n) + 2.0 * y, "noise": rng.normal(size=n)})
+
+    class Part:
+        def __init__(self, features, labels):
+            self.features, self.y = features, labels
+
+        def with_rows(self, features, labels):
+            assert len(features) == len(labels)  # the scorer gets rows and labels of one length
+            return Part(features, labels)
+
+    scored = []
+    modality = types.SimpleNamespace(predict_raw=lambda model, part: scored.append(len(part.features))
+                                     or part.features["signal"].to_numpy())
+    decision = types.SimpleNamespace(scores=lambda raw: raw, threshold=2.0)
+    plan = types.SimpleNamespace(seed=0, config=types.SimpleNamespace(segment_by=None))
+    split = types.SimpleNamespace(test=Part(frame, y))
+    out = _explain.explain(plan, modality, None, decision, split, None, frame["signal"].to_numpy())
+    assert set(scored) == {2_000}  # 1 + 2 columns x 3 shuffles scorings of the sample, none of every row
+    assert out["importance_on"] == "test PR-AUC, weighted sample of 2,000 rows"
+    by = {row["feature"]: row for row in out["importance"]}
+    full = get_objective("pr_auc").score(y, frame["signal"].to_numpy())
+    assert abs(by["signal"]["baseline"] - full) < 0.1 and by["signal"]["importance"] > 0.15
+    assert by["noise"]["importance"] == 0.0
+    assert max(r["score"] for r in out["worst_errors"]["false_alarms"]) <= frame["signal"].max()
