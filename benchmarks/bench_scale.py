@@ -9,11 +9,12 @@ budget is fixed, so a flat peak means the pass does not hold rows it does not ke
     python benchmarks/bench_scale.py --rows 1000000 5000000
     python benchmarks/bench_scale.py --rows 1000000 --compare   # also streamed vs in-memory run
 
-``--compare`` runs ``raretune.run`` twice on the first size with the same small budget
+``--compare`` runs ``raretune.run`` on the first size with the same small budget
 (``--trials`` trials of ``--epochs`` epochs, class weights, no baseline or report): on the
-whole table in memory, and streamed from the shards with the sample of ``--budget``; it
-prints each run's test PR-AUC and seconds. Their test parts are not the same rows (a
-stratified random split, a hashed split), each about 15 % of the data.
+whole table in memory, streamed from the shards with the sample of ``--budget``, and with
+``--finish-epochs`` also streamed with that finish; it prints each run's test PR-AUC and
+seconds (``--compare-results``: also as JSON). Both are tested on the same rows: the
+in-memory run gets the streamed run's hashed test part as its fixed test set.
 
 ``--runs`` measures what a user runs, at every size: ``raretune.run`` streamed from the
 shards (``--trials`` x ``--epochs``, class weights, no baseline or report, the sample of
@@ -95,7 +96,14 @@ def worker_pass(folder: str, budget: str) -> dict:
             "positives": int(result.class_counts.get(1, 0))}
 
 
-def worker_run(folder: str, mode: str, budget: str, trials: int, epochs: int) -> dict:
+def worker_run(folder: str, mode: str, budget: str, trials: int, epochs: int, finish_epochs: int = 0) -> dict:
+    """One ``raretune.run`` for ``--compare``: ``"memory"`` or ``"streamed"`` (with ``finish_epochs``).
+
+    In memory, the shards are read whole and split by the same row hash the streamed run uses
+    (:func:`raretune.datasets._shards.hash_parts`, the run's seed as salt): its hashed test
+    rows are given as ``test_data`` and the rest as ``data``, so both runs are tested on the
+    very same rows.
+    """
     import raretune
     import tempfile
 
@@ -105,16 +113,37 @@ def worker_run(folder: str, mode: str, budget: str, trials: int, epochs: int) ->
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         if mode == "memory":
-            from raretune.datasets import read_frame
-            import pandas as pd
-
-            frame = pd.concat([read_frame(p) for p in sorted(Path(folder).glob("*.parquet"))], ignore_index=True)
-            result = raretune.run(data=frame, out=Path(out) / "run", **options)
+            frame, test = _hashed_frames(folder, seed=0)
+            result = raretune.run(data=frame, test_data=test, out=Path(out) / "run", **options)
+            test_rows, test_positives = len(test), int(test["is_fraud"].sum())
+            del frame, test
         else:
-            result = raretune.run(data=data, out=Path(out) / "run", memory_budget=budget, **options)
+            result = raretune.run(data=data, out=Path(out) / "run", memory_budget=budget,
+                                  finish_epochs=finish_epochs, **options)
+            stream = json.loads((Path(out) / "run" / "stream.json").read_text())
+            test_counts = stream["part_counts"]["test"]
+            test_rows, test_positives = sum(test_counts.values()), int(test_counts.get("1", 0))
         timing = result.metrics.get("timing", {})
-    return {"mode": mode, "seconds": time.perf_counter() - start, "peak_mb": _peak_mb(),
-            "test_pr_auc": result.test["pr_auc"], "timing": {k: round(v, 1) for k, v in timing.items()}}
+    return {"mode": mode if not finish_epochs else f"{mode}+finish{finish_epochs}",
+            "seconds": time.perf_counter() - start, "peak_mb": _peak_mb(),
+            "test_pr_auc": result.test["pr_auc"], "test_rows": test_rows, "test_positives": test_positives,
+            "timing": {k: round(v, 1) for k, v in timing.items()}}
+
+
+def _hashed_frames(folder: str, seed: int) -> tuple:
+    """Every shard's rows in memory: ``(rows outside the hashed test part, its test rows)``."""
+    import pandas as pd
+
+    from raretune.datasets import read_frame
+    from raretune.datasets._shards import hash_parts, row_keys
+
+    frames = []
+    for path in sorted(Path(folder).glob("*.parquet")):
+        frame = read_frame(path)
+        parts = hash_parts(row_keys(path.name, 0, frame), validation_size=0.15, test_size=0.15, salt=seed)
+        frames.append((frame[parts != 2], frame[parts == 2]))
+    return (pd.concat([f for f, _ in frames], ignore_index=True),
+            pd.concat([t for _, t in frames], ignore_index=True))
 
 
 def worker_fullrun(folder: str, budget: str, trials: int, epochs: int, finish_epochs: int, out: str) -> dict:
@@ -263,7 +292,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--runs", action="store_true", help="raretune run and streaming predict at every size")
-    parser.add_argument("--finish-epochs", type=int, default=0, help="--runs: epochs over the full training stream")
+    parser.add_argument("--finish-epochs", type=int, default=0,
+                        help="--runs: epochs over the full training stream; --compare: also a streamed run with them")
+    parser.add_argument("--compare-results", type=Path, default=None, help="--compare: where the JSON goes")
     parser.add_argument("--results", type=Path, default=RESULTS, help="--runs: where the JSON goes")
     parser.add_argument("--skip-pass", action="store_true", help="--runs: do not measure the pass alone first")
     parser.add_argument("--no-predict", action="store_true", help="--runs: the run only, no streaming predict")
@@ -278,7 +309,7 @@ def main() -> None:
         elif kind == "predict":
             out = worker_predict(*rest)
         else:
-            out = worker_run(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+            out = worker_run(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]), int(rest[5]))
         print(json.dumps(out))
         return
 
@@ -301,10 +332,22 @@ def main() -> None:
     if args.compare:
         n = args.rows[0]
         print(f"\nrun on {n:,} rows: {args.trials} trials x {args.epochs} epochs, class_weight")
-        for mode in ("memory", "streamed"):
-            r = run_workers(__file__, [["run", folders[n], mode, args.budget, args.trials, args.epochs]])
-            print(f"{mode:>9}: test PR-AUC {r['test_pr_auc']:.4f}, {r['seconds']:.0f} s, peak {r['peak_mb']:.0f} MB, "
+        compared = []
+        for mode, finish in [("memory", 0), ("streamed", 0)] + ([("streamed", args.finish_epochs)]
+                                                              if args.finish_epochs else []):
+            r = run_workers(__file__, [["run", folders[n], mode, args.budget, args.trials, args.epochs, finish]])
+            compared.append(r)
+            print(f"{r['mode']:>9}: test PR-AUC {r['test_pr_auc']:.4f} ({r['test_rows']:,} test rows, "
+                  f"{r['test_positives']:,} positive), {r['seconds']:.0f} s, peak {r['peak_mb']:.0f} MB, "
                   f"phases {r['timing']}", flush=True)
+            if args.compare_results is not None:
+                args.compare_results.write_text(json.dumps({
+                    "rows": n, "trials": args.trials, "epochs": args.epochs, "budget": args.budget, "seed": 0,
+                    "load_average": os.getloadavg(), "cpus": os.cpu_count(), "runs": compared}, indent=1) + "\n")
+        memory = compared[0]
+        for r in compared[1:]:
+            print(f"{r['mode']}: {memory['seconds'] / r['seconds']:.2f}x faster, test PR-AUC "
+                  f"{r['test_pr_auc'] - memory['test_pr_auc']:+.4f} against the in-memory run")
     if args.runs:
         runs(folders, args)
 
