@@ -27,13 +27,13 @@ def test_remedy_end_to_end(name, data_csv, tmp_path):
     # the remedy is what is tested: no other candidate family, and the report for one remedy only
     report = name == "smote"
     code = main(["run", "--data", str(data_csv), "--target", "label", "--strategies", name, "--fast",
-                 "--max-trials", "2", "--max-epochs", "1", "--no-baseline", "--quiet", "--out", str(out),
+                 "--max-trials", "1", "--max-epochs", "1", "--no-baseline", "--quiet", "--out", str(out),
                  "--no-linear", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn",
                  *(() if report else ("--no-report",))])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best"]["strategy"] == name
-    assert metrics["search"]["n_trials"] == 2 and metrics["search"]["n_failed"] == 0
+    assert metrics["search"]["n_trials"] == 1 and metrics["search"]["n_failed"] == 0
     assert (out / "model.keras").exists() and (out / "report.html").exists() == report
 
 
