@@ -192,3 +192,15 @@ def test_explain_shuffles_the_weighted_sample_on_a_large_test_part(monkeypatch):
     assert abs(by["signal"]["baseline"] - full) < 0.1 and by["signal"]["importance"] > 0.15
     assert by["noise"]["importance"] == 0.0
     assert max(r["score"] for r in out["worst_errors"]["false_alarms"]) <= frame["signal"].max()
+
+
+def test_given_weights_carry_into_the_importance_sample():
+    from raretune.run._explain import importance_rows
+
+    y = np.array([0] * 90 + [1] * 10)
+    given = np.where(y == 1, 1.0, 4.0)  # a streamed sample: each kept majority row stands for 4
+    rows, weight = importance_rows(y, 200, seed=0, weight=given)
+    assert rows is None and weight is given  # small enough: every row, with its own weight
+    rows, weight = importance_rows(y, 50, seed=0, weight=given)
+    assert weight.sum() == pytest.approx(given.sum())  # 10 positives + 90 x 4
+    assert np.all(weight[y[rows] == 1] == 1.0) and np.allclose(weight[y[rows] == 0], 4.0 * 90 / 40)

@@ -71,6 +71,11 @@ def test_tiny_streamed_run_tests_on_every_streamed_test_row(tmp_path):
     assert scores["test_score_raw"].dtype == np.float32 and scores["test_y"].dtype == np.int8  # 5 bytes a row
     assert result.test["pr_auc"] == pytest.approx(average_precision_score(scores["test_y"], scores["test_score"]))
     assert (result.out / "model.keras").exists()
+    # the importance shuffles the sample's test rows, weighted back to the data's balance
+    explanations = result.metrics["explanations"]
+    assert explanations["importance_on"] == "test PR-AUC, weighted"
+    # (here 0.33 against the full test part's 0.37; unweighted, the sample's 0.55)
+    assert abs(explanations["importance"][0]["baseline"] - result.test["pr_auc"]) < 0.1
 
 
 def test_tiny_streamed_run_and_predict_on_tfds_tfrecord_shards(tmp_path, capsys):

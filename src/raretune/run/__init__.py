@@ -235,7 +235,7 @@ def _job(config: RunConfig) -> RunResult:
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
                     _isolated("the explanations", progress, warnings_):
                 explanations = explain(plan, modality, chosen.model, decision, split, data, decision.scores(test_raw),
-                                       budget=budget)
+                                       budget=budget, weight=source.test_weights(split))
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")

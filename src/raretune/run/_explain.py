@@ -31,12 +31,14 @@ WORST_ERRORS = 10
 IMPORTANCE_ROWS = 20_000
 
 
-def explain(plan, modality, model, decision, split, data, test_score, budget=None) -> dict:
+def explain(plan, modality, model, decision, split, data, test_score, budget=None, weight=None) -> dict:
     """``metrics.json["explanations"]``: importance, worst errors, segments.
 
     With a ``budget`` (:class:`~raretune.run._budget.Budget`) the importance's repeats are
     cut to what fits (``importance_repeats`` says how many ran); ``importance`` is absent,
-    with ``importance_skipped`` saying why, when one repeat does not fit.
+    with ``importance_skipped`` saying why, when one repeat does not fit. ``weight``: how many
+    rows each test row stands for (a streamed run's sample), so the importance's PR-AUC is
+    the data's.
     """
     from ..explain import permutation_importance, segment_table, worst_errors
     from ..metrics import get_objective
@@ -44,7 +46,7 @@ def explain(plan, modality, model, decision, split, data, test_score, budget=Non
     test = split.test
 
     out = {}
-    rows, weight = importance_rows(test.y, IMPORTANCE_ROWS, plan.seed)
+    rows, weight = importance_rows(test.y, IMPORTANCE_ROWS, plan.seed, weight=weight)
     features = test.features if rows is None else test.features.iloc[rows].reset_index(drop=True)
     y = test.y if rows is None else test.y[rows]
 
@@ -56,7 +58,8 @@ def explain(plan, modality, model, decision, split, data, test_score, budget=Non
     if repeats:
         out["importance"] = permutation_importance(predict, features, y, objective=objective,
                                                    n_repeats=repeats, random_state=plan.seed)
-        out["importance_on"] = "test PR-AUC" if rows is None else f"test PR-AUC, weighted sample of {y.size:,} rows"
+        out["importance_on"] = ("test PR-AUC" + ("" if weight is None else ", weighted") if rows is None
+                                else f"test PR-AUC, weighted sample of {y.size:,} rows")
         out["importance_repeats"] = repeats
     else:
         out["importance_skipped"] = "time limit: one shuffle of every column would not fit"
@@ -74,25 +77,25 @@ def explain(plan, modality, model, decision, split, data, test_score, budget=Non
     return out
 
 
-def importance_rows(y, n_max: int, seed) -> tuple:
+def importance_rows(y, n_max: int, seed, *, weight=None) -> tuple:
     """``(rows, weight)``: the test rows the importance shuffles and their weights.
 
-    ``(None, None)`` (every row, unweighted) for at most ``n_max`` rows. Otherwise every
-    positive (label 1), or a uniform ``n_max // 2`` of them when there are more, and a uniform
-    share of the other rows filling ``n_max``; each row's weight is the inverse of its class's
-    sampling rate. ``rows`` is sorted.
+    ``(None, weight)`` (every row, with the given weights) for at most ``n_max`` rows.
+    Otherwise every positive (label 1), or a uniform ``n_max // 2`` of them when there are
+    more, and a uniform share of the other rows filling ``n_max``; each row's weight is the
+    inverse of its class's sampling rate, times its given ``weight``. ``rows`` is sorted.
     """
     y = np.asarray(y)
     if y.size <= n_max:
-        return None, None
+        return None, weight
     rng = np.random.default_rng(seed)
     positive, other = np.flatnonzero(y == 1), np.flatnonzero(y != 1)
     n_positive = min(positive.size, n_max // 2)
     kept_positive = rng.choice(positive, size=n_positive, replace=False)
     kept_other = rng.choice(other, size=min(other.size, n_max - n_positive), replace=False)
     rows = np.sort(np.concatenate([kept_positive, kept_other]))
-    weight = np.where(y[rows] == 1, positive.size / max(n_positive, 1), other.size / max(kept_other.size, 1))
-    return rows, weight
+    rate_weight = np.where(y[rows] == 1, positive.size / max(n_positive, 1), other.size / max(kept_other.size, 1))
+    return rows, rate_weight if weight is None else rate_weight * np.asarray(weight, dtype=float)[rows]
 
 
 def importance_repeats(budget, predict, features, wanted: int) -> int:

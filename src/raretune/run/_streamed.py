@@ -198,6 +198,12 @@ class StreamedSource:
                      f"({scored.rows_per_second:,.0f} rows/s read)")
         return scored
 
+    def test_weights(self, split) -> np.ndarray:
+        """How many rows of the data each test row of the sample stands for (``1 / rate`` for a
+        row of a sampled class, 1 for the others): weighted, the sample's test rows estimate
+        figures of the full test part."""
+        return self.stream.weights[split.indices["test"]]
+
     def per_period(self, config, data, test_data, split, test_score, threshold) -> None:
         """No per-period table yet: the test rows' times are not kept by the scoring pass."""
         return None
