@@ -156,8 +156,9 @@ def score_batches(loaded: dict, data, *, data_dir=None, threshold: float | None 
 
     The arguments are those of :func:`predict` (``loaded`` from :func:`load_run`); they are
     checked, and the files' columns too, before this returns. Files (CSV, Parquet, a folder
-    or glob of Parquet shards) are read ``batch_rows`` rows at a time, ``path`` naming the
-    file each batch comes from; their frames are indexed by row number over the whole input.
+    or glob of Parquet shards) are read ``batch_rows`` rows at a time, the next batch while
+    one is scored (:func:`~raretune._readahead.readahead`), ``path`` naming the file each
+    batch comes from; their frames are indexed by row number over the whole input.
     Any other source is read and scored in memory as one batch, ``path`` None. One warning
     counts the categorical values never seen in training, once every batch is scored.
     With ``share`` (a :class:`~raretune.run._workers.PredictShare`) only its shards are read,
@@ -209,12 +210,17 @@ def _score_in_memory(loaded, data, data_dir, names):
 
 
 def _score_files(loaded, files, names, batch_rows):
+    from .._readahead import readahead
     from ..datasets import read_rows
 
     reference = loaded["modality"].reference(loaded["classes"], loaded["target"])
+
+    def read(batch):  # in the readahead's thread, while the batch before is scored and written
+        path, raw = batch
+        return path, raw, read_rows(raw, reference)
+
     counts, start = {}, 0
-    for path, raw in files.batches([*loaded["schema"].columns, *names], batch_rows):
-        rows = read_rows(raw, reference)
+    for path, raw, rows in readahead(files.batches([*loaded["schema"].columns, *names], batch_rows), read):
         for column, unseen in _unseen_counts(loaded, rows).items():
             counts[column] = counts.get(column, 0) + unseen
         frame = _scored(loaded, rows)
