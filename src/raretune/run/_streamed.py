@@ -20,6 +20,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 from .._io import write_json
+from .._readahead import readahead
 from ..datasets import DataSplit, load_data, read_rows
 from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_source
 from ..datasets._labels import label_name, rarer_label
@@ -218,6 +219,9 @@ class StreamedSource:
 def score_parts(config, rule: PartRule, model, modality, reference, part_counts: dict | None = None) -> PartScores:
     """Stream the shards again and score every validation and test row with ``model``.
 
+    The next batch is read, keyed and typed in a thread while one is scored
+    (:func:`~raretune._readahead.readahead`).
+
     Parameters
     ----------
     config : RunConfig
@@ -250,21 +254,25 @@ def score_parts(config, rule: PartRule, model, modality, reference, part_counts:
     counted = {code: None if part_counts is None else sum(part_counts.get(name, {}).values())
                for name, code in PART_CODES.items() if code in wanted}
     kept = {code: _Kept(counted[code], label_type, raw_type) for code in wanted}
-    n_rows = 0
-    for file_name, first_row, frame in source.batches(batch_size=_SCORE_BATCH):
-        n_rows += len(frame)
+
+    def held_out(batch):  # in the readahead's thread, while the batch before is scored
+        file_name, first_row, frame = batch
         keys = rule.keys(file_name, first_row, frame)  # keyed before dropping rows, as in the pass
         labelled = frame[config.target].notna().to_numpy()
         frame, keys = frame.loc[labelled], keys[labelled]
         parts = rule.parts(keys, frame)
         chosen = np.isin(parts, wanted)
-        if not chosen.any():
+        return len(labelled), parts[chosen], (read_rows(frame.loc[chosen], reference) if chosen.any() else None)
+
+    n_rows = 0
+    for n_read, parts, rows in readahead(source.batches(batch_size=_SCORE_BATCH), held_out):
+        n_rows += n_read
+        if rows is None:
             continue
-        rows = read_rows(frame.loc[chosen], reference)
         raw = np.asarray(modality.predict_raw(model, rows))
         known = rows.y >= 0
         for code in wanted:
-            mask = (parts[chosen] == code) & known
+            mask = (parts == code) & known
             kept[code].add(rows.y[mask], raw[mask])
     (validation_y, validation_raw), (test_y, test_raw) = (kept[code].arrays() for code in wanted)
     return PartScores(validation_y=validation_y, validation_raw=validation_raw, test_y=test_y, test_raw=test_raw,
