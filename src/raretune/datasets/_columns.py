@@ -98,10 +98,9 @@ def coerce_columns(features: pd.DataFrame, numeric, categorical):
         if n_missing:
             values[column.isna().to_numpy()] = MISSING_CATEGORY
             notes.append(f"column {name!r}: {n_missing} missing values, kept as category {MISSING_CATEGORY!r}")
-        out[name] = values
+        # object from the start: a plain array would be stored as pandas' string dtype, then converted back
+        out[name] = pd.Series(values, dtype=object, index=range(features.shape[0]))
     frame = pd.DataFrame(out, index=range(features.shape[0]))
-    for name in categorical:
-        frame[name] = frame[name].astype(object)
     return frame, notes
 
 

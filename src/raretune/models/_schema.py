@@ -89,6 +89,9 @@ class FeatureSchema:
     def inputs(self, features: pd.DataFrame) -> dict:
         """Model inputs for raw feature rows: ``{input_name: array of shape (n, 1)}``.
 
+        Numbers as float32, categories as ``str`` (an object array when the column's values
+        are all ``str`` already: TensorFlow takes those without a copy into fixed-width text).
+
         Missing numbers stay NaN: the model imputes them itself (with the medians of the
         schema each tower was built from).
         """
@@ -97,7 +100,10 @@ class FeatureSchema:
             if column in self.numeric:
                 out[input_name] = features[column].to_numpy(dtype="float32").reshape(-1, 1)
             else:
-                out[input_name] = features[column].to_numpy(dtype=object).astype(str).reshape(-1, 1)
+                values = features[column].to_numpy(dtype=object)
+                if pd.api.types.infer_dtype(values, skipna=False) != "string":  # names are str already
+                    values = values.astype(str)
+                out[input_name] = values.reshape(-1, 1)
         return out
 
     def to_dict(self) -> dict:
