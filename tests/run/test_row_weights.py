@@ -96,6 +96,10 @@ def test_a_weighted_run_records_its_row_values_and_the_report_counts_them(money_
                          sample_weight=arrays["validation_sample_weight"], n_resamples=0)
     assert again["money_lost"] == pytest.approx(m["validation"]["cost"]["money_lost"])
     assert "effective_trials" in m["test"]["decision_intervals"]["recall"]
+    # the importance reads the test rows with their weights, as the test metrics do
+    assert m["explanations"]["importance_on"] == "test PR-AUC, weighted"
+    assert m["explanations"]["importance"][0]["baseline"] == pytest.approx(
+        average_precision_score(arrays["test_y"], arrays["test_score"], sample_weight=arrays["test_sample_weight"]))
     # the explorer's data: its money at the deployed threshold is metrics.json's
     html = (out / "report.html").read_text(encoding="utf-8")
     data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', html).group(1).replace("<\\/", "</"))

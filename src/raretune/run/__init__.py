@@ -234,8 +234,10 @@ def _job(config: RunConfig) -> RunResult:
         if data.is_binary and modality.kind == "table":
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
                     _isolated("the explanations", progress, warnings_):
+                weight = source.test_weights(split)  # a streamed sample's test row stands for several rows
                 explanations = explain(plan, modality, chosen.model, decision, split, data, decision.scores(test_raw),
-                                       budget=budget, weight=source.test_weights(split))
+                                       budget=budget,
+                                       weight=values.of("test")["sample_weight"] if weight is None else weight)
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")
