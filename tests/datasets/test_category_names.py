@@ -41,3 +41,16 @@ def test_a_million_rows_of_text_are_named_by_value():
     column = pd.Series(np.array(["online", "pos", "atm"], dtype=object)[np.arange(1_000_000) % 3])
     frame, _ = coerce_columns(pd.DataFrame({"c": column}), (), ("c",))
     assert frame["c"].iloc[:4].tolist() == ["online", "pos", "atm", "online"] and frame["c"].dtype == object
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(_VALUES, min_size=1, max_size=30))
+def test_label_names_equal_row_by_row_naming_missing_values_included(values):
+    from raretune.datasets._labels import encode_known_labels, label_names
+
+    column = np.array(values + [None], dtype=object)[:-1]  # an object array, whatever the values
+    expected = [label_name(v) for v in column]
+    assert label_names(column).tolist() == expected  # None is "None", NaN is "nan", as one by one
+    classes = tuple(dict.fromkeys(expected))[:2] + ("absent",)
+    index = {name: i for i, name in enumerate(classes)}
+    assert encode_known_labels(column, classes).tolist() == [index.get(name, -1) for name in expected]

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 
-__all__ = ["encode_labels", "encode_known_labels", "label_name", "list_names"]
+__all__ = ["encode_labels", "encode_known_labels", "label_name", "label_names", "list_names"]
 
 
 def label_name(value) -> str:
@@ -16,6 +16,34 @@ def label_name(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+#: Kinds (``pandas.api.types.infer_dtype``) in which two values are equal exactly when their
+#: names are: the names can be taken once per distinct value. Values mixing kinds (``True``
+#: beside ``1``, which compare equal but are named "True" and "1") are named one by one.
+_NAMED_BY_VALUE = frozenset({"string", "bytes", "integer", "floating", "mixed-integer-float", "boolean",
+                             "categorical", "empty"})
+
+
+def label_names(values) -> np.ndarray:
+    """:func:`label_name` of every value, as an object array.
+
+    Named once per distinct value where the values' kind allows it (scoring a million rows of
+    three categorical columns took 8 of 17 seconds when every row was named on its own);
+    missing values are named one by one, as ``None`` and NaN have different names.
+    """
+    import pandas as pd
+
+    if not hasattr(values, "dtype"):
+        values = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in _NAMED_BY_VALUE:
+        return np.array([label_name(v) for v in np.asarray(values, dtype=object)], dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = np.array([label_name(v) for v in np.asarray(uniques, dtype=object)] + [""], dtype=object)[codes]
+    missing = np.flatnonzero(codes < 0)
+    if missing.size:
+        names[missing] = [label_name(v) for v in np.asarray(values, dtype=object)[missing]]
+    return names
 
 
 def list_names(values, limit: int = 12) -> str:
@@ -66,7 +94,7 @@ def encode_labels(values: np.ndarray, positive, classes: tuple | None = None):
     note : str or None
         Set when several classes became "one against the rest".
     """
-    names = np.array([label_name(v) for v in values], dtype=object)
+    names = label_names(values)
     if classes is not None:
         y = encode_known_labels(names, classes)
         unknown = sorted(set(names[y < 0]))
@@ -106,8 +134,9 @@ def encode_known_labels(values: np.ndarray, classes: tuple) -> np.ndarray:
     With "one class against the rest" (``classes == ("rest", name)``) every label other than
     ``name`` is class 0.
     """
-    names = np.array([label_name(v) for v in values], dtype=object)
+    import pandas as pd
+
+    names = label_names(values)
     if _is_one_against_rest(classes):
         return (names == classes[1]).astype(np.int64)
-    index = {name: i for i, name in enumerate(classes)}
-    return np.array([index.get(n, -1) for n in names], dtype=np.int64)
+    return pd.Index(list(classes), dtype=object).get_indexer(names).astype(np.int64)
