@@ -46,20 +46,23 @@ def explain(plan, modality, model, decision, split, data, test_score, budget=Non
     test = split.test
 
     out = {}
-    rows, weight = importance_rows(test.y, IMPORTANCE_ROWS, plan.seed, weight=weight)
+    rows, row_weight = importance_rows(test.y, IMPORTANCE_ROWS, plan.seed, weight=weight)
     features = test.features if rows is None else test.features.iloc[rows].reset_index(drop=True)
     y = test.y if rows is None else test.y[rows]
+    if rows is not None:
+        on = f"test PR-AUC, weighted sample of {y.size:,} rows"
+    else:
+        on = "test PR-AUC" if weight is None else "test PR-AUC, weighted"
 
     def predict(shuffled):
         return decision.scores(modality.predict_raw(model, test.with_rows(shuffled, y)))
 
-    objective = get_objective("pr_auc").on_rows(y, sample_weight=weight)
+    objective = get_objective("pr_auc").on_rows(y, sample_weight=row_weight)
     repeats = importance_repeats(budget, predict, features, IMPORTANCE_REPEATS)
     if repeats:
         out["importance"] = permutation_importance(predict, features, y, objective=objective,
                                                    n_repeats=repeats, random_state=plan.seed)
-        out["importance_on"] = ("test PR-AUC" + ("" if weight is None else ", weighted") if rows is None
-                                else f"test PR-AUC, weighted sample of {y.size:,} rows")
+        out["importance_on"] = on
         out["importance_repeats"] = repeats
     else:
         out["importance_skipped"] = "time limit: one shuffle of every column would not fit"

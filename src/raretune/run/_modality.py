@@ -55,9 +55,17 @@ class TableModality:
 
     def predict_raw(self, model, rows) -> np.ndarray:
         """The network's raw scores for labelled or unlabelled rows: (n,) binary, (n, K) multiclass."""
+        return self.predict_inputs(model, self.inputs(rows))
+
+    def inputs(self, rows) -> dict:
+        """The network's inputs for ``rows`` (made apart from the scoring, e.g. in a readahead thread)."""
+        return self.schema.inputs(rows.features)
+
+    def predict_inputs(self, model, inputs: dict) -> np.ndarray:
+        """:meth:`predict_raw` of rows already made into :meth:`inputs`."""
         from ..models import predict_proba
 
-        return predict_proba(model, self.schema.inputs(rows.features))
+        return predict_proba(model, inputs)
 
     def reference(self, classes, target: str):
         """A table with no rows but the run's columns and classes: what new rows must look like."""

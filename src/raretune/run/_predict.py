@@ -213,19 +213,19 @@ def _score_files(loaded, files, names, batch_rows):
     from .._readahead import readahead
     from ..datasets import read_rows
 
-    reference = loaded["modality"].reference(loaded["classes"], loaded["target"])
-    schema = loaded["schema"]
+    modality = loaded["modality"]
+    reference = modality.reference(loaded["classes"], loaded["target"])
 
     def read(batch):  # in the readahead's thread, while the batch before is scored and written
         path, raw = batch
         rows = read_rows(raw, reference)
-        return path, raw, _model_inputs(loaded, rows), _unseen_counts(loaded, rows)
+        return path, raw, _guarded(loaded, lambda: modality.inputs(rows)), _unseen_counts(loaded, rows)
 
     counts, start = {}, 0
-    for path, raw, inputs, unseen in readahead(files.batches([*schema.columns, *names], batch_rows), read):
+    for path, raw, inputs, unseen in readahead(files.batches([*loaded["schema"].columns, *names], batch_rows), read):
         for column, n_unseen in unseen.items():
             counts[column] = counts.get(column, 0) + n_unseen
-        frame = _scored(loaded, inputs=inputs)
+        frame = _guarded(loaded, lambda: score_frame(loaded, modality.predict_inputs(loaded["model"], inputs)))
         frame.index = pd.RangeIndex(start, start + len(frame))
         if names:
             kept = raw[names].reset_index(drop=True)
@@ -238,36 +238,24 @@ def _score_files(loaded, files, names, batch_rows):
     _warn_unseen(counts)
 
 
-def _scored(loaded, rows=None, *, inputs=None) -> pd.DataFrame:
-    """``score_frame`` of ``rows``, or of a table's model ``inputs`` already made from them
-    (``FeatureSchema.inputs``, what the table modality's ``predict_raw`` scores); an error
-    here means the run's own files disagree."""
-    from ..models import predict_proba
+def _scored(loaded, rows) -> pd.DataFrame:
+    """``score_frame`` of ``rows``."""
+    return _guarded(loaded, lambda: score_frame(loaded, loaded["modality"].predict_raw(loaded["model"], rows)))
 
+
+def _guarded(loaded, call):
+    """``call()``, on rows that passed ``read_rows``: any error but raretune's own means the
+    run's files disagree, and is said so in one line."""
     try:
-        output = (loaded["modality"].predict_raw(loaded["model"], rows) if inputs is None
-                  else predict_proba(loaded["model"], inputs))
-        return score_frame(loaded, output)
+        return call()
     except RaretuneError:
         raise
     except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
-        raise _files_disagree(loaded, exc) from None
-
-
-def _model_inputs(loaded, rows) -> dict:
-    """The table model's inputs for ``rows``; an error here means the run's own files disagree."""
-    try:
-        return loaded["schema"].inputs(rows.features)
-    except Exception as exc:  # noqa: BLE001 - the rows passed read_rows: the run's own files disagree
-        raise _files_disagree(loaded, exc) from None
-
-
-def _files_disagree(loaded, exc) -> RunStateError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return RunStateError(
-        f"{str(loaded.get('run_dir', 'the run'))!r} cannot score rows: its model.keras, config.json and metrics.json do not "
-        f"agree ({type(exc).__name__}: {reason[:200]})."
-    )
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunStateError(
+            f"{str(loaded.get('run_dir', 'the run'))!r} cannot score rows: its model.keras, config.json and metrics.json do not "
+            f"agree ({type(exc).__name__}: {reason[:200]})."
+        ) from None
 
 
 def _source_frame(data) -> pd.DataFrame:

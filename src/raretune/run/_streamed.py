@@ -219,8 +219,8 @@ class StreamedSource:
 def score_parts(config, rule: PartRule, model, modality, reference, part_counts: dict | None = None) -> PartScores:
     """Stream the shards again and score every validation and test row with ``model``.
 
-    The next batch is read, keyed and typed in a thread while one is scored
-    (:func:`~raretune._readahead.readahead`).
+    The next batch is read, keyed, typed and made into the model's inputs in a thread while
+    one is scored (:func:`~raretune._readahead.readahead`).
 
     Parameters
     ----------
@@ -231,7 +231,7 @@ def score_parts(config, rule: PartRule, model, modality, reference, part_counts:
     model : keras.Model
         The chosen (uncalibrated) model.
     modality : TableModality
-        Its ``predict_raw``.
+        Its ``inputs`` and ``predict_inputs``.
     reference : TabularData
         The sample: the columns, kinds and classes rows are read with.
     part_counts : dict, optional
@@ -262,18 +262,21 @@ def score_parts(config, rule: PartRule, model, modality, reference, part_counts:
         frame, keys = frame.loc[labelled], keys[labelled]
         parts = rule.parts(keys, frame)
         chosen = np.isin(parts, wanted)
-        return len(labelled), parts[chosen], (read_rows(frame.loc[chosen], reference) if chosen.any() else None)
+        if not chosen.any():
+            return len(labelled), None, None, None
+        rows = read_rows(frame.loc[chosen], reference)
+        return len(labelled), parts[chosen], rows.y, modality.inputs(rows)
 
     n_rows = 0
-    for n_read, parts, rows in readahead(source.batches(batch_size=_SCORE_BATCH), held_out):
+    for n_read, parts, y, inputs in readahead(source.batches(batch_size=_SCORE_BATCH), held_out):
         n_rows += n_read
-        if rows is None:
+        if y is None:
             continue
-        raw = np.asarray(modality.predict_raw(model, rows))
-        known = rows.y >= 0
+        raw = np.asarray(modality.predict_inputs(model, inputs))
+        known = y >= 0
         for code in wanted:
             mask = (parts == code) & known
-            kept[code].add(rows.y[mask], raw[mask])
+            kept[code].add(y[mask], raw[mask])
     (validation_y, validation_raw), (test_y, test_raw) = (kept[code].arrays() for code in wanted)
     return PartScores(validation_y=validation_y, validation_raw=validation_raw, test_y=test_y, test_raw=test_raw,
                       seconds=time.perf_counter() - start, n_rows=n_rows)
