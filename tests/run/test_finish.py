@@ -12,7 +12,7 @@ from raretune.cli import main
 from raretune.datasets import PartRule, load_data, sharded_source
 from raretune.run import RunConfig
 from raretune.run._finish import finish_balance, finish_network
-from raretune.run._finish_data import TrainingShards
+from raretune.run._finish_data import TrainingShards, finish_steps
 
 
 def _shards(folder, n_shards=2, rows=600, seed=0, channel=True):
@@ -78,7 +78,8 @@ def test_training_shards_read_record_batches_of_the_training_part_only(tmp_path)
     assert reader.files_read == {"part-0.parquet", "part-1.parquet"}
 
 
-@pytest.mark.parametrize("balance", [{"method": "random", "ratio": 0.5}, {"method": "class_weight", "weights": [0.6, 3.0]}])
+@pytest.mark.parametrize("balance", [{"method": "random", "ratio": 0.5}, {"method": "class_weight", "weights": [0.6, 3.0]},
+                                     {"method": "undersample", "ratio": 0.5}])
 def test_finish_changes_the_weights_and_streams_every_training_row(tmp_path, balance):
     _shards(tmp_path)
     rule = PartRule(salt=0)
@@ -86,13 +87,20 @@ def test_finish_changes_the_weights_and_streams_every_training_row(tmp_path, bal
     schema, network = _network(sample)
     before = [w.copy() for w in network.get_weights()]
     files = sharded_source(tmp_path).files
+    labels = _training_rows(tmp_path, rule)
+    counts = [int(np.sum(labels == "ok")), int(np.sum(labels == "fraud"))]
+    steps = finish_steps(balance, counts, epochs=2, batch_size=64)
     finished, record = finish_network(network, files, rule, sample, schema, balance=dict(balance), batch_size=64,
-                                      epochs=2, labels="binary", seed=0)
-    n_train = _training_rows(tmp_path, rule).size
-    passes = 2 + (balance["method"] == "random")  # the rebalancer counts the positives in a pass of its own
+                                      epochs=2, labels="binary", seed=0, steps=steps)
+    n_train = labels.size
+    passes = 2 + (balance["method"] != "class_weight")  # the rebalancer counts the positives in a pass of its own
     assert record["rows_read"] == passes * n_train
     assert record["files_read"] == ["part-0.parquet", "part-1.parquet"]
-    assert record["steps"] >= 2 * (n_train // 64)
+    # the steps foreseen from the class counts are those taken (up to a last short batch per epoch),
+    # so the learning rate ends annealed to 1 % of the trial's
+    assert abs(record["steps"] - steps) <= 2
+    assert record["learning_rate"]["first"] == pytest.approx(0.01)
+    assert record["learning_rate"]["last"] == pytest.approx(0.01 * 0.01, rel=0.05)
     assert any(not np.allclose(a, b) for a, b in zip(before, finished.get_weights()))
     assert record["weight_change"] > 0
     assert all(np.array_equal(a, b) for a, b in zip(before, network.get_weights()))  # the searched network is kept
@@ -100,6 +108,16 @@ def test_finish_changes_the_weights_and_streams_every_training_row(tmp_path, bal
 
     scores = predict_proba(finished, schema.inputs(sample.features))
     assert np.isfinite(scores).all() and scores.shape == (sample.n_rows,)
+
+
+def test_finish_without_foreseen_steps_keeps_the_trials_rate(tmp_path):
+    _shards(tmp_path, n_shards=1)
+    rule = PartRule(salt=0)
+    sample = load_data(pd.read_parquet(tmp_path / "part-0.parquet"), target="label")
+    schema, network = _network(sample)
+    _, record = finish_network(network, sharded_source(tmp_path).files, rule, sample, schema,
+                               balance={"method": "natural"}, batch_size=64, epochs=1, labels="binary", seed=0)
+    assert record["learning_rate"] == {"first": pytest.approx(0.01), "last": pytest.approx(0.01)}
 
 
 def test_finish_is_refused_without_sharded_data(tmp_path, capsys):

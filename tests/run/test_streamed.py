@@ -76,6 +76,13 @@ def test_tiny_streamed_run_tests_on_every_streamed_test_row(tmp_path):
     assert explanations["importance_on"] == "test PR-AUC, weighted"
     # (here 0.33 against the full test part's 0.37; unweighted, the sample's 0.55)
     assert abs(explanations["importance"][0]["baseline"] - result.test["pr_auc"]) < 0.1
+    # so does the leaderboard: the chosen model's row estimates the test block's PR-AUC
+    chosen = next(row for row in result.metrics["leaderboard"] if row["kind"] == "chosen")
+    assert abs(chosen["test_pr_auc"] - result.test["pr_auc"]) < 0.1
+    # and so does the search's own score of the sample's validation rows (one trial: the chosen
+    # model), which estimates the full validation part's PR-AUC (here 0.18 off unweighted)
+    full_validation = average_precision_score(scores["validation_y"], scores["validation_score_raw"])
+    assert abs(chosen["validation_score"] - full_validation) < 0.1
 
 
 def test_tiny_streamed_run_and_predict_on_tfds_tfrecord_shards(tmp_path, capsys):

@@ -139,8 +139,11 @@ def _job(config: RunConfig) -> RunResult:
         progress.say(note)
     split = search_split(plan, split)
     values = values.searched(plan.cross_fitted)
-    if values.any:  # every stage scoring the validation rows with plan.objective uses their costs and weights
-        plan = plan.on_rows(split.validation.y, values.of("validation"))
+    # what the split's rows stand for: their costs and weights; a streamed sample's rows, the rows
+    # of the data each one stands for (so its scores estimate those of the full parts)
+    sampled = source.sample_values(split, values)
+    if sampled.any:  # every stage scoring the validation rows with plan.objective uses their costs and weights
+        plan = plan.on_rows(split.validation.y, sampled.of("validation"))
     modality = modality.learn(split.train)
     run_fingerprint = fingerprint(modality, data, test_data,
                                   {k: v for k, v in config.to_dict().items() if k in SEARCH_OPTIONS})
@@ -226,18 +229,16 @@ def _job(config: RunConfig) -> RunResult:
                     progress.say(f"warning: {warning}")
             leaderboard = [chosen_row(plan, chosen, split.validation, test_raw, split.test,
                                       progress.timing.get("search", 0.0) + progress.timing.get("ensemble", 0.0),
-                                      values=values)]
-            leaderboard += remedy_rows(plan, modality, search, split.test, values=values)
-            leaderboard += [converged_row(plan, modality, c, split.validation, split.test, values=values)
+                                      values=sampled)]
+            leaderboard += remedy_rows(plan, modality, search, split.test, values=sampled)
+            leaderboard += [converged_row(plan, modality, c, split.validation, split.test, values=sampled)
                             for c in converged]
         explanations = None
         if data.is_binary and modality.kind == "table":
             with progress.phase("explain", "explain: permutation importance of each column on the test rows"), \
                     _isolated("the explanations", progress, warnings_):
-                weight = source.test_weights(split)  # a streamed sample's test row stands for several rows
                 explanations = explain(plan, modality, chosen.model, decision, split, data, decision.scores(test_raw),
-                                       budget=budget,
-                                       weight=values.of("test")["sample_weight"] if weight is None else weight)
+                                       budget=budget, weight=sampled.of("test")["sample_weight"])
         baseline_estimate = max((c.seconds for c in converged), default=0.0)
         if config.baseline and not budget.fits(baseline_estimate):
             progress.say("time limit: the baseline is skipped")
@@ -246,7 +247,7 @@ def _job(config: RunConfig) -> RunResult:
             with progress.phase("baseline", "baseline: HistGradientBoosting"), \
                     _isolated("the baseline", progress, warnings_), sklearn_phase():
                 folds = hypermodel.folds_of(split.train)[0] if plan.cross_fitted else None
-                leaderboard.append(baseline_row(plan, modality, split, folds=folds, values=values))
+                leaderboard.append(baseline_row(plan, modality, split, folds=folds, values=sampled))
 
         model, refitted = chosen.model, None
         refit_estimate = _refit_estimate(chosen, search, converged)

@@ -17,6 +17,11 @@ meaning, and the calibration that follows (fitted on the full validation part) s
 * remedies that define no prior (``focal``, ``bias_init``): the natural stream;
 * ``balanced_bagging`` members (one tower per bag) are kept as they are.
 
+Each member trains with a fresh Adam whose learning rate is annealed along a cosine from the
+trial's rate to 1 % of it over the finish's expected steps. At the trial's rate throughout, a
+network searched with a high rate (0.007) moved twice its weights' norm and lost what the
+search had found (``docs/scale.md``).
+
 The ensemble is then rebuilt from the finished members with the same weights.
 """
 
@@ -30,7 +35,7 @@ from .._errors import ConfigError, DataError
 from ..datasets._shards import sharded_source
 from ..remedies import get_remedy, remedy_settings
 from ._ensemble import Chosen
-from ._finish_data import TrainingShards, train_epochs
+from ._finish_data import TrainingShards, finish_steps, train_epochs
 from ._workers import cluster_task, place
 
 __all__ = ["finish_balance", "finish_chosen", "finish_network", "finish_strategy", "is_chief"]
@@ -124,8 +129,12 @@ def is_chief(strategy) -> bool:
 
 
 def finish_network(network, files, rule, reference, schema, *, balance: dict, batch_size: int, epochs: int,
-                   labels: str, seed=None, strategy=None):
+                   labels: str, seed=None, steps: int | None = None, strategy=None):
     """Train a copy of ``network`` for ``epochs`` epochs over the training rows of ``files``.
+
+    A fresh Adam starts at the network's learning rate; with ``steps`` (the expected steps,
+    :func:`~raretune.run._finish_data.finish_steps`) it is annealed along a cosine to 1 % of
+    that rate by the last step.
 
     Under a multi-worker ``strategy`` every worker runs this with the same arguments and reads
     its own shards: ``files[i::n]`` for the ``i``-th of ``n`` input pipelines.
@@ -135,7 +144,8 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
     (keras.Model, dict)
         The trained copy and what was done: ``weight_change`` (the distance the weights
         moved, relative to their norm), ``rows_read`` and ``batches_read`` (every pass, a
-        rebalancer's counting pass included), ``files_read``, ``steps``, ``seconds``, ``loss``.
+        rebalancer's counting pass included), ``files_read``, ``steps``, ``seconds``, ``loss``,
+        ``learning_rate`` (first and last).
     """
     files = tuple(files)
     readers = []
@@ -158,7 +168,8 @@ def finish_network(network, files, rule, reference, schema, *, balance: dict, ba
             return shards.dataset(balance=balance, batch_size=local_batch, labels=labels,
                                   n_classes=reference.n_classes)
 
-    model, fitted = train_epochs(network, make_dataset, epochs=epochs, global_batch=batch_size, strategy=strategy)
+    model, fitted = train_epochs(network, make_dataset, epochs=epochs, global_batch=batch_size, decay_steps=steps,
+                                 strategy=strategy)
     before, after = network.get_weights(), model.get_weights()
     moved = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
     size = np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
@@ -220,9 +231,10 @@ def finish_chosen(plan, search, chosen, candidates, modality, stream, data, spli
             continue
         remedy = get_remedy(settings["strategy"])
         labels = "binary" if data.is_binary else "one_hot" if remedy.one_hot_labels(data.n_classes) else "sparse"
-        jobs[i] = (candidate.network, {"balance": balance, "batch_size": int(hp.values["batch_size"]),
-                                       "epochs": epochs, "labels": labels,
-                                       "seed": None if plan.seed is None else plan.seed + i})
+        batch_size = int(hp.values["batch_size"])
+        jobs[i] = (candidate.network, {"balance": balance, "batch_size": batch_size, "epochs": epochs, "labels": labels,
+                                       "seed": None if plan.seed is None else plan.seed + i,
+                                       "steps": finish_steps(balance, counts, epochs=epochs, batch_size=batch_size)})
     if jobs and strategy is None and cluster_task().count > 1:  # fresh processes, one per task
         from ._finish_cluster import finish_in_cluster
 

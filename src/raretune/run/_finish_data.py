@@ -13,6 +13,7 @@ gradient loop, because Keras 3's ``fit`` cannot reduce its logs under a multi-wo
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +23,10 @@ import pandas as pd
 from ..datasets import read_rows
 from ..datasets._shards import PART_CODES, PartRule, ShardedSource
 
-__all__ = ["TrainingShards", "train_epochs"]
+__all__ = ["TrainingShards", "finish_steps", "train_epochs"]
+
+#: The finish's learning rate at its end, as a share of its first.
+_FINAL_RATE = 0.01
 
 #: Rows per record batch read from a shard (the training batches are cut from these).
 READ_BATCH = 65_536
@@ -160,8 +164,14 @@ class TrainingShards:
                 .rebatch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
-def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, strategy=None):
+def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, decay_steps: int | None = None,
+                 strategy=None):
     """Train a copy of ``network`` for ``epochs`` passes over ``make_dataset``'s batches.
+
+    A fresh Adam starts at the network's learning rate. With ``decay_steps`` the rate is
+    annealed along a cosine to 1 % of it over that many steps (and stays there): continuing
+    at a constant rate a network searched on a sample undid what the search had found when
+    the rate was high (measured in ``docs/scale.md``).
 
     Parameters
     ----------
@@ -174,14 +184,17 @@ def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, strat
     epochs : int
     global_batch : int
         Rows per step over all replicas.
+    decay_steps : int, optional
+        The steps the run is expected to take (:func:`finish_steps`); none: a constant rate.
     strategy : tf.distribute.Strategy, optional
         Default: the current strategy (one process).
 
     Returns
     -------
     (keras.Model, dict)
-        The trained copy, outside any strategy, and ``{"steps", "seconds", "loss"}`` (the
-        last epoch's mean loss per row, weighted).
+        The trained copy, outside any strategy, and ``{"steps", "seconds", "loss",
+        "learning_rate"}`` (the last epoch's mean loss per row, weighted; the rate at the
+        first and after the last step).
     """
     import keras
     import tensorflow as tf
@@ -193,7 +206,9 @@ def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, strat
     with strategy.scope():
         model = keras.models.clone_model(network)
         model.set_weights(network.get_weights())
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=max(int(decay_steps), 1), alpha=_FINAL_RATE)
+        optimizer = keras.optimizers.Adam(learning_rate=rate)
         loss = type(network.loss).from_config(loss_config)
     batches = strategy.distribute_datasets_from_function(make_dataset)
 
@@ -219,4 +234,32 @@ def train_epochs(network, make_dataset, *, epochs: int, global_batch: int, strat
         steps += last
     plain = keras.models.clone_model(network)  # the trained weights, in a model no strategy owns
     plain.set_weights(model.get_weights())
-    return plain, {"steps": steps, "seconds": time.perf_counter() - started, "loss": total / max(last, 1)}
+    final = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    return plain, {"steps": steps, "seconds": time.perf_counter() - started, "loss": total / max(last, 1),
+                   "learning_rate": {"first": learning_rate, "last": final}}
+
+
+def finish_steps(balance: dict, counts, *, epochs: int, batch_size: int) -> int:
+    """The steps of ``epochs`` epochs over the training part with ``balance``, from its class counts.
+
+    Every row streams once per epoch (natural or weighted); the rebalancer adds positives up to
+    ``ratio`` per negative, or keeps every positive and ``1 / ratio`` negatives per positive.
+
+    Examples
+    --------
+    >>> finish_steps({"method": "class_weight", "weights": [0.5, 5.0]}, [900, 100], epochs=2, batch_size=64)
+    32
+    >>> finish_steps({"method": "random", "ratio": 1.0}, [900, 100], epochs=1, batch_size=64)
+    29
+    >>> finish_steps({"method": "undersample", "ratio": 0.5}, [900, 100], epochs=1, batch_size=64)
+    5
+    """
+    negatives, positives = (float(counts[0]), float(counts[1])) if len(counts) == 2 else (float(sum(counts)), 0.0)
+    method = balance["method"]
+    if method in ("random", "smote"):
+        rows = negatives * (1.0 + balance["ratio"])
+    elif method == "undersample":
+        rows = positives * (1.0 + 1.0 / balance["ratio"])
+    else:
+        rows = float(sum(counts))
+    return epochs * math.ceil(rows / batch_size)

@@ -90,9 +90,10 @@ class InMemorySource:
         """Test metrics per period of the time column (:func:`~raretune.run._periods.period_metrics`)."""
         return period_metrics(config, data, test_data, split, test_score, threshold)
 
-    def test_weights(self, split) -> None:
-        """The test rows stand for themselves: no weights."""
-        return None
+    def sample_values(self, split, values):
+        """The row values every score of the split's rows uses (the trials', the ensemble's, the
+        leaderboard's, the importance's): the run's own (``values``); every row stands for itself."""
+        return values
 
     def write(self, path: Path, held_out, finished=None) -> None:
         """Nothing beyond the run's own files."""

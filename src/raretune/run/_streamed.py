@@ -4,7 +4,8 @@
 (:func:`raretune.datasets.stream_pass`): class counts, column statistics, and a sample with
 every rare row and a Bernoulli share of the majority class that fits the memory budget. The
 search, the ensemble and the leaderboard work on that sample, split by the pass's stable
-per-row parts (:func:`sampled_split`). :func:`score_parts` then streams the shards a second
+per-row parts (:func:`sampled_split`); they score its validation and test rows weighted back
+to the data's balance (:meth:`StreamedSource.sample_values`). :func:`score_parts` then streams the shards a second
 time with the chosen model and keeps the labels and raw scores of *every* validation and test
 row (the rows themselves are dropped batch by batch): the calibration and the threshold are
 fitted on the full validation part, so the probabilities are those of the unsampled data,
@@ -26,6 +27,7 @@ from ..datasets._shards import PART_CODES, PartRule, is_sharded_source, sharded_
 from ..datasets._labels import label_name, rarer_label
 from ..datasets._split import split_parts
 from ..datasets._stream_pass import StreamPass, parse_memory, stream_pass
+from ._row_values import RowValues
 
 __all__ = ["PartScores", "StreamedSource", "check_streamed_options", "is_streamed", "load_streamed", "rarer_class",
            "sampled_split", "score_parts", "stream_summary"]
@@ -199,11 +201,15 @@ class StreamedSource:
                      f"({scored.rows_per_second:,.0f} rows/s read)")
         return scored
 
-    def test_weights(self, split) -> np.ndarray:
-        """How many rows of the data each test row of the sample stands for (``1 / rate`` for a
-        row of a sampled class, 1 for the others): weighted, the sample's test rows estimate
-        figures of the full test part."""
-        return self.stream.weights[split.indices["test"]]
+    def sample_values(self, split, values) -> RowValues:
+        """The row values every score of the sample's rows uses (the trials', the ensemble's, the
+        leaderboard's, the importance's): each validation and test row of the sample weighted by
+        the rows of the data it stands for (``1 / rate`` for a row of a sampled class, 1 for the
+        others), so that the search selects on, and the leaderboard shows, estimates of the full
+        parts' figures. Training rows are not weighted. (``values`` holds nothing here: a
+        streamed run has no cost or weight column.)"""
+        return RowValues({part: {"cost": None, "sample_weight": self.stream.weights[split.indices[part]]}
+                          for part in ("validation", "test")})
 
     def per_period(self, config, data, test_data, split, test_score, threshold) -> None:
         """No per-period table yet: the test rows' times are not kept by the scoring pass."""
