@@ -206,6 +206,11 @@ def run_raretune(X_train, y_train, X_test, seed: int, options: dict | None = Non
             "threshold": result.metrics["threshold"]["value"],
             "n_trials": result.metrics["search"]["n_trials"],
             "timing": result.metrics.get("timing"),  # where the run's seconds went, phase by phase
+            # the chosen ensemble's members and each candidate family's share of it
+            "members": [{k: v for k, v in m.items() if k in ("model", "config", "C", "strategy", "weight")}
+                        for m in result.metrics["ensemble"]["members"]],
+            "families": {name: family.get("weight") for name, family in
+                         (result.metrics["ensemble"].get("families") or {}).items()},
             "raw_score": raw,
         }
     return scores["score"].to_numpy(), (scores["prediction"] == POSITIVE).to_numpy().astype(int), info
@@ -398,6 +403,9 @@ EARLIER_VERSIONS = {
                    "(stopped after three datasets for the current defaults)",
     "raretune_v6": "the run redesigned as stages (issue 13): each fold network's preprocessing from its own "
                    "fold, the chosen ensemble never below its best candidate; a before/after check on two tables",
+    "raretune_v7": "the default before its third boosted-trees setting (2026-11-30): two boosting settings; "
+                   "measured before the streamed run's selection and finish changed (which in-memory runs do "
+                   "not use)",
     "raretune_v5b": "the default when issues 15 and 19 were filed (2026-11-28/29): cross-fitting, bagged "
                     "selection over 40 trials of up to 27 epochs, converged logistic regressions and boosted "
                     "trees, refit; no early stop, forests, SMOTE + logistic regression, k-NN or repeated layouts",

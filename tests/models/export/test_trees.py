@@ -26,7 +26,8 @@ def _table(n_classes=2, n=1500, seed=0):
     return TabularData(frame, y, tuple(str(i) for i in range(n_classes)), "t", numeric=("a", "b"), categorical=("c", "d"))
 
 
-@pytest.mark.parametrize("n_classes, config", [(2, "default"), (2, "small_leaves"), (3, "small_leaves")])
+@pytest.mark.parametrize("n_classes, config", [(2, "default"), (2, "small_leaves"), (3, "small_leaves"),
+                                               (2, "early_stopped")])
 def test_keras_model_reproduces_the_boosted_trees(n_classes, config):
     data = _table(n_classes)
     schema = FeatureSchema.from_data(data)
@@ -114,3 +115,22 @@ def test_a_model_over_the_size_cap_is_refused():
         trees_model(schema, fitted, max_params=n - 1)
     assert issubclass(ModelTooLarge, ValueError)
 
+
+
+def test_the_early_stopped_setting_stops_on_the_folds_own_rows_unless_a_class_is_too_small():
+    from raretune.tuning import TREE_CONFIGS
+
+    data = _table()
+    schema = FeatureSchema.from_data(data)
+    ids = fold_assignment(data.y, 2, random_state=0)
+    _, fitted = cross_fit_trees(schema, data, ids, config="early_stopped", random_state=0)
+    for model in fitted:  # a fifth of the fold's training rows held out: stopped before its last round
+        assert model.do_early_stopping_ and model.n_iter_ < TREE_CONFIGS["early_stopped"]["max_iter"]
+        assert len(model.validation_score_) == model.n_iter_ + 1
+    rare = np.flatnonzero(data.y == 1)[:12]  # 12 rare rows: about 6 in each fold's training rows
+    keep = np.sort(np.r_[np.flatnonzero(data.y == 0), rare])
+    few = TabularData(data.features.iloc[keep].reset_index(drop=True), data.y[keep], data.classes, data.target,
+                      numeric=data.numeric, categorical=data.categorical)
+    _, fitted = cross_fit_trees(schema, few, fold_assignment(few.y, 2, random_state=0), config="early_stopped",
+                                random_state=0)
+    assert all(not m.do_early_stopping_ and m.max_iter == 100 for m in fitted)
