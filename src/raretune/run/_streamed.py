@@ -5,11 +5,11 @@
 every rare row and a Bernoulli share of the majority class that fits the memory budget. The
 search, the ensemble and the leaderboard work on that sample, split by the pass's stable
 per-row parts (:func:`sampled_split`); they score its validation and test rows weighted back
-to the data's balance (:meth:`StreamedSource.sample_values`). :func:`score_parts` then streams the shards a second
-time with the chosen model and keeps the labels and raw scores of *every* validation and test
-row (the rows themselves are dropped batch by batch): the calibration and the threshold are
-fitted on the full validation part, so the probabilities are those of the unsampled data,
-and the test metrics are exact on the full test part.
+to the data's balance (:meth:`StreamedSource.sample_values`). :func:`score_parts` then
+streams the shards a second time with the chosen model and keeps the labels and raw scores
+of *every* validation and test row (the rows themselves are dropped batch by batch): the
+calibration and the threshold are fitted on the full validation part, so the probabilities
+are those of the unsampled data, and the test metrics are exact on the full test part.
 """
 
 from __future__ import annotations
