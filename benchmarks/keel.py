@@ -498,6 +498,17 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     lines += block
     lines += ["Wall times are from a 2-core machine shared with other jobs while these ran, so they",
               "are inflated and only comparable within a row.", ""]
+    previous = "raretune_v7"  # the default before the current one: what its last change did
+    if previous in variants and "raretune" in systems:
+        lines += ["# The default run against the previous default", "",
+                  f"`{previous}`: {EARLIER_VERSIONS[previous]}. Same splits; its runs were measured in an",
+                  "earlier session beside other jobs, the current default's on an otherwise idle machine, so",
+                  "only the PR-AUCs compare.", ""]
+        for metric, title, higher, fmt in (("pr_auc", "test PR-AUC", True, "{:.3f}"),
+                                           ("seconds", "seconds", False, "{:.1f}")):
+            block, _, _ = table(metric, f"raretune and {previous}: {title}", ["raretune", previous], higher=higher,
+                                fmt=fmt)
+            lines += block
     before = "raretune_v5b"  # the default when issues 15 and 19 were filed: what "3x less waiting" compares with
     if before in variants and "raretune" in systems:
         lines += ["# The default run against the one of 2026-11-28/29", "",
@@ -510,11 +521,22 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     if peers:
         lines += _peer_section(records, peers, table)
     if variants:
-        names = ["raretune", *variants] if "raretune" in systems else variants
-        block, _, _ = table("pr_auc", "raretune option variants: test PR-AUC", names)
-        lines += block
-        block, _, _ = table("seconds", "raretune option variants: seconds", names, higher=False, fmt="{:.1f}")
-        lines += block
+        if "raretune" in systems:  # each variant beside the default on the splits both ran (they share few)
+            lines += ["## raretune option variants against the default", "",
+                      "Each variant's mean over the (dataset, seed) splits that it and the default both ran.", "",
+                      "| variant | splits | datasets | raretune PR-AUC | variant PR-AUC | raretune s | variant s |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            default = {(r["dataset"], r["seed"]): r for r in records if r["system"] == "raretune"}
+            for name in variants:
+                pairs = [(default[(r["dataset"], r["seed"])], r) for r in records
+                         if r["system"] == name and (r["dataset"], r["seed"]) in default]
+                if not pairs:
+                    continue
+                means = [float(np.mean([pair[i][key] for pair in pairs]))
+                         for key in ("pr_auc", "seconds") for i in (0, 1)]
+                lines.append(f"| {name} | {len(pairs)} | {len({a['dataset'] for a, _ in pairs})} | "
+                             f"{means[0]:.3f} | {means[1]:.3f} | {means[2]:.1f} | {means[3]:.1f} |")
+            lines.append("")
         opts = {}
         for r in records:
             if r["system"] in variants:
