@@ -39,8 +39,7 @@ TREE_CONFIGS = {
 }
 
 #: Rows of each class the ``early_stopped`` setting needs in a fold's training rows to hold a
-#: fifth of them out for its stopping rule (fewer: it trains its ``max_iter`` rounds' first
-#: hundred, without stopping).
+#: fifth of them out for its stopping rule; with fewer it trains 100 rounds without stopping.
 _EARLY_STOP_MIN_CLASS = 10
 
 

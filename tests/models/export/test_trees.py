@@ -116,7 +116,6 @@ def test_a_model_over_the_size_cap_is_refused():
     assert issubclass(ModelTooLarge, ValueError)
 
 
-
 def test_the_early_stopped_setting_stops_on_the_folds_own_rows_unless_a_class_is_too_small():
     from raretune.tuning import TREE_CONFIGS
 
