@@ -406,6 +406,8 @@ EARLIER_VERSIONS = {
     "raretune_v7": "the default before its third boosted-trees setting (2026-11-30): two boosting settings; "
                    "measured before the streamed run's selection and finish changed (which in-memory runs do "
                    "not use)",
+    "raretune_v8": "the default before ties in the ensemble selection were drawn at random (2026-12-01): the "
+                   "first candidate offered took every tie, the networks before the converged models",
     "raretune_v5b": "the default when issues 15 and 19 were filed (2026-11-28/29): cross-fitting, bagged "
                     "selection over 40 trials of up to 27 epochs, converged logistic regressions and boosted "
                     "trees, refit; no early stop, forests, SMOTE + logistic regression, k-NN or repeated layouts",
@@ -498,7 +500,7 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     lines += block
     lines += ["Wall times are from a 2-core machine shared with other jobs while these ran, so they",
               "are inflated and only comparable within a row.", ""]
-    previous = "raretune_v7"  # the default before the current one: what its last change did
+    previous = "raretune_v8"  # the default before the current one: what its last change did
     if previous in variants and "raretune" in systems:
         lines += ["# The default run against the previous default", "",
                   f"`{previous}`: {EARLIER_VERSIONS[previous]}. Same splits; its runs were measured in an",

@@ -56,3 +56,17 @@ def test_bagged_selection_is_seeded_and_spreads_weight_over_good_candidates():
     assert np.array_equal(bagged, greedy_ensemble(predictions, y, objective, bags=10, random_state=0))
     assert 0 < bagged.sum() <= 50
     assert (bagged > 0).sum() >= (once > 0).sum()  # averaging over bags keeps more members
+
+
+def test_candidates_that_tie_are_drawn_at_random_not_by_their_order():
+    # every candidate ranks each rare row first (PR-AUC 1 on any rows): the score cannot tell
+    # them apart, so the one offered first must not take every selection
+    y = np.array([0] * 60 + [1] * 8)
+    rng = np.random.default_rng(5)
+    perfect = [np.where(y == 1, 0.6 + 0.4 * rng.random(y.size), 0.5 * rng.random(y.size)) for _ in range(4)]
+    objective = get_objective("pr_auc")
+    firsts = {int(np.flatnonzero(greedy_ensemble(perfect, y, objective, random_state=seed))[0]) for seed in range(20)}
+    assert len(firsts) >= 3
+    bagged = greedy_ensemble(perfect, y, objective, bags=10, random_state=0)
+    assert (bagged > 0).sum() >= 3
+    assert np.array_equal(bagged, greedy_ensemble(perfect, y, objective, bags=10, random_state=0))

@@ -22,19 +22,22 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, b
     """How many times to count each candidate in the average (Caruana's forward selection).
 
     Starting from the best single candidate, each round adds the candidate (repeats allowed)
-    whose inclusion gives the best score of the running average. The result is the prefix
-    of rounds that scored best; ties keep the smaller ensemble.
+    whose inclusion gives the best score of the running average; candidates that tie for it
+    are drawn from at random, as AutoGluon's and auto-sklearn's selections do (when several
+    models rank every rare row first, the score cannot tell them apart, and the order they
+    were offered in says nothing of their quality). The result is the prefix of rounds that
+    scored best; ties keep the smaller ensemble.
 
     With few rare-class rows one selection overfits them; ``bags`` > 1 repeats it on
     stratified bootstrap samples of the rows and adds up the counts (Caruana et al., 2006,
     "bagged ensemble selection"). Counts are then reduced to sum to at most ``max_total``
-    (every chosen candidate keeps at least 1).
+    (every chosen candidate keeps at least 1, so with more than ``max_total`` chosen the sum
+    is their number).
 
     Parameters
     ----------
     predictions : sequence of numpy.ndarray
         Each candidate's predicted probabilities for the same rows, shape (n,) or (n, K).
-        Put the best candidate first: it is the fallback.
     y : numpy.ndarray
         Class indices of those rows.
     objective : Objective
@@ -44,7 +47,7 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, b
     bags : int
         Selections on stratified bootstrap samples (1: one selection on all rows).
     random_state : int or None
-        Seed of the bootstrap samples.
+        Seed of the bootstrap samples and of the draws among tied candidates.
     max_total : int
         Largest sum of the returned counts.
 
@@ -66,29 +69,32 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, b
     if not predictions:
         raise ValueError("greedy_ensemble needs at least one candidate.")
     y_passed, y = y, np.asarray(y)
-    if bags <= 1:
-        return _select(predictions, y_passed, objective, rounds)
     rng = np.random.default_rng(random_state)
+    if bags <= 1:
+        return _select(predictions, y_passed, objective, rounds, rng)
     total = np.zeros(len(predictions), dtype="int64")
     for _ in range(bags):
         rows = np.concatenate([rng.choice(np.flatnonzero(y == k), size=int((y == k).sum()), replace=True)
                                for k in np.unique(y)])
         y_bag, bag_objective = objective.bag(y_passed, rows)  # bound per-row costs or weights follow the bag
-        total += _select([p[rows] for p in predictions], y_bag, bag_objective, rounds)
+        total += _select([p[rows] for p in predictions], y_bag, bag_objective, rounds, rng)
     if total.sum() > max_total:
         total = np.where(total > 0, np.maximum(1, np.round(total * max_total / total.sum())), 0).astype("int64")
+        while total.sum() > max_total and total.max() > 1:  # rounding up, or the ones kept, went over
+            total[np.argmax(total)] -= 1
     divisor = np.gcd.reduce(total[total > 0])
     return total // divisor
 
 
-def _select(predictions, y, objective, rounds) -> np.ndarray:
+def _select(predictions, y, objective, rounds, rng) -> np.ndarray:
     sign = 1.0 if objective.direction == "max" else -1.0
     counts = np.zeros(len(predictions), dtype="int64")
     total = np.zeros_like(predictions[0])
     best_score, best_counts = -np.inf, None
     for _ in range(rounds):
-        trial_scores = [sign * objective.score(y, (total + p) / (counts.sum() + 1)) for p in predictions]
-        pick = int(np.argmax(trial_scores))  # first of the best: the earlier (better) trial on ties
+        trial_scores = np.array([sign * objective.score(y, (total + p) / (counts.sum() + 1)) for p in predictions])
+        tied = np.flatnonzero(trial_scores >= trial_scores.max() - 1e-12)
+        pick = int(tied[0] if tied.size == 1 else rng.choice(tied))
         counts[pick] += 1
         total += predictions[pick]
         if trial_scores[pick] > best_score + 1e-12:
