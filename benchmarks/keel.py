@@ -406,8 +406,10 @@ EARLIER_VERSIONS = {
     "raretune_v7": "the default before its third boosted-trees setting (2026-11-30): two boosting settings; "
                    "measured before the streamed run's selection and finish changed (which in-memory runs do "
                    "not use)",
-    "raretune_v8": "the default before ties in the ensemble selection were drawn at random (2026-12-01): the "
-                   "first candidate offered took every tie, the networks before the converged models",
+    "raretune_v8": "the default before ties in the ensemble selection changed (2026-12-01): the first "
+                   "candidate offered took every tie, the networks before the converged models",
+    "raretune_ties_random": "every tie in the ensemble selection drawn at random (2026-12-01; stopped "
+                            "after 24 runs for the rule now used, which first prefers the candidate better alone)",
     "raretune_v5b": "the default when issues 15 and 19 were filed (2026-11-28/29): cross-fitting, bagged "
                     "selection over 40 trials of up to 27 epochs, converged logistic regressions and boosted "
                     "trees, refit; no early stop, forests, SMOTE + logistic regression, k-NN or repeated layouts",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from raretune.metrics import get_objective
-from raretune.tuning._ensemble import greedy_ensemble
+from raretune.tuning._ensemble import _pick, greedy_ensemble
 
 
 def _noisy_copies(y, n_models, noise, seed):
@@ -70,3 +70,11 @@ def test_candidates_that_tie_are_drawn_at_random_not_by_their_order():
     bagged = greedy_ensemble(perfect, y, objective, bags=10, random_state=0)
     assert (bagged > 0).sum() >= 3
     assert np.array_equal(bagged, greedy_ensemble(perfect, y, objective, bags=10, random_state=0))
+
+
+def test_a_tie_goes_to_the_candidate_better_alone_then_to_a_draw():
+    trial = np.array([0.9, 0.95, 0.95, 0.95, 0.8])  # candidates 1-3 tie for the round
+    alone = np.array([0.99, 0.7, 0.9, 0.9, 0.99])  # 2 and 3 are better alone than 1
+    picks = {_pick(trial, alone, np.random.default_rng(seed)) for seed in range(20)}
+    assert picks == {2, 3}
+    assert _pick(np.array([0.5, 0.6]), np.array([0.9, 0.1]), np.random.default_rng(0)) == 1  # no tie: the best round

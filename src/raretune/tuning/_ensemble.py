@@ -22,11 +22,12 @@ def greedy_ensemble(predictions, y, objective: Objective, *, rounds: int = 25, b
     """How many times to count each candidate in the average (Caruana's forward selection).
 
     Starting from the best single candidate, each round adds the candidate (repeats allowed)
-    whose inclusion gives the best score of the running average; candidates that tie for it
-    are drawn from at random, as AutoGluon's and auto-sklearn's selections do (when several
-    models rank every rare row first, the score cannot tell them apart, and the order they
-    were offered in says nothing of their quality). The result is the prefix of rounds that
-    scored best; ties keep the smaller ensemble.
+    whose inclusion gives the best score of the running average. Candidates that tie for it
+    go to the one that scores best alone, and those still tied are drawn from at random (as
+    AutoGluon's and auto-sklearn's selections draw every tie): when several models rank every
+    rare row first, the score cannot tell them apart, and the order they were offered in
+    says nothing of their quality. The result is the prefix of rounds that scored best; ties
+    keep the smaller ensemble.
 
     With few rare-class rows one selection overfits them; ``bags`` > 1 repeats it on
     stratified bootstrap samples of the rows and adds up the counts (Caruana et al., 2006,
@@ -91,12 +92,20 @@ def _select(predictions, y, objective, rounds, rng) -> np.ndarray:
     counts = np.zeros(len(predictions), dtype="int64")
     total = np.zeros_like(predictions[0])
     best_score, best_counts = -np.inf, None
+    alone = np.array([sign * objective.score(y, p) for p in predictions])
     for _ in range(rounds):
         trial_scores = np.array([sign * objective.score(y, (total + p) / (counts.sum() + 1)) for p in predictions])
-        tied = np.flatnonzero(trial_scores >= trial_scores.max() - 1e-12)
-        pick = int(tied[0] if tied.size == 1 else rng.choice(tied))
+        pick = _pick(trial_scores, alone, rng)
         counts[pick] += 1
         total += predictions[pick]
         if trial_scores[pick] > best_score + 1e-12:
             best_score, best_counts = trial_scores[pick], counts.copy()
     return best_counts
+
+
+def _pick(trial_scores, alone, rng) -> int:
+    """The candidate a round adds: the best ``trial_scores`` (higher is better); among ties,
+    the best ``alone``; among those, a draw from ``rng``."""
+    tied = np.flatnonzero(trial_scores >= trial_scores.max() - 1e-12)
+    tied = tied[alone[tied] >= alone[tied].max() - 1e-12]
+    return int(tied[0] if tied.size == 1 else rng.choice(tied))
