@@ -505,9 +505,8 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     previous = "raretune_v8"  # the default before the current one: what its last change did
     if previous in variants and "raretune" in systems:
         lines += ["# The default run against the previous default", "",
-                  f"`{previous}`: {EARLIER_VERSIONS[previous]}. Same splits; its runs were measured in an",
-                  "earlier session beside other jobs, the current default's on an otherwise idle machine, so",
-                  "only the PR-AUCs compare.", ""]
+                  f"`{previous}`: {EARLIER_VERSIONS[previous]}. Same splits; each default's 48 runs ran one",
+                  "after another on an otherwise idle machine, in two sessions a few hours apart.", ""]
         for metric, title, higher, fmt in (("pr_auc", "test PR-AUC", True, "{:.3f}"),
                                            ("seconds", "seconds", False, "{:.1f}")):
             block, _, _ = table(metric, f"raretune and {previous}: {title}", ["raretune", previous], higher=higher,
