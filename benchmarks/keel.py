@@ -558,7 +558,8 @@ def _peer_section(records, peers, table) -> list:
              "XGBoost, random forest, extra trees, k-NN and its weighted ensemble; no PyTorch, so no",
              "neural networks) on the same splits, run in its own virtual environment by",
              "`benchmarks/_autogluon_peer.py`. `autogluon_best` (`best_quality`: bagged and stacked) is",
-             "given raretune's wall time on the same split as its `time_limit`. Each preset's table",
+             "given the wall time of raretune's default run on the same split, as it stood when AutoGluon",
+             "ran (`--time-from`), as its `time_limit`. Each preset's table",
              "holds only the splits both it and raretune finished.", ""]
     for peer in peers:
         names = ["raretune", peer] if any(r["system"] == "raretune" for r in records) else [peer]
