@@ -502,24 +502,23 @@ def markdown(records, *, command: str, datasets=DATASETS) -> str:
     lines += block
     lines += ["Wall times are from a 2-core machine shared with other jobs while these ran, so they",
               "are inflated and only comparable within a row.", ""]
-    previous = "raretune_v8"  # the default before the current one: what its last change did
-    if previous in variants and "raretune" in systems:
-        lines += ["# The default run against the previous default", "",
-                  f"`{previous}`: {EARLIER_VERSIONS[previous]}. Same splits; each default's 48 runs ran one",
-                  "after another on an otherwise idle machine, in two sessions a few hours apart.", ""]
+    beside = (  # earlier defaults, each in its own pair of tables with the current one
+        ("raretune_v8", "the previous default",  # the default before the current one: what its last change did
+         "Same splits; each default's 48 runs ran one after another on an otherwise idle machine, in two "
+         "sessions a few hours apart."),
+        ("raretune_v5b", "the one of 2026-11-28/29",  # when issues 15 and 19 were filed: "3x less waiting"
+         "Its runs were measured earlier than the current default's, each beside other jobs on the shared "
+         "machine (not side by side)."),
+    )
+    for earlier, heading, measured in beside:
+        if earlier not in variants or "raretune" not in systems:
+            continue
+        lines += [f"# The default run against {heading}", "", f"`{earlier}`: {EARLIER_VERSIONS[earlier]}. {measured}",
+                  ""]
         for metric, title, higher, fmt in (("pr_auc", "test PR-AUC", True, "{:.3f}"),
                                            ("seconds", "seconds", False, "{:.1f}")):
-            block, _, _ = table(metric, f"raretune and {previous}: {title}", ["raretune", previous], higher=higher,
+            block, _, _ = table(metric, f"raretune and {earlier}: {title}", ["raretune", earlier], higher=higher,
                                 fmt=fmt)
-            lines += block
-    before = "raretune_v5b"  # the default when issues 15 and 19 were filed: what "3x less waiting" compares with
-    if before in variants and "raretune" in systems:
-        lines += ["# The default run against the one of 2026-11-28/29", "",
-                  f"`{before}`: {EARLIER_VERSIONS[before]}. Its runs were measured earlier than the current",
-                  "default's, each beside other jobs on the shared machine (not side by side).", ""]
-        for metric, title, higher, fmt in (("pr_auc", "test PR-AUC", True, "{:.3f}"),
-                                           ("seconds", "seconds", False, "{:.1f}")):
-            block, _, _ = table(metric, f"raretune and {before}: {title}", ["raretune", before], higher=higher, fmt=fmt)
             lines += block
     if peers:
         lines += _peer_section(records, peers, table)
