@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from raretune._binary_counts import binary_scores
-from raretune.metrics import _sklearn_scores, score_predictions
+from raretune.metrics import _sklearn_scores, get_objective, score_predictions
 from raretune.operating import operating_table
 
 
@@ -76,6 +76,25 @@ def test_every_key_equals_the_sklearn_path(case):
     scale = (np.sum(cost[y == 1]) if cost is not None else 7.5 * np.sum(y == 1)) / y.size
     _assert_same(lean, reference, cost_scale=max(1.0, scale))
     _assert_same(score_predictions(y, p, threshold=threshold), _sklearn(y, p, threshold=threshold))
+
+
+@given(case=binary_inputs())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_ranking_objectives_equal_scikit_learn(case):
+    # the ensemble selection scores thousands of averages with these objectives: counted from
+    # one sort, they must be scikit-learn's numbers, ties included
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y, p, _, cost = case
+    pr_auc, roc_auc = get_objective("pr_auc"), get_objective("roc_auc")
+    expected_pr = float(average_precision_score(y, p)) if y.any() else 0.0
+    assert pr_auc.score(y, p) == pytest.approx(expected_pr, rel=1e-12, abs=1e-15)
+    expected_roc = float(roc_auc_score(y, p)) if 0 < y.sum() < y.size else 0.5
+    assert roc_auc.score(y, p) == pytest.approx(expected_roc, rel=1e-12, abs=1e-15)
+    if cost is not None and y.any():  # weighted rows: scikit-learn's weighted average precision
+        weight = cost + 0.5
+        assert pr_auc.score(y, p, sample_weight=weight) == pytest.approx(
+            average_precision_score(y, p, sample_weight=weight), rel=1e-12)
 
 
 def test_a_float32_score_just_below_the_threshold_is_not_flagged():
