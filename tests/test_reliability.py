@@ -69,11 +69,11 @@ def _trial_scores(run_dir: Path) -> dict:
 @pytest.mark.slow
 def test_sigkill_then_resume_keeps_finished_trials_and_completes_the_budget(tmp_path):
     data = tmp_path / "d.csv"
-    make_frame(n=3000, seed=6).to_csv(data, index=False)
+    make_frame(n=2000, seed=6).to_csv(data, index=False)
     out = tmp_path / "run"
     args = [sys.executable, "-m", "raretune", "run", "--data", str(data), "--target", "label", "--out", str(out),
             "--max-trials", "4", "--max-epochs", "2", "--tuner", "random", "--no-baseline", "--quiet",
-            "--strategies", "none,class_weight,smote",
+            "--strategies", "none,class_weight,smote", "--folds", "3",
             # the trials are what a kill and a resume must keep; the stages after the search are not
             "--no-refit", "--no-report", "--no-trees", "--no-forests", "--no-smote-linear", "--no-knn"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,7 +104,7 @@ def test_sigkill_then_resume_keeps_finished_trials_and_completes_the_budget(tmp_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["search"]["n_trials"] == 4
     # resuming with other data is refused
-    make_frame(n=3000, seed=7).to_csv(data, index=False)
+    make_frame(n=2000, seed=7).to_csv(data, index=False)
     other = subprocess.run(args + ["--resume"], capture_output=True, text=True)
     assert other.returncode == 2 and "other data or another search space" in other.stderr
 

@@ -24,7 +24,7 @@ FAST = dict(max_trials=3, max_epochs=2, baseline=False, quiet=True, seed=0)
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    frame = make_frame(n=4000, positive_rate=0.05, seed=1)
+    frame = make_frame(n=2500, positive_rate=0.05, seed=1)
     frame.to_csv(root / "data.csv", index=False)
     result = raretune.run(data=str(root / "data.csv"), target="label", out=root / "out",
                           strategies=["none", "class_weight", "random_over", "smote"],
@@ -107,14 +107,14 @@ def test_existing_run_is_refused_and_left_intact(finished):
 def test_small_tables_are_cross_fitted_ensembled_and_refitted(finished):
     root, frame, result = finished
     m = result.metrics
-    # 4,000 rows: below 20,000, so the defaults cross-fit 5 folds over train + validation
+    # 2,500 rows: below 20,000, so the defaults cross-fit 5 folds over train + validation
     assert m["search"]["folds"] == 5 and m["data"]["folds"] == 5
     assert m["data"]["n_validation"] == 0 and "validation" not in m["data"]["split_class_counts"]
     assert any("cross-fitting" in note for note in m["data"]["notes"])
     members = m["ensemble"]["members"]
     assert members and all(member["weight"] >= 1 for member in members)
     # ten trials by default, but only four ran; plus the converged models (regressions, boosted
-    # trees, forests, SMOTE + logistic regression, k-nearest neighbours: 3,400 search rows)
+    # trees, forests, SMOTE + logistic regression, k-nearest neighbours: 2,125 search rows)
     n_converged = len(LINEAR_C) + len(TREE_CONFIGS) + len(FOREST_CONFIGS) + 1 + 1
     assert m["ensemble"]["candidates"] == 4 + n_converged
     # the table is logistic and the networks had two epochs: the converged regressions are chosen

@@ -54,10 +54,10 @@ def test_cross_fitting_without_refit_keeps_the_tested_networks(tmp_path):
 
 
 def test_same_seed_same_trials_and_metrics(tmp_path):
-    frame = make_frame(n=2500, positive_rate=0.06, seed=4)
+    frame = make_frame(n=1500, positive_rate=0.06, seed=4)
     runs = [
         raretune.run(data=frame, target="label", out=tmp_path / name, strategies=["none", "smote"], **FAST,
-                     refit=False, report=False, forests=False, smote_linear=False,
+                     folds=3, refit=False, report=False, forests=False, smote_linear=False,
                      knn=False)  # the search, ensemble and decision are what repeat
         for name in ("a", "b")
     ]
