@@ -117,7 +117,7 @@ def test_a_damaged_state_file_is_refused_clearly(tmp_path):
     out = tmp_path / "run"
     options = dict(data=frame, target="label", out=out, max_trials=2, max_epochs=1, baseline=False,
                    quiet=True, strategies=["none"], refit=False, report=False, linear=False, trees=False,
-                   forests=False, smote_linear=False, knn=False)
+                   forests=False, smote_linear=False, knn=False, folds=1)
     raretune.run(**options)
     oracle = out / "tuner" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])  # truncated, as a crash mid-write would leave it

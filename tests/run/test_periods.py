@@ -78,7 +78,7 @@ def test_out_of_time_run_records_and_reports_per_period(tmp_path):
     frame["when"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(900) * 0.2, unit="D")
     result = raretune.run(data=frame, target="label", out=tmp_path / "r", time_column="when", folds=1,
                           max_trials=1, max_epochs=1, baseline=False, refit=False, linear=False, trees=False,
-                          quiet=True, seed=0)
+                          forests=False, smote_linear=False, knn=False, quiet=True, seed=0)
     per_period = json.loads((result.out / "metrics.json").read_text())["per_period"]
     assert per_period["unit"] == "week" and per_period["threshold"] == result.metrics["threshold"]["value"]
     assert sum(p["rows"] for p in per_period["periods"]) == result.metrics["data"]["n_test"]

@@ -11,7 +11,9 @@ from tests.conftest import make_frame
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(max_trials=2, max_epochs=1, baseline=False, refit=False, linear=False, trees=False, quiet=True, seed=0)
+# the parts and folds are what is tested: no converged candidate family beside the trials
+TINY = dict(max_trials=2, max_epochs=1, baseline=False, refit=False, linear=False, trees=False, forests=False,
+            smote_linear=False, knn=False, quiet=True, seed=0)
 
 
 @pytest.fixture(scope="module")
