@@ -25,13 +25,19 @@ def _first_stop(rule, outcomes):
 
 
 def _rule(direction="max", reference=0.80):
-    return DominanceStop(reference, "boosted trees (default)", REMEDIES, direction=direction)
+    return DominanceStop(reference, "boosted trees (default)", REMEDIES, direction=direction, max_epochs=9)
+
+
+def _full(outcomes):
+    """``(remedy, score)`` pairs as trials that trained all 9 epochs."""
+    return [(remedy, score, 9) for remedy, score in outcomes]
 
 
 def test_it_stops_after_three_trials_short_of_the_reference_that_do_not_improve_the_best():
     # the bar is 0.80 - 5 % = 0.76; trial 3 is the best (0.62), trials 4-6 fall short of both
     outcomes = [("none", 0.55), ("class_weight", 0.60), ("smote", 0.62), ("none", 0.58), ("smote", 0.61),
                 ("class_weight", 0.50), ("none", 0.59)]
+    outcomes = _full(outcomes)
     assert _first_stop(_rule(), outcomes) == 6
     assert "0.76" in _rule().reason(outcomes[:6]) and "0.6200" in _rule().reason(outcomes[:6])
 
@@ -40,31 +46,43 @@ def test_a_trial_that_keeps_improving_the_best_keeps_the_search_going():
     outcomes = [("none", 0.40), ("class_weight", 0.42), ("smote", 0.44), ("none", 0.46), ("smote", 0.48),
                 ("class_weight", 0.50), ("none", 0.45), ("none", 0.47), ("none", 0.51)]
     # trials 4-6 each improve; 7 and 8 do not, but the window ending there still holds trial 6
-    assert _first_stop(_rule(), outcomes) is None
-    assert _rule().reason(outcomes + [("smote", 0.49), ("none", 0.50)]) is None  # 0.51 is in the window
-    assert _rule().reason(outcomes + [("smote", 0.49), ("none", 0.50), ("none", 0.30)]) is not None
+    assert _first_stop(_rule(), _full(outcomes)) is None
+    assert _rule().reason(_full(outcomes + [("smote", 0.49), ("none", 0.50)])) is None  # 0.51 is in the window
+    assert _rule().reason(_full(outcomes + [("smote", 0.49), ("none", 0.50), ("none", 0.30)])) is not None
 
 
 def test_never_before_every_remedy_had_a_trial():
     # hopeless scores from the start, but "smote" gets its trial only as the eighth
     outcomes = [("none", 0.30), ("class_weight", 0.20), ("none", 0.21), ("class_weight", 0.22), ("none", 0.23),
                 ("none", 0.24), ("class_weight", 0.25), ("smote", 0.26)]
-    assert _first_stop(_rule(), outcomes) == 8
+    assert _first_stop(_rule(), _full(outcomes)) == 8
     # a failed trial is its remedy's trial, but not a score: four scores are still needed
-    failed = [("none", 0.30), ("class_weight", 0.20), ("smote", None), ("none", 0.21)]
+    failed = _full([("none", 0.30), ("class_weight", 0.20), ("smote", None), ("none", 0.21)])
     assert _rule().reason(failed) is None
-    assert _rule().reason(failed + [("none", 0.22)]) is not None
+    assert _rule().reason(failed + [("none", 0.22, 9)]) is not None
+
+
+def test_only_networks_trained_all_their_epochs_are_judged():
+    # Hyperband's first bracket: one-epoch networks far below the converged reference
+    short = [("none", 0.30, 1), ("class_weight", 0.20, 1), ("smote", 0.25, 1)] + [("none", 0.22, 1)] * 10
+    assert _first_stop(_rule(), short) is None
+    # they still count as each remedy's trial; four full-length scores are then needed
+    full = short + [("none", 0.40, 9), ("smote", 0.35, 9), ("none", 0.38, 3), ("none", 0.36, 9)]
+    assert _rule().reason(full) is None
+    assert _rule().reason(full + [("class_weight", 0.39, 9)]).startswith("the last 3 trials of all 9 epochs")
+    # a full-length network within the margin of the reference keeps the search going
+    assert _rule().reason(full + [("class_weight", 0.79, 9)]) is None
 
 
 def test_a_trial_within_the_margin_of_the_reference_keeps_the_search_going():
-    outcomes = [("none", 0.78), ("class_weight", 0.60), ("smote", 0.77), ("none", 0.70)]
+    outcomes = _full([("none", 0.78), ("class_weight", 0.60), ("smote", 0.77), ("none", 0.70)])
     assert _rule().reason(outcomes) is None  # 0.77 does not fall more than 5 % short of 0.80
 
 
 def test_a_cost_to_minimise_stops_when_the_trials_cost_more_than_the_reference_plus_the_margin():
     rule = _rule(direction="min", reference=100.0)  # the bar: 105
-    assert rule.reason([("none", 110.0), ("class_weight", 120.0), ("smote", 130.0), ("none", 125.0)]) is not None
-    assert rule.reason([("none", 110.0), ("class_weight", 120.0), ("smote", 104.0), ("none", 125.0)]) is None
+    assert rule.reason(_full([("none", 110.0), ("class_weight", 120.0), ("smote", 130.0), ("none", 125.0)])) is not None
+    assert rule.reason(_full([("none", 110.0), ("class_weight", 120.0), ("smote", 104.0), ("none", 125.0)])) is None
 
 
 def test_the_reference_is_the_best_converged_candidate_scored_on_the_search_rows():
@@ -73,9 +91,9 @@ def test_the_reference_is_the_best_converged_candidate_scored_on_the_search_rows
     converged = [Candidate({"trial_id": None, "model": "logistic_regression", "C": 1.0, "strategy": "class_weight"},
                            None, poor, 0.5),
                  Candidate({"trial_id": None, "model": "random_forest", "strategy": "class_weight"}, None, good, 0.5)]
-    plan = types.SimpleNamespace(objective=get_objective("pr_auc"), strategies=REMEDIES)
+    plan = types.SimpleNamespace(objective=get_objective("pr_auc"), strategies=REMEDIES, max_epochs=27)
     rule = dominance_stop(plan, converged, y)
-    assert rule.reference == 1.0 and rule.label == "random forest"
+    assert rule.reference == 1.0 and rule.label == "random forest" and rule.max_epochs == 27
     assert dominance_stop(plan, [], y) is None
 
 
@@ -86,7 +104,8 @@ def test_the_trial_log_ends_the_search_the_way_the_time_limit_does(tmp_path):
                                      hyperparameters=types.SimpleNamespace(values={"strategy": strategy}))
 
     said = []
-    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rules=[_rule()])
+    log = TrialLog(tmp_path / "trials.json", types.SimpleNamespace(say=said.append), stop_rules=[_rule()],
+                   max_epochs=9)  # trials without Hyperband's ``tuner/epochs`` trained all of them
     log.oracle = types.SimpleNamespace(max_trials=40, trials={})
     for i, (strategy, score) in enumerate([("none", 0.6), ("class_weight", 0.5), ("smote", 0.55), ("none", 0.52)]):
         log.oracle.trials[f"{i:02d}"] = trial(strategy, score)
@@ -95,7 +114,7 @@ def test_the_trial_log_ends_the_search_the_way_the_time_limit_does(tmp_path):
                           "strategy": strategy})
         assert log.oracle.max_trials == (4 if i == 3 else 40)
     assert log.stopped["after_trials"] == 4 and log.stopped["cause"] == "converged_candidates"
-    assert any(line.startswith("search: stops after 4 trials: the last 3 trials") for line in said)
+    assert any(line.startswith("search: stops after 4 trials: the last 3 trials of all 9 epochs") for line in said)
 
 
 def test_a_cross_fitted_run_fits_the_converged_candidates_first_and_records_the_early_stop(tmp_path, monkeypatch):
