@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raretune import ConfigError, DataError
+from raretune import DataError
 from raretune.explain import permutation_importance, segment_table, worst_errors
 
 
@@ -67,24 +67,6 @@ def test_permutation_importance_is_seeded_and_follows_the_objective_direction(ta
     assert math.isnan(one[0]["low"]) and math.isnan(one[0]["std"])
 
 
-@pytest.mark.parametrize("batch_rows", [1, 1500, 2 * 1500 + 1, 100_000])
-def test_permutation_importance_scores_stacked_shuffles_with_the_same_result(table, batch_rows):
-    predict, frame, y, _ = table
-    calls = []
-
-    def counted(rows):
-        calls.append(len(rows))
-        return predict(rows)
-
-    one_by_one = permutation_importance(counted, frame, y, n_repeats=3, random_state=5, batch_rows=len(frame))
-    assert calls == [1500] * (1 + 9)  # the rows, then one call per shuffle
-    calls.clear()
-    batched = permutation_importance(counted, frame, y, n_repeats=3, random_state=5, batch_rows=batch_rows)
-    per_call = max(1, batch_rows // 1500)
-    assert calls[0] == 1500 and sum(calls[1:]) == 9 * 1500 and max(calls[1:]) == min(per_call, 9) * 1500
-    assert batched == one_by_one  # the same shuffles, scored the same way: the same drops
-
-
 def test_permutation_importance_checks_inputs(table):
     predict, frame, y, _ = table
     with pytest.raises(DataError, match="DataFrame"):
@@ -93,10 +75,6 @@ def test_permutation_importance_checks_inputs(table):
         permutation_importance(predict, frame, y[:-1], objective="pr_auc")
     with pytest.raises(DataError, match="returned 1 scores"):
         permutation_importance(lambda rows: [0.5], frame, y, objective="pr_auc")
-    with pytest.raises(DataError, match="returned 1500 scores for 3000 rows"):  # a predict that is not row-wise
-        permutation_importance(lambda rows: np.zeros(min(len(rows), 1500)), frame, y, n_repeats=2, batch_rows=3000)
-    with pytest.raises(ConfigError, match="batch_rows"):
-        permutation_importance(predict, frame, y, batch_rows=0)
 
 
 def test_segment_table_by_hand():

@@ -13,7 +13,6 @@ alike and never imports TensorFlow.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 
@@ -23,10 +22,7 @@ from ._errors import DataError
 from ._validation import check_number
 from .metrics import Objective, get_objective
 
-__all__ = ["BATCH_ROWS", "permutation_importance", "segment_table", "worst_errors"]
-
-#: Shuffled rows :func:`permutation_importance` scores in one call of ``predict`` at most.
-BATCH_ROWS = 100_000
+__all__ = ["permutation_importance", "segment_table", "worst_errors"]
 
 
 def _as_scores(values, n: int) -> np.ndarray:
@@ -46,19 +42,12 @@ def permutation_importance(
     objective: str | Objective = "pr_auc",
     n_repeats: int = 5,
     random_state: int | None = None,
-    batch_rows: int = BATCH_ROWS,
 ) -> list[dict]:
     """Drop in the objective when each input column is shuffled.
 
     Shuffling a column breaks its link with the label while keeping its distribution; the
     drop says how much the model relies on it. Correlated columns share credit (each looks
     less important than the pair).
-
-    The shuffled copies of the rows are scored several at a time: ``predict`` is called with
-    up to ``batch_rows`` rows, the copies stacked one after another, so it must score each row
-    on its own (as every model's ``predict`` does). A Keras model's call costs far more than
-    the rows of a small table: on 1,300 rows of 48 columns, one call per shuffle was most of a
-    run's explanation time.
 
     Parameters
     ----------
@@ -76,9 +65,6 @@ def permutation_importance(
         Shuffles per column.
     random_state : int or None, default=None
         Seed of the shuffles (``None``: fresh randomness).
-    batch_rows : int, default=BATCH_ROWS
-        The most rows one call of ``predict`` gets (at least one shuffled copy of the rows).
-        The shuffles and the result do not depend on it.
 
     Returns
     -------
@@ -93,7 +79,6 @@ def permutation_importance(
     if not hasattr(features, "columns") or not hasattr(features, "copy"):
         raise DataError(f"permutation_importance needs a pandas DataFrame of inputs; got {type(features).__name__}.")
     check_number(n_repeats, "n_repeats", "permutation_importance", kind=int, low=1)
-    check_number(batch_rows, "batch_rows", "permutation_importance", kind=int, low=1)
     if isinstance(objective, str):
         objective = get_objective(objective)
     y = np.asarray(y)
@@ -103,40 +88,27 @@ def permutation_importance(
     sign = 1.0 if objective.direction == "max" else -1.0
     baseline = float(objective.score(y, _as_scores(predict(features), n)))
     rng = np.random.default_rng(random_state)
-    # the shuffles in a fixed order (columns, then repeats), drawn as their batch is scored
-    shuffles = ((column, rng.permutation(n)) for column in features.columns for _ in range(n_repeats))
-    per_call = max(1, batch_rows // max(n, 1))
-    drops = {column: [] for column in features.columns}
-    while batch := list(itertools.islice(shuffles, per_call)):
-        scores = _as_scores(predict(_stacked(features, batch)), n * len(batch))
-        for k, (column, _) in enumerate(batch):
-            drops[column].append(sign * (baseline - float(objective.score(y, scores[k * n:(k + 1) * n]))))
+    shuffled = features.copy()
     rows = []
     for column in features.columns:
-        column_drops = np.asarray(drops[column])
-        mean = float(column_drops.mean())
+        original = features[column].to_numpy()
+        drops = []
+        for _ in range(n_repeats):
+            shuffled[column] = original[rng.permutation(n)]
+            score = float(objective.score(y, _as_scores(predict(shuffled), n)))
+            drops.append(sign * (baseline - score))
+        shuffled[column] = original
+        drops = np.asarray(drops)
+        mean = float(drops.mean())
         if n_repeats > 1:
-            std = float(column_drops.std(ddof=1))
+            std = float(drops.std(ddof=1))
             half = float(student_t.ppf(0.975, n_repeats - 1)) * std / math.sqrt(n_repeats)
         else:
             std, half = math.nan, math.nan
         rows.append({"feature": column, "importance": mean, "low": mean - half, "high": mean + half,
-                     "std": std, "drops": column_drops.tolist(), "baseline": baseline})
+                     "std": std, "drops": drops.tolist(), "baseline": baseline})
     rows.sort(key=lambda r: -r["importance"])
     return rows
-
-
-def _stacked(features, batch):
-    """The rows once per ``(column, permutation)`` of ``batch``, one after another, each copy
-    with its column shuffled."""
-    import pandas as pd
-
-    stacked = pd.concat([features] * len(batch), ignore_index=True)
-    for column in dict.fromkeys(column for column, _ in batch):
-        original = features[column].to_numpy()
-        stacked[column] = np.concatenate([original[order] if shuffled == column else original
-                                          for shuffled, order in batch])
-    return stacked
 
 
 def _labels_scores(y, score, owner: str):

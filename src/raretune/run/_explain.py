@@ -19,10 +19,7 @@ test row.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pandas as pd
 
 __all__ = ["explain", "importance_rows"]
 
@@ -57,8 +54,8 @@ def explain(plan, modality, model, decision, split, data, test_score, budget=Non
     else:
         on = "test PR-AUC" if weight is None else "test PR-AUC, weighted"
 
-    def predict(shuffled):  # several shuffled copies of the rows at once: labels are not read
-        return decision.scores(modality.predict_raw(model, test.with_rows(shuffled, np.zeros(len(shuffled), int))))
+    def predict(shuffled):
+        return decision.scores(modality.predict_raw(model, test.with_rows(shuffled, y)))
 
     objective = get_objective("pr_auc").on_rows(y, sample_weight=row_weight)
     repeats = importance_repeats(budget, predict, features, IMPORTANCE_REPEATS)
@@ -106,17 +103,11 @@ def importance_rows(y, n_max: int, seed, *, weight=None) -> tuple:
 
 def importance_repeats(budget, predict, features, wanted: int) -> int:
     """How many shuffles of every column fit in the ``budget``: ``wanted`` without a limit, else
-    as many as one timed call of ``predict`` says fit (0: none). The call scores as many copies
-    of the rows as :func:`~raretune.explain.permutation_importance` stacks into one."""
+    as many as one timed scoring of the rows says fit (0: none)."""
     if budget is None or budget.limit is None:
         return wanted
-    from ..explain import BATCH_ROWS
-
-    columns = max(1, len(features.columns))
-    copies = min(columns, max(1, BATCH_ROWS // max(len(features), 1)))
-    stacked = pd.concat([features] * copies, ignore_index=True) if copies > 1 else features
     started = budget.clock()
-    predict(stacked)
-    per_repeat = (budget.clock() - started) * math.ceil(columns / copies)
+    predict(features)
+    per_repeat = (budget.clock() - started) * max(1, len(features.columns))
     fitting = [r for r in range(wanted, 0, -1) if budget.fits(r * per_repeat)]
     return fitting[0] if fitting else 0
