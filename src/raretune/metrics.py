@@ -4,8 +4,9 @@ Scores are computed from predicted probabilities as scikit-learn computes them (
 average precision, not Keras's interpolated ``AUC(curve="PR")``); binary, unweighted PR-AUC
 and ROC-AUC are counted from one sort (:mod:`raretune._binary_counts`), the same values.
 Objectives always carry their direction: Keras Tuner guesses "min" for F1 and
-recall-at-precision and cannot guess one for PR-AUC, so raretune never lets it guess. Counts and money at every threshold (and the one
-cost formula) live in :mod:`raretune.sweeps` and are re-exported here.
+recall-at-precision and cannot guess one for PR-AUC, so raretune never lets it guess.
+Counts and money at every threshold (and the one cost formula) live in
+:mod:`raretune.sweeps` and are re-exported here.
 """
 
 from __future__ import annotations
